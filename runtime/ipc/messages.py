@@ -1,0 +1,189 @@
+"""Every message the front and the worker exchange, and the predictor description they share.
+
+Two unions, one per direction: `Control` (front -> worker) and `Event` (worker -> front). Each
+struct is tagged with its class name, so a decoder built once for the union dispatches on the tag.
+Fields added later must get a default and go last, so an older peer can still read the message.
+
+Files never travel through these messages: they are paths in a directory both processes can see.
+An output file is an `OutputFile` (msgpack extension type), so it can sit anywhere in an output
+value (a list, a dict) without colliding with user data.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Union
+
+import msgspec
+
+# ---------------------------------------------------------------- predictor description
+# Built by the worker from the predict() signature, used by the front to validate requests and
+# to write the OpenAPI document without ever importing user code.
+
+InputKind = Literal["str", "int", "float", "bool", "path", "file", "secret", "any"]
+
+
+class InputField(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One predict() argument.
+
+    `kind` is the element type; `is_list` wraps it in a list. `choices` holds the allowed values
+    (from `choices=` or a `Literal[...]` annotation). `has_default` tells a default of None apart
+    from no default at all.
+    """
+
+    name: str
+    kind: InputKind
+    order: int
+    is_list: bool = False
+    nullable: bool = False
+    has_default: bool = False
+    default: Any = None
+    description: str | None = None
+    ge: float | None = None
+    le: float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    regex: str | None = None
+    choices: list[Any] | None = None
+    deprecated: bool = False
+
+
+class PredictorSpec(msgspec.Struct, frozen=True):
+    """What the front knows about the loaded predictor.
+
+    `output_schema` is the JSON schema of predict()'s return value (an empty dict means "any").
+    `is_iterator` is true when predict() yields; its items then form the output list.
+    `max_concurrency` is how many predictions the worker runs at once.
+    """
+
+    inputs: list[InputField]
+    output_schema: dict[str, Any]
+    is_iterator: bool = False
+    is_async: bool = False
+    max_concurrency: int = 1
+
+
+# ---------------------------------------------------------------- front -> worker
+
+
+class Control(msgspec.Struct, tag=True):
+    """Base of every front -> worker message."""
+
+
+class Predict(Control):
+    """Run predict() with `input`, already validated and with defaults applied.
+
+    Path and File inputs are local file paths inside `workdir`, the prediction's own directory.
+    """
+
+    id: str
+    input: dict[str, Any]
+    workdir: str
+
+
+class Cancel(Control):
+    """Stop the prediction `id` if it is still running; unknown ids are ignored."""
+
+    id: str
+
+
+class Shutdown(Control):
+    """Finish the running predictions, then exit 0."""
+
+
+# ---------------------------------------------------------------- worker -> front
+
+
+class Event(msgspec.Struct, tag=True):
+    """Base of every worker -> front message."""
+
+
+class PredictorLoaded(Event):
+    """predict.py imported and its signature understood; setup() starts next."""
+
+    spec: PredictorSpec
+
+
+class SetupSucceeded(Event):
+    pass
+
+
+class SetupFailed(Event):
+    """Loading the predictor or running setup() failed; `error` is one line (the traceback is logged)."""
+
+    error: str
+
+
+class Log(Event):
+    """Bytes the predictor wrote to stdout or stderr, decoded as UTF-8.
+
+    `prediction_id` is None for output written during import and setup, or between predictions.
+    """
+
+    prediction_id: str | None
+    stream: Literal["stdout", "stderr"]
+    data: str
+
+
+class OutputChunk(Event):
+    """One item yielded by an iterator predictor, in order."""
+
+    prediction_id: str
+    value: Any
+
+
+class PredictionSucceeded(Event):
+    """predict() returned. For iterator predictors `output` is unset: the chunks already came."""
+
+    prediction_id: str
+    predict_time: float
+    output: Any = None
+
+
+class PredictionFailed(Event):
+    """predict() raised, or its input could not be prepared; the traceback is in the logs."""
+
+    prediction_id: str
+    error: str
+
+
+class PredictionCanceled(Event):
+    prediction_id: str
+
+
+ControlMessage = Union[Predict, Cancel, Shutdown]
+EventMessage = Union[
+    PredictorLoaded,
+    SetupSucceeded,
+    SetupFailed,
+    Log,
+    OutputChunk,
+    PredictionSucceeded,
+    PredictionFailed,
+    PredictionCanceled,
+]
+
+
+# ---------------------------------------------------------------- output files
+
+
+class OutputFile:
+    """A file predict() returned, by path, to be encoded by the front (data URI or upload).
+
+    Sent as a msgpack extension type rather than a struct, so it can sit anywhere inside an
+    output value without being mistaken for, or mistaking, a user's dict. (A plain class, not a
+    dataclass: msgspec would encode a dataclass as a map without asking the hook.)
+    """
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, OutputFile) and other.path == self.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+    def __repr__(self) -> str:
+        return f"OutputFile({self.path!r})"
