@@ -1,0 +1,319 @@
+"""Check a request's `input` against the predictor's inputs, in the front, on every request.
+
+Errors are shaped as FastAPI/pydantic v1 reported them under Cog 0.9.8 (`loc`, `msg`, `type`, and
+`ctx` where it helps), because clients parse them. Every field is checked and all errors returned.
+
+Speed matters here: `InputValidator` turns each `InputField` into one closure when the predictor
+loads, so a request only runs the checks its fields need.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Callable
+from typing import Any
+
+from runtime.ipc.messages import InputField, InputKind, PredictorSpec
+from runtime.types import SECRET_MASK
+
+Error = dict[str, Any]
+# Cleans one (non-null) value or raises _Invalid.
+_Check = Callable[[Any], Any]
+
+_INPUT_LOC = ("body", "input")
+_URL_SCHEMES = frozenset({"http", "https"})
+# data:[<mediatype>][;base64],<data> (RFC 2397); the media type may carry ;key=value parameters.
+_DATA_URL_HEADER = re.compile(r"(?:[\w.+-]+/[\w.+-]+)?(?:;[\w.+-]+=[^;,]*)*(?P<base64>;base64)?", re.ASCII)
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+
+
+class InputValidationError(Exception):
+    """The input was rejected; `errors` is the FastAPI-shaped `detail` list for the 422 body."""
+
+    def __init__(self, errors: list[Error]) -> None:
+        super().__init__("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors))
+        self.errors = errors
+
+
+class _Invalid(Exception):
+    """One value failed one check; the caller adds where."""
+
+    def __init__(self, msg: str, type_: str, ctx: dict[str, Any] | None = None) -> None:
+        super().__init__(msg)
+        self.msg = msg
+        self.type = type_
+        self.ctx = ctx
+
+
+# ---------------------------------------------------------------- type checks, one per kind
+
+
+def _check_str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Invalid("str type expected", "type_error.str")
+    return value
+
+
+def _check_int(value: Any) -> int:
+    # bool is an int subclass, but true is not a number a client meant to send.
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _Invalid("value is not a valid integer", "type_error.integer")
+    return value
+
+
+def _check_float(value: Any) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise _Invalid("value is not a valid float", "type_error.float")
+    return float(value)
+
+
+def _check_bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid("value could not be parsed to a boolean", "type_error.bool")
+    return value
+
+
+def _check_any(value: Any) -> Any:
+    return value
+
+
+def _url_check(label: str) -> _Check:
+    def check(value: Any) -> str:
+        if not isinstance(value, str):
+            raise _Invalid(f"{label} input must be an http(s) or data URL string", "type_error.str")
+        # Data URLs first: they can be megabytes long, and only their header needs parsing.
+        if value[:5].lower() == "data:":
+            _check_data_url(label, value[5:])
+            return value
+        try:
+            url = urllib.parse.urlsplit(value)
+        except ValueError as error:
+            raise _Invalid(f"{label} input is not a valid URL: {error}", "value_error.url") from None
+        if url.scheme not in _URL_SCHEMES:
+            got = f"scheme {url.scheme!r}" if url.scheme else f"{value[:100]!r}, which has no scheme"
+            raise _Invalid(f"{label} input must be an http(s) or data URL; got {got}", "value_error.url.scheme")
+        if not url.hostname:
+            raise _Invalid(f"{label} input URL has no host: {value[:100]!r}", "value_error.url.host")
+        return value
+
+    return check
+
+
+def _check_data_url(label: str, rest: str) -> None:
+    header, comma, data = rest.partition(",")
+    match = _DATA_URL_HEADER.fullmatch(header)
+    if not comma or match is None or (match["base64"] and _BASE64.fullmatch(data) is None):
+        raise _Invalid(
+            f"{label} input is a malformed data URL; expected data:[<mediatype>][;base64],<data>",
+            "value_error.url",
+        )
+
+
+_TYPE_CHECKS: dict[InputKind, _Check] = {
+    "str": _check_str,
+    "int": _check_int,
+    "float": _check_float,
+    "bool": _check_bool,
+    "path": _url_check("Path"),
+    "file": _url_check("File"),
+    "secret": _check_str,
+    "any": _check_any,
+}
+
+
+# ---------------------------------------------------------------- constraints
+
+
+def _number_text(limit: float) -> int | float:
+    # Bounds travel as floats; show `3`, not `3.0`, for a bound the predictor wrote as 3.
+    return int(limit) if float(limit).is_integer() else limit
+
+
+def _constraints(field: InputField) -> list[_Check]:
+    checks: list[_Check] = []
+    if field.ge is not None:
+        ge = _number_text(field.ge)
+
+        def check_ge(value: Any) -> Any:
+            if value < ge:
+                raise _Invalid(
+                    f"ensure this value is greater than or equal to {ge}",
+                    "value_error.number.not_ge",
+                    {"limit_value": ge},
+                )
+            return value
+
+        checks.append(check_ge)
+    if field.le is not None:
+        le = _number_text(field.le)
+
+        def check_le(value: Any) -> Any:
+            if value > le:
+                raise _Invalid(
+                    f"ensure this value is less than or equal to {le}", "value_error.number.not_le", {"limit_value": le}
+                )
+            return value
+
+        checks.append(check_le)
+    if field.min_length is not None:
+        min_length = field.min_length
+
+        def check_min_length(value: Any) -> Any:
+            if len(value) < min_length:
+                raise _Invalid(
+                    f"ensure this value has at least {min_length} characters",
+                    "value_error.any_str.min_length",
+                    {"limit_value": min_length},
+                )
+            return value
+
+        checks.append(check_min_length)
+    if field.max_length is not None:
+        max_length = field.max_length
+
+        def check_max_length(value: Any) -> Any:
+            if len(value) > max_length:
+                raise _Invalid(
+                    f"ensure this value has at most {max_length} characters",
+                    "value_error.any_str.max_length",
+                    {"limit_value": max_length},
+                )
+            return value
+
+        checks.append(check_max_length)
+    if field.regex is not None:
+        pattern = re.compile(field.regex)
+
+        def check_regex(value: Any) -> Any:
+            # re.match, as pydantic v1 (Cog 0.9.8) did: anchored at the start only.
+            if pattern.match(value) is None:
+                raise _Invalid(
+                    f'string does not match regex "{pattern.pattern}"', "value_error.str.regex", {"pattern": pattern.pattern}
+                )
+            return value
+
+        checks.append(check_regex)
+    if field.choices is not None:
+        allowed = field.choices
+        permitted = ", ".join(repr(choice) for choice in allowed)
+
+        def check_choice(value: Any) -> Any:
+            if value not in allowed:
+                raise _Invalid(
+                    f"value is not a valid enumeration member; permitted: {permitted}",
+                    "type_error.enum",
+                    {"enum_values": list(allowed)},
+                )
+            return value
+
+        checks.append(check_choice)
+    return checks
+
+
+def _item_check(field: InputField) -> _Check:
+    type_check = _TYPE_CHECKS[field.kind]
+    constraints = _constraints(field)
+    if not constraints:
+        return type_check
+
+    def check(value: Any) -> Any:
+        value = type_check(value)
+        for constraint in constraints:
+            value = constraint(value)
+        return value
+
+    return check
+
+
+# ---------------------------------------------------------------- fields
+
+
+def _error(loc: tuple[Any, ...], invalid: _Invalid) -> Error:
+    error: Error = {"loc": list(loc), "msg": invalid.msg, "type": invalid.type}
+    if invalid.ctx is not None:
+        error["ctx"] = invalid.ctx
+    return error
+
+
+class _FieldValidator:
+    __slots__ = ("name", "loc", "required", "default", "nullable", "is_list", "check")
+
+    def __init__(self, field: InputField) -> None:
+        self.name = field.name
+        self.loc = (*_INPUT_LOC, field.name)
+        self.required = not field.has_default
+        self.default = field.default
+        self.nullable = field.nullable
+        self.is_list = field.is_list
+        self.check = _item_check(field)
+
+    def missing(self, errors: list[Error]) -> Any:
+        if self.required:
+            errors.append({"loc": list(self.loc), "msg": "field required", "type": "value_error.missing"})
+            return None
+        # A fresh list each time: the default must not be shared between predictions.
+        return list(self.default) if isinstance(self.default, list) else self.default
+
+    def clean(self, value: Any, errors: list[Error]) -> Any:
+        if value is None:
+            if not self.nullable:
+                errors.append(_error(self.loc, _Invalid("none is not an allowed value", "type_error.none.not_allowed")))
+            return None
+        if not self.is_list:
+            try:
+                return self.check(value)
+            except _Invalid as invalid:
+                errors.append(_error(self.loc, invalid))
+                return None
+        if not isinstance(value, list):
+            errors.append(_error(self.loc, _Invalid("value is not a valid list", "type_error.list")))
+            return None
+        cleaned = []
+        for index, item in enumerate(value):
+            try:
+                cleaned.append(self.check(item))
+            except _Invalid as invalid:
+                errors.append(_error((*self.loc, index), invalid))
+        return cleaned
+
+
+class InputValidator:
+    """Validates request inputs for one predictor; build it once per PredictorSpec."""
+
+    def __init__(self, spec: PredictorSpec) -> None:
+        self._fields = [_FieldValidator(field) for field in sorted(spec.inputs, key=lambda f: f.order)]
+
+    def validate(self, raw: Any) -> dict[str, Any]:
+        """Return every declared input, cleaned and with defaults applied; unknown keys are dropped.
+
+        `raw` is the request body's `input`: missing or null means `{}`. Raises
+        InputValidationError listing every problem found.
+        """
+        if raw is None:
+            raw = {}
+        elif not isinstance(raw, dict):
+            raise InputValidationError(
+                [{"loc": list(_INPUT_LOC), "msg": "value is not a valid dict", "type": "type_error.dict"}]
+            )
+        errors: list[Error] = []
+        cleaned: dict[str, Any] = {}
+        for field in self._fields:
+            if field.name in raw:
+                cleaned[field.name] = field.clean(raw[field.name], errors)
+            else:
+                cleaned[field.name] = field.missing(errors)
+        if errors:
+            raise InputValidationError(errors)
+        return cleaned
+
+
+def mask_secrets(spec: PredictorSpec, cleaned: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `cleaned` with Secret inputs masked, fit to echo back as the prediction's `input`."""
+    masked = dict(cleaned)
+    for field in spec.inputs:
+        value = masked.get(field.name)
+        if field.kind != "secret" or value is None:
+            continue
+        masked[field.name] = [SECRET_MASK for _ in value] if field.is_list else SECRET_MASK
+    return masked
