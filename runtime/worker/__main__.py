@@ -1,0 +1,3 @@
+from runtime.worker.main import main
+
+main()

@@ -1,0 +1,97 @@
+"""Capture everything written to file descriptors 1 and 2, Python's and C code's alike.
+
+fd 1 and fd 2 are replaced by pipes. A reader thread forwards what arrives, tagged with the
+current `owner` (a prediction id, or None for import/setup/idle). `drain()` guarantees that every
+byte written before it was called has been delivered, so a prediction's result is sent only after
+all of its logs: it reads the pipes itself under the same lock the reader thread reads under, so
+no byte can be in flight in the thread while the result goes out.
+"""
+
+from __future__ import annotations
+
+import codecs
+import fcntl
+import os
+import selectors
+import sys
+import threading
+from typing import Callable, Literal
+
+Stream = Literal["stdout", "stderr"]
+Deliver = Callable[[str | None, Stream, str], None]
+
+_READ_SIZE = 256 * 1024
+# A larger pipe means a chatty predictor blocks less often while the reader catches up.
+_PIPE_SIZE = 1024 * 1024
+_F_SETPIPE_SZ = 1031
+
+
+class _Pipe:
+    def __init__(self, target_fd: int, stream: Stream) -> None:
+        self.stream = stream
+        self.read_fd, write_fd = os.pipe()
+        try:
+            fcntl.fcntl(write_fd, _F_SETPIPE_SZ, _PIPE_SIZE)
+        except OSError:
+            pass  # capped by /proc/sys/fs/pipe-max-size; the default size still works
+        os.set_blocking(self.read_fd, False)
+        os.dup2(write_fd, target_fd)
+        os.close(write_fd)
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def read_available(self) -> str:
+        chunks: list[bytes] = []
+        while True:
+            try:
+                chunk = os.read(self.read_fd, _READ_SIZE)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return self.decoder.decode(b"".join(chunks)) if chunks else ""
+
+
+class OutputCapture:
+    """Owns fd 1 and 2 of this process once `start()` has run.
+
+    Returns the original stderr as a writable file, for the worker's own diagnostics.
+    """
+
+    def __init__(self, deliver: Deliver) -> None:
+        self._deliver = deliver
+        self._lock = threading.Lock()
+        self._pipes: list[_Pipe] = []
+        self.owner: str | None = None
+
+    def start(self) -> int:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        original_stderr = os.dup(2)
+        self._pipes = [_Pipe(1, "stdout"), _Pipe(2, "stderr")]
+        # fd 1 is a pipe now, so Python would buffer whole blocks: keep lines timely.
+        sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+        threading.Thread(target=self._forward_forever, name="output-capture", daemon=True).start()
+        return original_stderr
+
+    def drain(self) -> None:
+        """Deliver everything written so far, under the current owner."""
+        sys.stdout.flush()
+        sys.stderr.flush()
+        with self._lock:
+            for pipe in self._pipes:
+                self._forward(pipe)
+
+    def _forward(self, pipe: _Pipe) -> None:
+        text = pipe.read_available()
+        if text:
+            self._deliver(self.owner, pipe.stream, text)
+
+    def _forward_forever(self) -> None:
+        selector = selectors.DefaultSelector()
+        for pipe in self._pipes:
+            selector.register(pipe.read_fd, selectors.EVENT_READ, pipe)
+        while True:
+            for key, _ in selector.select():
+                with self._lock:
+                    self._forward(key.data)

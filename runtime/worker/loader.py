@@ -1,0 +1,68 @@
+"""Import the user's predictor from a reference like "predict.py:Predictor".
+
+Each way loading can go wrong gets its own message: the file is missing, importing it raised
+(with that traceback kept), or the name is absent or of the wrong kind.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import os
+import sys
+import traceback
+from typing import Any
+
+
+class LoadError(Exception):
+    """The predictor could not be loaded. `details` holds a traceback when there is one."""
+
+    def __init__(self, message: str, details: str = "") -> None:
+        super().__init__(message)
+        self.details = details
+
+
+def load_predictor(ref: str, workdir: str) -> Any:
+    """Return a predictor instance (or, for a function predictor, an object wrapping it)."""
+    file_name, _, attribute = ref.partition(":")
+    if not attribute:
+        raise LoadError(f"predictor reference {ref!r} must look like 'predict.py:Predictor'")
+    path = os.path.join(workdir, file_name)
+    if not os.path.isfile(path):
+        raise LoadError(f"predictor file {file_name} not found in {workdir}")
+    module_name = os.path.splitext(os.path.basename(file_name))[0]
+    # Predictors import their sibling modules by plain name, as they would under Cog.
+    if workdir not in sys.path:
+        sys.path.insert(0, workdir)
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException as error:  # SystemExit and KeyboardInterrupt at import time too
+        raise LoadError(
+            f"importing {file_name} failed: {type(error).__name__}: {error}", traceback.format_exc()
+        ) from None
+    target = getattr(module, attribute, None)
+    if target is None:
+        raise LoadError(f"{file_name} has no {attribute!r}; cog.yaml's predict names it")
+    if inspect.isclass(target):
+        if not callable(getattr(target, "predict", None)):
+            raise LoadError(f"{attribute} in {file_name} has no predict() method")
+        try:
+            return target()
+        except Exception as error:
+            raise LoadError(
+                f"creating {attribute}() failed: {type(error).__name__}: {error}", traceback.format_exc()
+            ) from None
+    if inspect.isfunction(target):
+        return FunctionPredictor(target)
+    raise LoadError(f"{attribute} in {file_name} is a {type(target).__name__}, not a class or function")
+
+
+class FunctionPredictor:
+    """Lets a plain `def predict(...)` be served like a Predictor class."""
+
+    def __init__(self, function: Any) -> None:
+        self.predict = function

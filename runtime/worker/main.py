@@ -1,0 +1,126 @@
+"""The worker process: `python -m runtime.worker --control ... --events ... --predictor ...`.
+
+Started fresh by the supervisor (never forked from the front), so the model's imports and CUDA
+start clean. It defers to its parent: SIGINT and SIGTERM are ignored (the front coordinates shutdown, and a
+signal sent to the whole process group must not cut a prediction short), and it
+exits when the front dies, by the kernel's parent-death signal and by a parent-pid check in the
+control thread.
+
+Exit codes (a protocol with the supervisor):
+  0  shut down when asked
+  3  the predictor could not be loaded (file missing, import failed, bad signature)
+  4  setup() failed
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import faulthandler
+import logging
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+from runtime.cog_alias import install_cog_alias
+from runtime.ipc.messages import Cancel, Log, Predict, PredictorLoaded, SetupFailed, Shutdown
+from runtime.ipc.transport import Endpoints, WorkerChannel
+from runtime.schema.signature import SignatureError, describe_predictor
+from runtime.worker.capture import OutputCapture
+from runtime.worker.loader import LoadError, load_predictor
+from runtime.worker.runner import AsyncRunner, SyncRunner, make_runner
+
+EXIT_LOAD_FAILED = 3
+_PARENT_CHECK_MS = 250
+_PR_SET_PDEATHSIG = 1
+
+log = logging.getLogger("sprocket.worker")
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass  # not Linux: the control thread's parent check still applies
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _serve_control(channel: WorkerChannel, runner: SyncRunner | AsyncRunner, parent_pid: int) -> None:
+    """Hand control messages to the runner; exit the process if the front has gone."""
+    while True:
+        message = channel.receive(timeout_ms=_PARENT_CHECK_MS)
+        if os.getppid() != parent_pid:
+            log.error("the front (pid %d) is gone; exiting", parent_pid)
+            os._exit(1)
+        if isinstance(message, (Predict, Shutdown)):
+            runner.submit(message)
+        elif isinstance(message, Cancel):
+            runner.cancel(message.id)
+        if isinstance(message, Shutdown):
+            return
+
+
+def _parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m runtime.worker")
+    parser.add_argument("--control", required=True)
+    parser.add_argument("--events", required=True)
+    parser.add_argument("--predictor", required=True)
+    parser.add_argument("--max-concurrency", type=int, default=1)
+    parser.add_argument("--parent-pid", type=int, required=True)
+    return parser.parse_args(argv)
+
+
+def run(argv: list[str]) -> int:
+    args = _parse_args(argv)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _die_with_parent(args.parent_pid)
+    channel = WorkerChannel(Endpoints(control=args.control, events=args.events))
+
+    def deliver_log(owner: str | None, stream: Any, text: str) -> None:
+        channel.send(Log(prediction_id=owner, stream=stream, data=text))
+
+    capture = OutputCapture(deliver_log)
+    diagnostics = os.fdopen(capture.start(), "w", buffering=1)
+    # The worker's own messages go to the real stderr. Not through the root logger: that one
+    # belongs to the predictor, whose logging must land in its captured logs.
+    handler = logging.StreamHandler(diagnostics)
+    handler.setFormatter(logging.Formatter("worker=%(process)d: %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    # A segfault in a C extension prints the Python stack where the operator will see it.
+    faulthandler.enable(file=diagnostics)
+    install_cog_alias()
+    workdir = os.getcwd()
+    try:
+        predictor = load_predictor(args.predictor, workdir)
+        spec = describe_predictor(predictor.predict, max_concurrency=args.max_concurrency)
+    except (LoadError, SignatureError) as error:
+        details = getattr(error, "details", "")
+        if details:
+            print(details, file=sys.stderr, end="")
+        capture.drain()
+        channel.send(SetupFailed(error=str(error)))
+        channel.close()
+        return EXIT_LOAD_FAILED
+    channel.send(PredictorLoaded(spec=spec))
+    runner = make_runner(predictor, spec, channel.send, capture)
+    threading.Thread(
+        target=_serve_control, args=(channel, runner, args.parent_pid), name="control", daemon=True
+    ).start()
+    code = runner.run()
+    channel.close()
+    return code
+
+
+def main() -> None:
+    code = run(sys.argv[1:])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Threads the predictor started must not keep a finished worker alive.
+    os._exit(code)
