@@ -66,7 +66,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Predictions run at once (async predictors only); overrides cog.yaml's concurrency.max."),
     Setting("await_explicit_shutdown", "--await-explicit-shutdown", None, parse_bool, False,
             "Ignore SIGTERM; exit only on POST /shutdown or SIGINT."),
-    Setting("upload_url", "--upload-url", None, str, None, "Base URL to PUT output files to."),
+    Setting("upload_url", "--upload-url", None, str, None, "Base URL to PUT output files to (accepted; not used yet: outputs come back as data URIs)."),
     Setting("mode", "--x-mode", None, str, "predict", "Which cog.yaml entry to serve: predict or train."),
     Setting("threads", "--threads", None, int, None, "Accepted for Cog compatibility; has no effect."),
     Setting("shutdown_grace", None, "SPROCKET_SHUTDOWN_GRACE", float, 30.0,
@@ -87,6 +87,17 @@ class ServerConfig:
     threads: int | None
     shutdown_grace: float
     workdir: str
+
+
+def settings_table() -> str:
+    """The README's settings table, made from SETTINGS so the two cannot drift apart."""
+    rows = ["| flag | environment | default | meaning |", "| --- | --- | --- | --- |"]
+    for setting in SETTINGS:
+        flag = f"`{setting.flag}`" if setting.flag else ""
+        env = f"`{setting.env}`" if setting.env else ""
+        default = "" if setting.default is None else f"`{setting.default}`"
+        rows.append(f"| {flag} | {env} | {default} | {setting.help} |")
+    return "\n".join(rows)
 
 
 def _argument_parser() -> argparse.ArgumentParser:

@@ -85,11 +85,16 @@ def describe_predictor(predict: Callable[..., Any], *, max_concurrency: int = 1)
     generator = inspect.isgeneratorfunction(predict) or inspect.isasyncgenfunction(predict)
     if generator and not is_iterator:  # yields without saying so: the annotation is the item's
         output_schema, is_iterator = {"type": "array", "items": output_schema, "x-cog-array-type": "iterator"}, True
+    is_async = inspect.iscoroutinefunction(predict) or inspect.isasyncgenfunction(predict)
+    if max_concurrency > 1 and not is_async:
+        raise SignatureError(
+            f"concurrency.max is {max_concurrency}, but {name} is not async: running predictions "
+            f"at once needs `async def predict()`; or set concurrency.max to 1")
     return PredictorSpec(
         inputs=inputs,
         output_schema={**output_schema, "title": "Output"},
         is_iterator=is_iterator,
-        is_async=inspect.iscoroutinefunction(predict) or inspect.isasyncgenfunction(predict),
+        is_async=is_async,
         max_concurrency=max_concurrency,
     )
 

@@ -448,3 +448,12 @@ def test_is_async_for_coroutines_and_async_generators() -> None:
     assert describe_predictor(Async().predict).is_async
     spec = describe_predictor(AsyncGen().predict, max_concurrency=4)
     assert (spec.is_async, spec.is_iterator, spec.max_concurrency) == (True, True, 4)
+
+
+def test_concurrency_above_one_needs_an_async_predict() -> None:
+    class Sync(BasePredictor):
+        def predict(self) -> str:
+            return ""
+
+    with pytest.raises(SignatureError, match=r"concurrency.max is 2, but predict\(\) is not async"):
+        describe_predictor(Sync().predict, max_concurrency=2)
