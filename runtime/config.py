@@ -45,6 +45,28 @@ def parse_positive_int(text: str) -> int:
     return value
 
 
+def parse_count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(f"{value} is negative")
+    return value
+
+
+def parse_seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError(f"{value} is not a positive number of seconds")
+    return value
+
+
+def parse_optional_seconds(text: str) -> float | None:
+    # 0 switches the limit off, as COG_SETUP_TIMEOUT's 0 does in Cog.
+    value = float(text)
+    if value < 0:
+        raise ValueError(f"{value} is negative")
+    return value or None
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -55,6 +77,8 @@ class Setting:
     help: str
 
 
+MIB = 1024 * 1024
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("host", "--host", "HOST", str, None,
             "Address to listen on. Default: '::' accepting IPv4 and IPv6, or 0.0.0.0 where IPv6 is off."),
@@ -62,15 +86,45 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("log_level", None, "COG_LOG_LEVEL", parse_log_level, "INFO", "Log level: debug, info, warning, error."),
     Setting("predictor_ref", None, "COG_PREDICT_TYPE_STUB", str, None,
             "Predictor as 'file.py:Class'; overrides cog.yaml's 'predict'."),
+    Setting("trainer_ref", None, "COG_TRAIN_TYPE_STUB", str, None,
+            "Trainer as 'file.py:train'; overrides cog.yaml's 'train'."),
     Setting("max_concurrency", None, "COG_MAX_CONCURRENCY", parse_positive_int, None,
             "Predictions run at once (async predictors only); overrides cog.yaml's concurrency.max."),
     Setting("await_explicit_shutdown", "--await-explicit-shutdown", None, parse_bool, False,
             "Ignore SIGTERM; exit only on POST /shutdown or SIGINT."),
-    Setting("upload_url", "--upload-url", None, str, None, "Base URL to PUT output files to (accepted; not used yet: outputs come back as data URIs)."),
-    Setting("mode", "--x-mode", None, str, "predict", "Which cog.yaml entry to serve: predict or train."),
+    Setting("upload_url", "--upload-url", None, str, None,
+            "Base URL output files are PUT to (the response then holds their URLs, not data URIs)."),
+    Setting("mode", "--x-mode", None, str, "predict",
+            "Which cog.yaml entry POST /predictions runs: predict or train."),
     Setting("threads", "--threads", None, int, None, "Accepted for Cog compatibility; has no effect."),
-    Setting("shutdown_grace", None, "SPROCKET_SHUTDOWN_GRACE", float, 30.0,
+    Setting("shutdown_grace", None, "SPROCKET_SHUTDOWN_GRACE", parse_seconds, 30.0,
             "Seconds running predictions get to finish after SIGTERM or POST /shutdown."),
+    Setting("setup_timeout", None, "COG_SETUP_TIMEOUT", parse_optional_seconds, None,
+            "Seconds setup() may take before the state becomes SETUP_FAILED; unset or 0: no limit."),
+    Setting("predict_timeout", None, "SPROCKET_PREDICT_TIMEOUT", parse_optional_seconds, None,
+            "Seconds a prediction may run before it is cancelled and fails; unset or 0: no limit."),
+    Setting("cancel_grace", None, "SPROCKET_CANCEL_GRACE", parse_seconds, 5.0,
+            "Seconds a cancelled predict() has to stop before the worker is killed and restarted."),
+    Setting("max_body_bytes", None, "SPROCKET_MAX_BODY_BYTES", parse_positive_int, 100 * MIB,
+            "Largest request body accepted; larger gets 413."),
+    Setting("download_max_bytes", None, "SPROCKET_DOWNLOAD_MAX_BYTES", parse_positive_int, 1024 * MIB,
+            "Largest file a Path/File input URL may download to."),
+    Setting("download_timeout", None, "SPROCKET_DOWNLOAD_TIMEOUT", parse_seconds, 60.0,
+            "Seconds one input file download may take."),
+    Setting("throttle_interval", None, "COG_THROTTLE_RESPONSE_INTERVAL", float, 0.5,
+            "Least seconds between two non-terminal webhooks of a prediction; updates in between are coalesced."),
+    Setting("webhook_auth_token", None, "WEBHOOK_AUTH_TOKEN", str, None,
+            "Sent as 'Authorization: Bearer <token>' with every webhook."),
+    Setting("webhook_timeout", None, "SPROCKET_WEBHOOK_TIMEOUT", parse_seconds, 10.0,
+            "Seconds one webhook request may take."),
+    Setting("webhook_retries", None, "SPROCKET_WEBHOOK_RETRIES", parse_count, 12,
+            "Retries of the terminal webhook on connection errors, 429 and 5xx (backoff 0.1 s doubling, at most 30 s)."),
+    Setting("stream_history", None, "COG_STREAM_HISTORY_CAPACITY", parse_count, 1024,
+            "Server-sent events kept per prediction for a client that reconnects; 0: no replay."),
+    Setting("queue_size", None, "SPROCKET_QUEUE_SIZE", parse_count, 0,
+            "Predictions that may wait for a busy slot instead of getting 409; 0: no queue."),
+    Setting("queue_timeout", None, "SPROCKET_QUEUE_TIMEOUT", parse_seconds, 30.0,
+            "Seconds a queued prediction waits for a slot before a 503 with Retry-After."),
 )
 
 
@@ -80,12 +134,26 @@ class ServerConfig:
     port: int
     log_level: str
     predictor_ref: str
+    trainer_ref: str | None
     max_concurrency: int | None
     await_explicit_shutdown: bool
     upload_url: str | None
     mode: str
     threads: int | None
     shutdown_grace: float
+    setup_timeout: float | None
+    predict_timeout: float | None
+    cancel_grace: float
+    max_body_bytes: int
+    download_max_bytes: int
+    download_timeout: float
+    throttle_interval: float
+    webhook_auth_token: str | None
+    webhook_timeout: float
+    webhook_retries: int
+    stream_history: int
+    queue_size: int
+    queue_timeout: float
     workdir: str
 
 
@@ -142,15 +210,6 @@ def load_cog_yaml(workdir: str) -> dict[str, Any]:
     return document
 
 
-def _predictor_ref(cog_yaml: Mapping[str, Any], mode: str) -> str:
-    ref = cog_yaml.get(mode)
-    if ref is None:
-        raise ConfigError(f"cog.yaml has no '{mode}' key: add e.g. {mode}: \"predict.py:Predictor\"")
-    if not isinstance(ref, str) or ":" not in ref:
-        raise ConfigError(f"cog.yaml '{mode}' must look like \"predict.py:Predictor\", got {ref!r}")
-    return ref
-
-
 def _concurrency(cog_yaml: Mapping[str, Any]) -> int | None:
     section = cog_yaml.get("concurrency")
     if section is None:
@@ -161,23 +220,43 @@ def _concurrency(cog_yaml: Mapping[str, Any]) -> int | None:
     return value
 
 
+def _ref_from_yaml(cog_yaml: Mapping[str, Any], key: str) -> str | None:
+    ref = cog_yaml.get(key)
+    if ref is None:
+        return None
+    if not isinstance(ref, str) or ":" not in ref:
+        raise ConfigError(f"cog.yaml '{key}' must look like \"{key}.py:{'Predictor' if key == 'predict' else 'train'}\", got {ref!r}")
+    return ref
+
+
+def _check_file(workdir: str, ref: str) -> None:
+    file_name = ref.partition(":")[0]
+    if not os.path.isfile(os.path.join(workdir, file_name)):
+        raise ConfigError(f"predictor file {file_name} not found in {workdir} (named by {ref!r})")
+
+
 def load_config(argv: Sequence[str], environ: Mapping[str, str], workdir: str) -> ServerConfig:
     flags = vars(_argument_parser().parse_args(argv))
     values = {s.name: _resolve(s, flags.get(s.name), environ) for s in SETTINGS}
     mode = values["mode"]
     if mode not in ("predict", "train"):
         raise ConfigError(f"--x-mode has value {mode!r}: use predict or train")
-    if mode == "train":
-        values["predictor_ref"] = environ.get("COG_TRAIN_TYPE_STUB") or None
     # With the predictor named in the environment (as Cog's images do) cog.yaml is optional.
-    cog_yaml_required = values["predictor_ref"] is None
-    if cog_yaml_required or os.path.exists(os.path.join(workdir, "cog.yaml")):
+    if values["predictor_ref"] is None or os.path.exists(os.path.join(workdir, "cog.yaml")):
         cog_yaml = load_cog_yaml(workdir)
-        if values["predictor_ref"] is None:
-            values["predictor_ref"] = _predictor_ref(cog_yaml, mode)
+        for name, key in (("predictor_ref", "predict"), ("trainer_ref", "train")):
+            if values[name] is None:
+                values[name] = _ref_from_yaml(cog_yaml, key)
         if values["max_concurrency"] is None:
             values["max_concurrency"] = _concurrency(cog_yaml)
-    predictor_file = values["predictor_ref"].partition(":")[0]
-    if not os.path.isfile(os.path.join(workdir, predictor_file)):
-        raise ConfigError(f"predictor file {predictor_file} not found in {workdir} (named by {values['predictor_ref']!r})")
+    if mode == "train":
+        # Cog's --x-mode train: POST /predictions runs train(); there are no /trainings routes.
+        if values["trainer_ref"] is None:
+            raise ConfigError("--x-mode train needs a 'train' entry in cog.yaml (or COG_TRAIN_TYPE_STUB)")
+        values["predictor_ref"], values["trainer_ref"] = values["trainer_ref"], None
+    if values["predictor_ref"] is None:
+        raise ConfigError("cog.yaml has no 'predict' key: add e.g. predict: \"predict.py:Predictor\"")
+    for ref in (values["predictor_ref"], values["trainer_ref"]):
+        if ref is not None:
+            _check_file(workdir, ref)
     return ServerConfig(workdir=workdir, **values)

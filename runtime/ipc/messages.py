@@ -70,14 +70,16 @@ class Control(msgspec.Struct, tag=True):
 
 
 class Predict(Control):
-    """Run predict() with `input`, already validated and with defaults applied.
+    """Run predict() (or, with `train`, the trainer) with `input`, validated, defaults applied.
 
-    Path and File inputs are local file paths inside `workdir`, the prediction's own directory.
+    Path and File inputs are local file paths inside `workdir`, the prediction's own directory,
+    which the worker also uses as the temporary directory while the prediction runs.
     """
 
     id: str
     input: dict[str, Any]
     workdir: str
+    train: bool = False
 
 
 class Cancel(Control):
@@ -98,9 +100,10 @@ class Event(msgspec.Struct, tag=True):
 
 
 class PredictorLoaded(Event):
-    """predict.py imported and its signature understood; setup() starts next."""
+    """predict.py (and train.py, if any) imported and understood; setup() starts next."""
 
     spec: PredictorSpec
+    training_spec: PredictorSpec | None = None
 
 
 class SetupSucceeded(Event):

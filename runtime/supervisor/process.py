@@ -8,7 +8,12 @@ import os
 import signal
 import sys
 
+from typing import TYPE_CHECKING
+
 from runtime.ipc.transport import Endpoints
+
+if TYPE_CHECKING:
+    from runtime.supervisor.supervisor import WorkerSettings
 
 log = logging.getLogger("sprocket.supervisor")
 
@@ -41,20 +46,20 @@ def describe_exit(returncode: int) -> str:
     return f"worker exited with code {returncode}"
 
 
-async def spawn_worker(
-    endpoints: Endpoints, predictor_ref: str, workdir: str, max_concurrency: int
-) -> asyncio.subprocess.Process:
+async def spawn_worker(endpoints: Endpoints, settings: "WorkerSettings") -> asyncio.subprocess.Process:
+    trainer = ["--trainer", settings.trainer_ref] if settings.trainer_ref else []
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "runtime.worker",
         "--control", endpoints.control,
         "--events", endpoints.events,
-        "--predictor", predictor_ref,
-        "--max-concurrency", str(max_concurrency),
+        "--predictor", settings.predictor_ref,
+        *trainer,
+        "--max-concurrency", str(settings.max_concurrency or 1),
         "--parent-pid", str(os.getpid()),
-        cwd=workdir,
+        cwd=settings.workdir,
         stdin=asyncio.subprocess.DEVNULL,
     )
-    log.info("worker=%d started for %s", process.pid, predictor_ref)
+    log.info("worker=%d started for %s", process.pid, settings.predictor_ref)
     return process
 
 

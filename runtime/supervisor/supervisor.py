@@ -1,9 +1,16 @@
 """The supervisor: owns the worker process, the state machine and the prediction slots.
 
-HTTP handlers call `reserve`, `submit` and `cancel`, and read `state`, `setup` and `spec`;
-none of those waits on the worker. Worker events are read by one task and dispatched to the
-listener of the prediction they name. When the worker dies, every prediction still in flight
-is failed with the decoded exit reason, so none is left hanging.
+HTTP handlers call `admit`, `submit` and `cancel`, and read `state`, `setup` and `spec`; none of
+those waits on the worker. Worker events are read by one task and dispatched to the listener of
+the prediction they name.
+
+Invariant: every submitted prediction gets exactly one terminal call on its listener. When the
+worker dies, every prediction still in flight is failed with the decoded exit (or reported
+canceled, if a cancel was what killed it).
+
+Timers: a prediction over `predict_timeout` is cancelled and fails saying so; a cancelled
+prediction still running `cancel_grace` seconds later gets its worker killed and replaced
+(FAILED -> STARTING -> READY); setup over `setup_timeout` is SETUP_FAILED.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from runtime.ipc.messages import (
     Cancel,
@@ -32,6 +39,7 @@ from runtime.ipc.messages import (
 )
 from runtime.ipc.transport import FrontChannel
 from runtime.supervisor.process import describe_exit, kill, spawn_worker, wait_exit
+from runtime.supervisor.slots import Admission, Slots
 from runtime.supervisor.state import State, StateMachine
 
 log = logging.getLogger("sprocket.supervisor")
@@ -41,11 +49,13 @@ predictor_log = logging.getLogger("sprocket.predictor")
 _EXIT_DRAIN_SECONDS = 0.2
 _WORKER_STOP_SECONDS = 5.0
 
+Stream = Literal["stdout", "stderr"]
+
 
 class PredictionListener(Protocol):
     """Receives what the worker reports about one prediction. Exactly one terminal call is made."""
 
-    def on_log(self, text: str) -> None: ...
+    def on_log(self, text: str, stream: Stream) -> None: ...
     def on_output_chunk(self, value: Any) -> None: ...
     def on_succeeded(self, output: Any, predict_time: float) -> None: ...
     def on_failed(self, error: str) -> None: ...
@@ -54,6 +64,19 @@ class PredictionListener(Protocol):
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    predictor_ref: str
+    workdir: str
+    trainer_ref: str | None = None
+    max_concurrency: int | None = None
+    setup_timeout: float | None = None
+    predict_timeout: float | None = None
+    cancel_grace: float = 5.0
+    queue_size: int = 0
+    queue_timeout: float = 30.0
 
 
 @dataclass
@@ -75,24 +98,36 @@ class SetupInfo:
         }
 
 
+@dataclass
+class _InFlight:
+    listener: PredictionListener | None = None  # None until submitted
+    cancel_requested: bool = False
+    timed_out: bool = False
+    timers: list[asyncio.TimerHandle] = field(default_factory=list)
+
+
 class Supervisor:
-    def __init__(self, predictor_ref: str, workdir: str, max_concurrency: int | None) -> None:
-        self.predictor_ref = predictor_ref
-        self.workdir = workdir
-        self.requested_concurrency = max_concurrency or 1
+    def __init__(self, settings: WorkerSettings) -> None:
+        self.settings = settings
         self.machine = StateMachine()
         self.setup = SetupInfo()
         self.spec: PredictorSpec | None = None
+        self.training_spec: PredictorSpec | None = None
         self.draining = False
         self.worker_pid: int | None = None
+        self.restarts = 0
+        self.slots = Slots(settings.max_concurrency or 1, settings.queue_size, settings.queue_timeout,
+                           self._slots_changed)
         self._channel = FrontChannel()
         self._process: asyncio.subprocess.Process | None = None
         self._pump: asyncio.Task[None] | None = None
         self._watch: asyncio.Task[None] | None = None
-        self._inflight: dict[str, PredictionListener | None] = {}
+        self._setup_timer: asyncio.TimerHandle | None = None
+        self._inflight: dict[str, _InFlight] = {}
         self._idle = asyncio.Event()
         self._idle.set()
         self._stopping = False
+        self._replace_worker_reason: str | None = None
 
     # ------------------------------------------------------------ reading state
 
@@ -100,22 +135,22 @@ class Supervisor:
     def state(self) -> State:
         return self.machine.state
 
-    @property
-    def capacity(self) -> int:
-        return self.spec.max_concurrency if self.spec else self.requested_concurrency
-
     def in_flight(self) -> int:
         return len(self._inflight)
 
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        """Spawn a worker; it loads the predictor and runs setup()."""
         self.setup = SetupInfo(started_at=utc_now())
-        self._process = await spawn_worker(
-            self._channel.endpoints, self.predictor_ref, self.workdir, self.requested_concurrency)
+        self.spec = self.training_spec = None
+        self._process = await spawn_worker(self._channel.endpoints, self.settings)
         self.worker_pid = self._process.pid
         self._pump = asyncio.create_task(self._pump_events(), name="worker-events")
         self._watch = asyncio.create_task(self._watch_exit(self._process), name="worker-exit")
+        if self.settings.setup_timeout:
+            self._setup_timer = asyncio.get_running_loop().call_later(
+                self.settings.setup_timeout, self._setup_overdue)
 
     async def wait_idle(self, timeout: float) -> bool:
         """Wait until no prediction is in flight; False if `timeout` passed first."""
@@ -129,6 +164,7 @@ class Supervisor:
         """Stop the worker: ask it to exit, then SIGKILL. Predictions still in flight are
         cancelled first, and failed if the worker goes before reporting them."""
         self._stopping = True
+        self.slots.refuse_waiters()
         process = self._process
         if process is not None and process.returncode is None:
             for prediction_id in list(self._inflight):
@@ -142,39 +178,100 @@ class Supervisor:
 
     # ------------------------------------------------------------ predictions
 
-    def reserve(self, prediction_id: str) -> bool:
-        """Take a slot for `prediction_id` if one is free now. The caller must then `submit`
-        or `release` it."""
-        if self.state not in (State.READY, State.BUSY) or len(self._inflight) >= self.capacity:
-            return False
-        self._inflight[prediction_id] = None
-        self._idle.clear()
-        if len(self._inflight) >= self.capacity:
-            self.machine.transition(State.BUSY, "all prediction slots taken")
-        return True
+    def _accepting(self) -> bool:
+        return self.state in (State.READY, State.BUSY) and not self.draining
+
+    async def admit(self, prediction_id: str) -> Admission:
+        """Take a slot for `prediction_id`, waiting in the queue if one is configured. When
+        ACCEPTED, the caller must `submit` the prediction or `release` the slot."""
+        if not self._accepting():
+            return Admission.REFUSED
+        admission = await self.slots.take(prediction_id)
+        if admission is Admission.ACCEPTED:
+            if not self._accepting():  # the worker died while this request was queued
+                self.slots.give_back(prediction_id)
+                return Admission.REFUSED
+            self._inflight[prediction_id] = _InFlight()
+            self._idle.clear()
+        return admission
 
     def release(self, prediction_id: str) -> None:
-        if self._inflight.pop(prediction_id, False) is False:
+        entry = self._inflight.pop(prediction_id, None)
+        if entry is None:
             return
+        for timer in entry.timers:
+            timer.cancel()
+        self.slots.give_back(prediction_id)
         if not self._inflight:
             self._idle.set()
-        if self.state is State.BUSY:
+
+    def _slots_changed(self) -> None:
+        if self.state is State.READY and self.slots.full:
+            self.machine.transition(State.BUSY, "all prediction slots taken")
+        elif self.state is State.BUSY and not self.slots.full:
             self.machine.transition(State.READY, "a prediction slot is free")
 
     async def submit(self, request: Predict, listener: PredictionListener) -> None:
-        """Send a reserved prediction to the worker; `listener` hears how it goes."""
-        if self._process is None or self._process.returncode is not None:
+        """Send an admitted prediction to the worker; `listener` hears how it goes."""
+        entry = self._inflight.get(request.id)
+        if entry is None or entry.cancel_requested or self._process is None or self._process.returncode is not None:
+            reason = self.machine.reason
             self.release(request.id)
-            listener.on_failed(self.machine.reason)
+            if entry is not None and entry.cancel_requested:
+                listener.on_canceled()
+            else:
+                listener.on_failed(f"prediction failed: {reason}")
             return
-        self._inflight[request.id] = listener
+        entry.listener = listener
+        if self.settings.predict_timeout:
+            entry.timers.append(asyncio.get_running_loop().call_later(
+                self.settings.predict_timeout, self._predict_overdue, request.id))
         await self._channel.send(request)
 
     async def cancel(self, prediction_id: str) -> bool:
-        if prediction_id not in self._inflight:
+        """Ask the worker to stop `prediction_id`; False if it is not in flight."""
+        entry = self._inflight.get(prediction_id)
+        if entry is None:
             return False
-        await self._channel.send(Cancel(id=prediction_id))
+        await self._request_cancel(prediction_id, entry)
         return True
+
+    async def _request_cancel(self, prediction_id: str, entry: _InFlight) -> None:
+        if entry.cancel_requested:
+            return
+        entry.cancel_requested = True
+        if entry.listener is None:
+            return  # not sent to the worker yet: submit() will report it canceled
+        entry.timers.append(asyncio.get_running_loop().call_later(
+            self.settings.cancel_grace, self._cancel_overdue, prediction_id))
+        await self._channel.send(Cancel(id=prediction_id))
+
+    def _predict_overdue(self, prediction_id: str) -> None:
+        entry = self._inflight.get(prediction_id)
+        if entry is None:
+            return
+        log.warning("prediction=%s ran past SPROCKET_PREDICT_TIMEOUT (%.1f s); cancelling it",
+                    prediction_id, self.settings.predict_timeout)
+        entry.timed_out = True
+        asyncio.ensure_future(self._request_cancel(prediction_id, entry))
+
+    def _cancel_overdue(self, prediction_id: str) -> None:
+        if prediction_id not in self._inflight or self._process is None:
+            return
+        self._replace_worker_reason = (
+            f"prediction {prediction_id} did not stop within {self.settings.cancel_grace:.1f} s "
+            f"of being cancelled; worker killed")
+        log.error("%s, a new one will start", self._replace_worker_reason)
+        self._process.kill()
+
+    def _setup_overdue(self) -> None:
+        if self.state is not State.STARTING or self._process is None:
+            return
+        reason = f"setup timed out after {self.settings.setup_timeout:.1f} s (COG_SETUP_TIMEOUT)"
+        self._finish_setup("failed")
+        self.setup.logs.append(f"{reason}\n")
+        self.machine.transition(State.SETUP_FAILED, reason)
+        self._process.kill()
 
     # ------------------------------------------------------------ worker events
 
@@ -186,24 +283,29 @@ class Supervisor:
         if isinstance(event, Log):
             self._on_log(event)
         elif isinstance(event, OutputChunk):
-            listener = self._inflight.get(event.prediction_id)
-            if listener is not None:
-                listener.on_output_chunk(event.value)
+            entry = self._inflight.get(event.prediction_id)
+            if entry is not None and entry.listener is not None:
+                entry.listener.on_output_chunk(event.value)
         elif isinstance(event, (PredictionSucceeded, PredictionFailed, PredictionCanceled)):
             self._on_terminal(event)
         elif isinstance(event, PredictorLoaded):
             self.spec = event.spec
+            self.training_spec = event.training_spec
+            self.slots.capacity = event.spec.max_concurrency
             log.info("predictor loaded: %d inputs, up to %d at once",
                      len(event.spec.inputs), event.spec.max_concurrency)
         elif isinstance(event, SetupSucceeded):
             self._finish_setup("succeeded")
             elapsed = (self.setup.completed_at - self.setup.started_at).total_seconds()  # type: ignore[operator]
             self.machine.transition(State.READY, f"setup succeeded in {elapsed:.1f} s")
-        elif isinstance(event, SetupFailed):
+        elif isinstance(event, SetupFailed) and self.state is State.STARTING:
             self._finish_setup("failed")
             self.machine.transition(State.SETUP_FAILED, event.error)
 
     def _finish_setup(self, status: str) -> None:
+        if self._setup_timer is not None:
+            self._setup_timer.cancel()
+            self._setup_timer = None
         self.setup.completed_at = utc_now()
         self.setup.status = status
 
@@ -214,18 +316,22 @@ class Supervisor:
             else:
                 predictor_log.info("%s", event.data.rstrip("\n"))
             return
-        listener = self._inflight.get(event.prediction_id)
-        if listener is not None:
-            listener.on_log(event.data)
+        entry = self._inflight.get(event.prediction_id)
+        if entry is not None and entry.listener is not None:
+            entry.listener.on_log(event.data, event.stream)
 
     def _on_terminal(self, event: PredictionSucceeded | PredictionFailed | PredictionCanceled) -> None:
-        listener = self._inflight.get(event.prediction_id)
+        entry = self._inflight.get(event.prediction_id)
         # The slot is free before the listener answers its client, so a client sending
         # requests back to back never meets a 409.
         self.release(event.prediction_id)
-        if listener is None:
+        if entry is None or entry.listener is None:
             return
-        if isinstance(event, PredictionSucceeded):
+        listener = entry.listener
+        if entry.timed_out:
+            listener.on_failed(f"prediction timed out after {self.settings.predict_timeout:.1f} s "
+                               "(SPROCKET_PREDICT_TIMEOUT)")
+        elif isinstance(event, PredictionSucceeded):
             listener.on_succeeded(event.output, event.predict_time)
         elif isinstance(event, PredictionFailed):
             listener.on_failed(event.error)
@@ -241,24 +347,45 @@ class Supervisor:
                 return
             self._dispatch(event)
 
+    def _fail_in_flight(self, reason: str) -> None:
+        for prediction_id, entry in list(self._inflight.items()):
+            self.release(prediction_id)
+            listener = entry.listener
+            if listener is None:
+                continue
+            if entry.timed_out:
+                listener.on_failed(f"prediction timed out after {self.settings.predict_timeout:.1f} s "
+                                   "(SPROCKET_PREDICT_TIMEOUT); it ignored the cancel, so the worker was killed")
+            elif entry.cancel_requested:
+                listener.on_canceled()
+            else:
+                listener.on_failed(f"prediction failed: {reason}")
+
     async def _watch_exit(self, process: asyncio.subprocess.Process) -> None:
         returncode = await process.wait()
         if self._pump is not None:
             self._pump.cancel()
         await self._drain_after_exit()
-        reason = describe_exit(returncode)
-        expected = self._stopping
-        (log.info if expected else log.error)("worker=%d: %s", process.pid, reason)
-        for prediction_id, listener in list(self._inflight.items()):
-            self.release(prediction_id)
-            if listener is not None:
-                listener.on_failed(f"prediction failed: {reason}")
+        reason = self._replace_worker_reason or describe_exit(returncode)
+        replace = self._replace_worker_reason is not None and not self._stopping
+        self._replace_worker_reason = None
+        (log.info if self._stopping else log.error)("worker=%d: %s", process.pid, describe_exit(returncode))
         self._channel.discard_pending_control()
-        if expected or self.state is State.SETUP_FAILED:
+        if self.state is not State.FAILED and not self._stopping:
+            self._move_to_failed(reason)
+        self._fail_in_flight(reason)
+        if replace:
+            self.restarts += 1
+            self.machine.transition(State.STARTING, "starting a new worker")
+            await self.start()
+
+    def _move_to_failed(self, reason: str) -> None:
+        self.slots.refuse_waiters()
+        if self.state is State.SETUP_FAILED:
             return
         if self.state is State.STARTING:
             self._finish_setup("failed")
             self.setup.logs.append(f"{reason}\n")
             self.machine.transition(State.SETUP_FAILED, f"{reason} during setup")
-        elif self.state is not State.FAILED:
-            self.machine.transition(State.FAILED, reason)
+            return
+        self.machine.transition(State.FAILED, reason)

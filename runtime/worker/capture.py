@@ -10,15 +10,20 @@ no byte can be in flight in the thread while the result goes out.
 from __future__ import annotations
 
 import codecs
+import contextvars
 import fcntl
 import os
 import selectors
 import sys
 import threading
-from typing import Callable, Literal
+from typing import Callable, Literal, TextIO
 
 Stream = Literal["stdout", "stderr"]
 Deliver = Callable[[str | None, Stream, str], None]
+
+# The prediction the running code belongs to, for predictors running several at once, where
+# "whoever is running now" no longer identifies the writer of a byte on fd 1.
+current_prediction: contextvars.ContextVar[str | None] = contextvars.ContextVar("prediction", default=None)
 
 _READ_SIZE = 256 * 1024
 # A larger pipe means a chatty predictor blocks less often while the reader catches up.
@@ -95,3 +100,34 @@ class OutputCapture:
             for key, _ in selector.select():
                 with self._lock:
                     self._forward(key.data)
+
+
+class PredictionStream:
+    """Stands in for sys.stdout or sys.stderr when predictions run concurrently: text written
+    inside a prediction's task goes straight to that prediction's logs; anything else (and all
+    writes to fd 1/2 from C code) to the underlying stream, logged by the front as the worker's.
+    """
+
+    def __init__(self, underlying: TextIO, stream: Stream, deliver: Deliver) -> None:
+        self._underlying = underlying
+        self._stream = stream
+        self._deliver = deliver
+
+    def write(self, text: str) -> int:
+        prediction_id = current_prediction.get()
+        if prediction_id is None:
+            return self._underlying.write(text)
+        if text:
+            self._deliver(prediction_id, self._stream, text)
+        return len(text)
+
+    def flush(self) -> None:
+        self._underlying.flush()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._underlying, name)
+
+
+def route_by_prediction(deliver: Deliver) -> None:
+    sys.stdout = PredictionStream(sys.stdout, "stdout", deliver)  # type: ignore[assignment]
+    sys.stderr = PredictionStream(sys.stderr, "stderr", deliver)  # type: ignore[assignment]

@@ -22,8 +22,10 @@ class LoadError(Exception):
         self.details = details
 
 
-def load_predictor(ref: str, workdir: str) -> Any:
-    """Return a predictor instance (or, for a function predictor, an object wrapping it)."""
+def load_predictor(ref: str, workdir: str, method: str = "predict") -> Any:
+    """Return the bound `method` of the class `ref` names (instantiated), or the function it names.
+
+    `method` is "predict" for predictors and "train" for trainers."""
     file_name, _, attribute = ref.partition(":")
     if not attribute:
         raise LoadError(f"predictor reference {ref!r} must look like 'predict.py:Predictor'")
@@ -48,21 +50,14 @@ def load_predictor(ref: str, workdir: str) -> Any:
     if target is None:
         raise LoadError(f"{file_name} has no {attribute!r}; cog.yaml's predict names it")
     if inspect.isclass(target):
-        if not callable(getattr(target, "predict", None)):
-            raise LoadError(f"{attribute} in {file_name} has no predict() method")
+        if not callable(getattr(target, method, None)):
+            raise LoadError(f"{attribute} in {file_name} has no {method}() method")
         try:
-            return target()
+            return getattr(target(), method)
         except Exception as error:
             raise LoadError(
                 f"creating {attribute}() failed: {type(error).__name__}: {error}", traceback.format_exc()
             ) from None
     if inspect.isfunction(target):
-        return FunctionPredictor(target)
+        return target
     raise LoadError(f"{attribute} in {file_name} is a {type(target).__name__}, not a class or function")
-
-
-class FunctionPredictor:
-    """Lets a plain `def predict(...)` be served like a Predictor class."""
-
-    def __init__(self, function: Any) -> None:
-        self.predict = function

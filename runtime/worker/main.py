@@ -28,9 +28,9 @@ from runtime.cog_alias import install_cog_alias
 from runtime.ipc.messages import Cancel, Log, Predict, PredictorLoaded, SetupFailed, Shutdown
 from runtime.ipc.transport import Endpoints, WorkerChannel
 from runtime.schema.signature import SignatureError, describe_predictor
-from runtime.worker.capture import OutputCapture
+from runtime.worker.capture import OutputCapture, route_by_prediction
 from runtime.worker.loader import LoadError, load_predictor
-from runtime.worker.runner import AsyncRunner, SyncRunner, make_runner
+from runtime.worker.runner import AsyncRunner, Entrypoint, SyncRunner, make_runner
 
 EXIT_LOAD_FAILED = 3
 _PARENT_CHECK_MS = 250
@@ -64,11 +64,17 @@ def _serve_control(channel: WorkerChannel, runner: SyncRunner | AsyncRunner, par
             return
 
 
+def _entrypoint(ref: str, workdir: str, method: str, max_concurrency: int) -> Entrypoint:
+    function = load_predictor(ref, workdir, method)
+    return Entrypoint(function, describe_predictor(function, max_concurrency=max_concurrency))
+
+
 def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m runtime.worker")
     parser.add_argument("--control", required=True)
     parser.add_argument("--events", required=True)
     parser.add_argument("--predictor", required=True)
+    parser.add_argument("--trainer")
     parser.add_argument("--max-concurrency", type=int, default=1)
     parser.add_argument("--parent-pid", type=int, required=True)
     return parser.parse_args(argv)
@@ -98,8 +104,8 @@ def run(argv: list[str]) -> int:
     install_cog_alias()
     workdir = os.getcwd()
     try:
-        predictor = load_predictor(args.predictor, workdir)
-        spec = describe_predictor(predictor.predict, max_concurrency=args.max_concurrency)
+        predict = _entrypoint(args.predictor, workdir, "predict", args.max_concurrency)
+        train = _entrypoint(args.trainer, workdir, "train", 1) if args.trainer else None
     except (LoadError, SignatureError) as error:
         details = getattr(error, "details", "")
         if details:
@@ -108,8 +114,10 @@ def run(argv: list[str]) -> int:
         channel.send(SetupFailed(error=str(error)))
         channel.close()
         return EXIT_LOAD_FAILED
-    channel.send(PredictorLoaded(spec=spec))
-    runner = make_runner(predictor, spec, channel.send, capture)
+    channel.send(PredictorLoaded(spec=predict.spec, training_spec=train.spec if train else None))
+    if predict.spec.max_concurrency > 1:
+        route_by_prediction(deliver_log)
+    runner = make_runner(predict, train, channel.send, capture)
     threading.Thread(
         target=_serve_control, args=(channel, runner, args.parent_pid), name="control", daemon=True
     ).start()

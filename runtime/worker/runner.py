@@ -1,4 +1,4 @@
-"""Run setup() and then predict() for each Predict message, sync or async.
+"""Run setup() and then predict() (or train()) for each Predict message, sync or async.
 
 Invariant: every Predict the runner accepts ends in exactly one terminal event
 (PredictionSucceeded, PredictionFailed or PredictionCanceled), sent after every log line the
@@ -8,19 +8,25 @@ Sync predictors run in the main thread, one at a time; a cancel interrupts them 
 whose handler raises CancelationException only while that prediction's predict() runs. Async
 predictors run as tasks on one event loop (shared with an async setup()), up to max_concurrency
 at once; a cancel cancels the task.
+
+While a prediction runs alone, Python's temporary directory is the prediction's own directory,
+so files it creates with `tempfile` go when the front removes that directory.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import os
 import queue
 import signal
+import tempfile
 import threading
 import time
 import traceback
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
 
 from runtime.ipc.messages import (
     ControlMessage,
@@ -37,13 +43,21 @@ from runtime.ipc.messages import (
 )
 from runtime.schema.arguments import prepared_arguments
 from runtime.schema.outputs import to_wire
-from runtime.types import CancelationException
-from runtime.worker.capture import OutputCapture
+from runtime.types import CancelationException, Path
+from runtime.worker.capture import OutputCapture, current_prediction
 
 Send = Callable[[EventMessage], None]
 
 EXIT_OK = 0
 EXIT_SETUP_FAILED = 4
+
+
+@dataclass(frozen=True)
+class Entrypoint:
+    """A callable the worker runs for requests, and its description."""
+
+    function: Callable[..., Any]
+    spec: PredictorSpec
 
 
 def describe_failure(error: BaseException) -> str:
@@ -59,22 +73,39 @@ def _setup_arguments(setup: Callable[..., Any]) -> dict[str, Any]:
         return {}
     weights = os.environ.get("COG_WEIGHTS")
     if weights and os.path.exists(weights):
-        from runtime.types import Path
-
         return {"weights": Path(weights)}
     return {"weights": weights or None}
 
 
+@contextlib.contextmanager
+def _temporary_directory(workdir: str) -> Iterator[None]:
+    os.makedirs(workdir, exist_ok=True)
+    tempfile.tempdir = workdir
+    try:
+        yield
+    finally:
+        tempfile.tempdir = None
+
+
 class _Runner:
-    def __init__(self, predictor: Any, spec: PredictorSpec, send: Send, capture: OutputCapture) -> None:
-        self.predictor = predictor
-        self.spec = spec
+    def __init__(self, predict: Entrypoint, train: Entrypoint | None, send: Send, capture: OutputCapture) -> None:
+        self.predict = predict
+        self.train = train
         self.send = send
         self.capture = capture
+        self.alone = predict.spec.max_concurrency == 1
 
-    def _setup_call(self) -> Any:
-        setup = getattr(self.predictor, "setup", None)
-        return setup(**_setup_arguments(setup)) if callable(setup) else None
+    def _setup_calls(self) -> list[Any]:
+        """Call setup() on each predictor object once; return what they returned."""
+        results = []
+        seen: set[int] = set()
+        for entry in (self.predict, self.train):
+            owner = getattr(entry.function, "__self__", None) if entry else None
+            setup = getattr(owner, "setup", None)
+            if callable(setup) and id(owner) not in seen:
+                seen.add(id(owner))
+                results.append(setup(**_setup_arguments(setup)))
+        return results
 
     def _report_setup(self, error: BaseException | None) -> int:
         if error is not None:
@@ -86,9 +117,22 @@ class _Runner:
         self.send(SetupFailed(error=f"setup() failed: {type(error).__name__}: {error}"))
         return EXIT_SETUP_FAILED
 
+    def _entry(self, request: Predict) -> Entrypoint:
+        if request.train:
+            if self.train is None:
+                raise RuntimeError("this model has no trainer")
+            return self.train
+        return self.predict
+
+    def _start(self, request: Predict) -> None:
+        if self.alone:
+            self.capture.drain()  # what was written between predictions is not this one's
+            self.capture.owner = request.id
+
     def _finish(self, outcome: EventMessage) -> None:
-        self.capture.drain()
-        self.capture.owner = None
+        if self.alone:
+            self.capture.drain()
+            self.capture.owner = None
         self.send(outcome)
 
     def _failed(self, prediction_id: str, error: BaseException) -> PredictionFailed:
@@ -103,28 +147,30 @@ class SyncRunner(_Runner):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self._inbox: queue.SimpleQueue[ControlMessage] = queue.SimpleQueue()
-        self._running: str | None = None  # set only while predict() runs for this id
-        self._cancel_target: str | None = None
+        self._running: str | None = None  # set only while this prediction's predict() runs
+        self._cancelled: set[str] = set()
         self._main_thread = threading.main_thread().ident
 
     def submit(self, message: ControlMessage) -> None:
         self._inbox.put(message)
 
     def cancel(self, prediction_id: str) -> None:
+        # Recorded first, then checked: with _predict doing the reverse, one of the two always
+        # sees the other, so a cancel arriving just as predict() starts is not lost.
+        self._cancelled.add(prediction_id)
         if self._running == prediction_id:
-            self._cancel_target = prediction_id
             signal.pthread_kill(self._main_thread, signal.SIGUSR1)  # type: ignore[arg-type]
 
     def _on_cancel_signal(self, signum: int, frame: Any) -> None:
-        if self._running is not None and self._running == self._cancel_target:
+        if self._running is not None and self._running in self._cancelled:
             raise CancelationException()
 
     def run(self) -> int:
         signal.signal(signal.SIGUSR1, self._on_cancel_signal)
         try:
-            result = self._setup_call()
-            if inspect.isawaitable(result):
-                asyncio.run(_await(result))
+            for result in self._setup_calls():
+                if inspect.isawaitable(result):
+                    asyncio.run(_await(result))
         except BaseException as error:
             return self._report_setup(error)
         self._report_setup(None)
@@ -136,29 +182,33 @@ class SyncRunner(_Runner):
                 self._predict(message)
 
     def _predict(self, request: Predict) -> None:
-        self.capture.drain()  # what was written between predictions is not this one's
-        self.capture.owner = request.id
+        self._start(request)
         outcome: EventMessage
         try:
-            with prepared_arguments(self.spec, request.input) as arguments:
+            entry = self._entry(request)
+            with _temporary_directory(request.workdir), prepared_arguments(entry.spec, request.input) as arguments:
                 started = time.perf_counter()
                 self._running = request.id
                 try:
-                    output = self._call_predict(request, arguments)
+                    if request.id in self._cancelled:
+                        raise CancelationException()
+                    output = self._call(entry, request, arguments)
                 finally:
                     self._running = None
-                    self._cancel_target = None
             outcome = PredictionSucceeded(
                 prediction_id=request.id, predict_time=time.perf_counter() - started, output=output)
         except CancelationException:
             outcome = PredictionCanceled(prediction_id=request.id)
         except BaseException as error:
             outcome = self._failed(request.id, error)
+        self._cancelled.discard(request.id)
         self._finish(outcome)
 
-    def _call_predict(self, request: Predict, arguments: dict[str, Any]) -> Any:
-        result = self.predictor.predict(**arguments)
-        if not self.spec.is_iterator:
+    def _call(self, entry: Entrypoint, request: Predict, arguments: dict[str, Any]) -> Any:
+        result = entry.function(**arguments)
+        if inspect.isawaitable(result):  # an async trainer beside a sync predictor
+            result = asyncio.run(_await(result))
+        if not entry.spec.is_iterator:
             return to_wire(result, request.workdir)
         for item in result:
             self._emit_chunk(request.id, item, request.workdir)
@@ -200,9 +250,9 @@ class AsyncRunner(_Runner):
         self._inbox = asyncio.Queue()
         self._ready.set()
         try:
-            result = self._setup_call()
-            if inspect.isawaitable(result):
-                await result
+            for result in self._setup_calls():
+                if inspect.isawaitable(result):
+                    await result
         except BaseException as error:
             return self._report_setup(error)
         self._report_setup(None)
@@ -217,14 +267,15 @@ class AsyncRunner(_Runner):
                 task.add_done_callback(lambda _, key=message.id: self._tasks.pop(key, None))
 
     async def _predict(self, request: Predict) -> None:
-        if self.spec.max_concurrency == 1:
-            self.capture.drain()
-            self.capture.owner = request.id
+        self._start(request)
+        current_prediction.set(request.id)  # this task's own context: its print()s are its logs
         outcome: EventMessage
         try:
-            with prepared_arguments(self.spec, request.input) as arguments:
+            entry = self._entry(request)
+            scratch = _temporary_directory(request.workdir) if self.alone else contextlib.nullcontext()
+            with scratch, prepared_arguments(entry.spec, request.input) as arguments:
                 started = time.perf_counter()
-                output = await self._call_predict(request, arguments)
+                output = await self._call(entry, request, arguments)
             outcome = PredictionSucceeded(
                 prediction_id=request.id, predict_time=time.perf_counter() - started, output=output)
         except asyncio.CancelledError:
@@ -233,16 +284,22 @@ class AsyncRunner(_Runner):
             outcome = self._failed(request.id, error)
         self._finish(outcome)
 
-    async def _call_predict(self, request: Predict, arguments: dict[str, Any]) -> Any:
-        result = self.predictor.predict(**arguments)
-        if not self.spec.is_iterator:
-            return to_wire(await result, request.workdir)
-        async for item in result:
-            self._emit_chunk(request.id, item, request.workdir)
+    async def _call(self, entry: Entrypoint, request: Predict, arguments: dict[str, Any]) -> Any:
+        result = entry.function(**arguments)
+        if inspect.isawaitable(result):
+            result = await result
+        if not entry.spec.is_iterator:
+            return to_wire(result, request.workdir)
+        if hasattr(result, "__aiter__"):
+            async for item in result:
+                self._emit_chunk(request.id, item, request.workdir)
+        else:  # a sync trainer beside an async predictor
+            for item in result:
+                self._emit_chunk(request.id, item, request.workdir)
         return None
 
 
-def make_runner(predictor: Any, spec: PredictorSpec, send: Send, capture: OutputCapture) -> SyncRunner | AsyncRunner:
-    runner_class = AsyncRunner if spec.is_async else SyncRunner
-    return runner_class(predictor, spec, send, capture)
-
+def make_runner(predict: Entrypoint, train: Entrypoint | None, send: Send,
+                capture: OutputCapture) -> SyncRunner | AsyncRunner:
+    runner_class = AsyncRunner if predict.spec.is_async else SyncRunner
+    return runner_class(predict, train, send, capture)
