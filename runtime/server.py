@@ -17,7 +17,7 @@ from aiohttp import web
 
 from runtime.config import ConfigError, ServerConfig
 from runtime.http.app import build_app
-from runtime.http.keys import SHUTDOWN_REQUESTED, SUPERVISOR
+from runtime.http.keys import SERVICE, SHUTDOWN_REQUESTED
 
 log = logging.getLogger("sprocket.server")
 
@@ -81,14 +81,16 @@ async def serve(config: ServerConfig) -> None:
     loop.add_signal_handler(signal.SIGTERM, on_sigterm)
     loop.add_signal_handler(signal.SIGINT, shutdown.set)
 
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    # handler_cancellation: a synchronous client that hangs up cancels its prediction.
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, handler_cancellation=True)
     await runner.setup()  # starts the supervisor, which spawns the worker
     await web.SockSite(runner, sock).start()
     log.info("listening on %s", _display(sock))
 
     await shutdown.wait()
-    supervisor = app[SUPERVISOR]
-    supervisor.draining = True
+    service = app[SERVICE]
+    service.begin_shutdown()
+    supervisor = service.supervisor
     running = supervisor.in_flight()
     log.info("shutting down: new predictions get 503; %d running, up to %.0f s to finish",
              running, config.shutdown_grace)

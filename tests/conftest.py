@@ -35,3 +35,13 @@ def module_server(predictor: str, **kwargs: object) -> Callable[[], Iterator[Ser
             server.stop()
 
     return fixture
+
+
+@pytest.fixture
+def peer() -> Iterator["Peer"]:
+    """A real HTTP server on 127.0.0.1 for webhooks, uploads and input files."""
+    from tests.peers import Peer
+
+    server = Peer()
+    yield server
+    server.close()

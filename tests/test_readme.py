@@ -12,4 +12,4 @@ def test_readme_settings_table_matches_the_declared_settings() -> None:
     readme = (REPO / "README.md").read_text()
     match = re.search(r"<!-- settings-table:.*?-->\n(.*?)\n<!-- end settings-table -->", readme, re.S)
     assert match, "README has no settings table markers"
-    assert match.group(1) == settings_table(), "regenerate with runtime.config.settings_table()"
+    assert match.group(1) == settings_table(), "run `make settings-table`"

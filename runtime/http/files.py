@@ -1,7 +1,8 @@
-"""Files crossing the HTTP boundary: input URLs become local files, output files become data URIs.
+"""Files crossing the HTTP boundary: input URLs become local files, output files become data URIs
+or uploads.
 
-Everything that touches the disk runs in a thread, off the event loop. Input files are written
-into the prediction's own directory under names that cannot escape it.
+Disk reads and writes run in threads, off the event loop. Input files are written into the
+prediction's own directory under names that cannot escape it. Uploads stream from disk.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import mimetypes
 import os
 import re
 import urllib.parse
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -22,10 +24,15 @@ from runtime.ipc.messages import OutputFile, PredictorSpec
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _MAX_NAME = 100
 _DOWNLOAD_CHUNK = 1024 * 1024
+_UPLOAD_ATTEMPTS = 3
 
 
 class InputFileError(Exception):
     """An input file could not be fetched or decoded; the message names the input and why."""
+
+
+class OutputFileError(Exception):
+    """An output file could not be uploaded; the message says where and why."""
 
 
 def safe_file_name(name: str, fallback: str) -> str:
@@ -37,6 +44,14 @@ def safe_file_name(name: str, fallback: str) -> str:
     return base or fallback
 
 
+# ---------------------------------------------------------------- inputs
+
+@dataclass(frozen=True)
+class DownloadLimits:
+    max_bytes: int
+    timeout: float
+
+
 def _decode_data_uri(uri: str) -> tuple[bytes, str]:
     header, _, payload = uri.partition(",")
     media_type = header[5:].split(";")[0] or "text/plain"
@@ -45,8 +60,10 @@ def _decode_data_uri(uri: str) -> tuple[bytes, str]:
     return urllib.parse.unquote_to_bytes(payload), media_type
 
 
-def _write_data_uri(uri: str, directory: str, index: int) -> str:
+def _write_data_uri(uri: str, directory: str, index: int, max_bytes: int) -> str:
     data, media_type = _decode_data_uri(uri)
+    if len(data) > max_bytes:
+        raise InputFileError(f"the data URI holds {len(data)} bytes, more than the limit of {max_bytes}")
     extension = mimetypes.guess_extension(media_type) or ""
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, f"{index}-input{extension}")
@@ -55,21 +72,30 @@ def _write_data_uri(uri: str, directory: str, index: int) -> str:
     return path
 
 
-async def _download(session: aiohttp.ClientSession, url: str, directory: str, index: int) -> str:
-    name = safe_file_name(urllib.parse.urlsplit(url).path, "input")
-    os.makedirs(directory, exist_ok=True)
-    path = os.path.join(directory, f"{index}-{name}")
-    async with session.get(url) as response:
+async def _download(session: aiohttp.ClientSession, url: str, path: str, limits: DownloadLimits) -> None:
+    timeout = aiohttp.ClientTimeout(total=limits.timeout)
+    async with session.get(url, timeout=timeout) as response:
         if response.status >= 400:
             raise InputFileError(f"fetching {url} failed: HTTP {response.status}")
-        with open(path, "wb") as file:
+        if response.content_length is not None and response.content_length > limits.max_bytes:
+            raise InputFileError(f"{url} is {response.content_length} bytes, more than the limit of "
+                                 f"{limits.max_bytes} (SPROCKET_DOWNLOAD_MAX_BYTES)")
+        size = 0
+        file = await asyncio.to_thread(open, path, "wb")
+        try:
             async for chunk in response.content.iter_chunked(_DOWNLOAD_CHUNK):
+                size += len(chunk)
+                if size > limits.max_bytes:
+                    raise InputFileError(f"{url} is larger than the limit of {limits.max_bytes} bytes "
+                                         "(SPROCKET_DOWNLOAD_MAX_BYTES)")
                 await asyncio.to_thread(file.write, chunk)
-    return path
+        finally:
+            await asyncio.to_thread(file.close)
 
 
 class InputFiles:
-    """Turns the URL values of Path and File inputs into local paths inside `directory`."""
+    """Turns the URL values of Path and File inputs into local paths inside `directory`,
+    fetching all of a request's files at once."""
 
     def __init__(self, spec: PredictorSpec) -> None:
         self.file_inputs = [f.name for f in spec.inputs if f.kind in ("path", "file")]
@@ -77,64 +103,142 @@ class InputFiles:
     def needed(self, values: dict[str, Any]) -> bool:
         return any(values.get(name) is not None for name in self.file_inputs)
 
-    async def materialize(self, values: dict[str, Any], directory: str) -> dict[str, Any]:
+    async def materialize(self, values: dict[str, Any], directory: str, session: aiohttp.ClientSession,
+                          limits: DownloadLimits) -> dict[str, Any]:
+        jobs: list[tuple[str, int | None, str]] = []
+        for name in self.file_inputs:
+            value = values.get(name)
+            if isinstance(value, list):
+                jobs.extend((name, position, url) for position, url in enumerate(value))
+            elif value is not None:
+                jobs.append((name, None, value))
+        os.makedirs(directory, exist_ok=True)
+        paths = await asyncio.gather(*(
+            self._fetch(name, url, directory, index, session, limits)
+            for index, (name, _, url) in enumerate(jobs)))
         resolved = dict(values)
-        counter = iter(range(1_000_000))
-        async with aiohttp.ClientSession() as session:
-            for name in self.file_inputs:
-                value = values.get(name)
-                if value is None:
-                    continue
-                try:
-                    if isinstance(value, list):
-                        resolved[name] = [await self._fetch(session, v, directory, next(counter)) for v in value]
-                    else:
-                        resolved[name] = await self._fetch(session, value, directory, next(counter))
-                except (binascii.Error, ValueError) as error:
-                    raise InputFileError(f"input {name!r}: the data URI does not decode: {error}") from None
-                except aiohttp.ClientError as error:
-                    raise InputFileError(f"input {name!r}: download failed: {error}") from None
-                except InputFileError as error:
-                    raise InputFileError(f"input {name!r}: {error}") from None
+        for (name, position, _), path in zip(jobs, paths):
+            if position is None:
+                resolved[name] = path
+            else:
+                resolved[name] = [*resolved[name]]
+                resolved[name][position] = path
         return resolved
 
-    async def _fetch(self, session: aiohttp.ClientSession, url: str, directory: str, index: int) -> str:
-        if url.startswith("data:"):
-            return await asyncio.to_thread(_write_data_uri, url, directory, index)
-        return await _download(session, url, directory, index)
+    async def _fetch(self, name: str, url: str, directory: str, index: int,
+                     session: aiohttp.ClientSession, limits: DownloadLimits) -> str:
+        try:
+            if url.startswith("data:"):
+                return await asyncio.to_thread(_write_data_uri, url, directory, index, limits.max_bytes)
+            path = os.path.join(directory, f"{index}-{safe_file_name(urllib.parse.urlsplit(url).path, 'input')}")
+            await _download(session, url, path, limits)
+            return path
+        except (binascii.Error, ValueError) as error:
+            raise InputFileError(f"input {name!r}: the data URI does not decode: {error}") from None
+        except asyncio.TimeoutError:
+            raise InputFileError(f"input {name!r}: download took longer than {limits.timeout:.0f} s "
+                                 "(SPROCKET_DOWNLOAD_TIMEOUT)") from None
+        except aiohttp.ClientError as error:
+            raise InputFileError(f"input {name!r}: download failed: {error}") from None
+        except InputFileError as error:
+            raise InputFileError(f"input {name!r}: {error}") from None
 
 
 # ---------------------------------------------------------------- outputs
 
-def _contains_file(value: Any) -> bool:
+def contains_file(value: Any) -> bool:
     if isinstance(value, OutputFile):
         return True
     if isinstance(value, list):
-        return any(_contains_file(v) for v in value)
+        return any(contains_file(v) for v in value)
     if isinstance(value, dict):
-        return any(_contains_file(v) for v in value.values())
+        return any(contains_file(v) for v in value.values())
     return False
 
 
+def _media_type(path: str) -> str:
+    return mimetypes.guess_type(path)[0] or "application/octet-stream"
+
+
 def _data_uri(path: str) -> str:
-    media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
     with open(path, "rb") as file:
         encoded = base64.b64encode(file.read()).decode("ascii")
-    return f"data:{media_type};base64,{encoded}"
+    return f"data:{_media_type(path)};base64,{encoded}"
 
 
-def _replace_files(value: Any) -> Any:
-    if isinstance(value, OutputFile):
-        return _data_uri(value.path)
-    if isinstance(value, list):
-        return [_replace_files(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _replace_files(v) for k, v in value.items()}
-    return value
+class OutputEncoder:
+    """Replaces the output files of one prediction by what the client gets: a data URI, or the
+    URL of an upload (`--upload-url`, or the request's legacy `output_file_prefix`). Each file
+    is encoded once, however many webhooks carry it."""
 
+    def __init__(self, session: aiohttp.ClientSession, prediction_id: str, upload_url: str | None,
+                 output_file_prefix: str | None, trace_headers: dict[str, str]) -> None:
+        self._session = session
+        self._prediction_id = prediction_id
+        self._upload_url = upload_url
+        self._prefix = output_file_prefix
+        self._trace_headers = trace_headers
+        self._done: dict[str, str] = {}
 
-async def encode_output(value: Any) -> Any:
-    """The output as the client sees it: files inlined as data URIs (read in a thread)."""
-    if not _contains_file(value):
+    async def encode(self, value: Any) -> Any:
+        if not contains_file(value):
+            return value
+        return await self._replace(value)
+
+    async def _replace(self, value: Any) -> Any:
+        if isinstance(value, OutputFile):
+            if value.path not in self._done:
+                self._done[value.path] = await self._encode_file(value.path)
+            return self._done[value.path]
+        if isinstance(value, list):
+            return [await self._replace(v) for v in value]
+        if isinstance(value, dict):
+            return {k: await self._replace(v) for k, v in value.items()}
         return value
-    return await asyncio.to_thread(_replace_files, value)
+
+    async def _encode_file(self, path: str) -> str:
+        if self._prefix:
+            return await self._retrying(path, self._put_multipart)
+        if self._upload_url:
+            return await self._retrying(path, self._put_raw)
+        return await asyncio.to_thread(_data_uri, path)
+
+    async def _retrying(self, path: str, put: Any) -> str:
+        for attempt in range(1, _UPLOAD_ATTEMPTS + 1):
+            try:
+                return await put(path)
+            except (aiohttp.ClientError, asyncio.TimeoutError, OutputFileError) as error:
+                if attempt == _UPLOAD_ATTEMPTS:
+                    raise OutputFileError(
+                        f"uploading output file {os.path.basename(path)} failed after "
+                        f"{_UPLOAD_ATTEMPTS} attempts: {error or type(error).__name__}") from None
+                await asyncio.sleep(0.2 * 2 ** attempt)
+        raise AssertionError("unreachable")
+
+    def _target(self, base: str, path: str) -> str:
+        name = urllib.parse.quote(safe_file_name(path, "output"))
+        return base + name if base.endswith("/") else f"{base}/{name}"
+
+    async def _put_raw(self, path: str) -> str:
+        assert self._upload_url is not None
+        url = self._target(self._upload_url, path)
+        headers = {"Content-Type": _media_type(path), "X-Prediction-ID": self._prediction_id,
+                   **self._trace_headers}
+        with open(path, "rb") as file:  # aiohttp streams an open file; it is never read whole
+            async with self._session.put(url, data=file, headers=headers) as response:
+                if response.status >= 400:
+                    raise OutputFileError(f"PUT {url} answered HTTP {response.status}")
+                location = response.headers.get("Location")
+        final = urllib.parse.urljoin(url, location) if location else url
+        return urllib.parse.urlsplit(final)._replace(query="", fragment="").geturl()
+
+    async def _put_multipart(self, path: str) -> str:
+        assert self._prefix is not None
+        url = self._prefix + urllib.parse.quote(safe_file_name(path, "output"))
+        with open(path, "rb") as file:
+            form = aiohttp.FormData()
+            form.add_field("file", file, filename=os.path.basename(path), content_type=_media_type(path))
+            async with self._session.put(url, data=form, headers=self._trace_headers) as response:
+                if response.status >= 400:
+                    raise OutputFileError(f"PUT {url} answered HTTP {response.status}")
+        return url

@@ -1,62 +1,28 @@
-"""HTTP routes: Cog's API. Handlers read the supervisor's state; none waits on the worker except
-a synchronous prediction waiting for its own result."""
+"""HTTP routes: Cog's API. Handlers read the supervisor's state and hand predictions to the
+service; none waits on the worker except a synchronous prediction waiting for its own result."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import tempfile
 import uuid
 from typing import Any
 
 from aiohttp import web
 
 from runtime.http.errors import error_response, json_response
-from runtime.http.files import InputFileError, InputFiles, encode_output
-from runtime.http.keys import BACKGROUND_TASKS, PREDICTIONS, PREDICTOR_VIEW, SHUTDOWN_REQUESTED, SUPERVISOR
-from runtime.http.prediction import Prediction, PredictionRequest
+from runtime.http.keys import SERVICE, SHUTDOWN_REQUESTED
+from runtime.http.prediction import Prediction
 from runtime.http.request_body import BadRequestBody, read_prediction_request
-from runtime.ipc.messages import Predict, PredictorSpec
-from runtime.schema.openapi import openapi_document
-from runtime.schema.validation import InputValidationError, InputValidator, mask_secrets
+from runtime.http.service import PredictionService, Refused
+from runtime.http.sse import last_event_id, stream_events
 from runtime.supervisor.state import State
-from runtime.supervisor.supervisor import Supervisor
 from runtime.version import VERSION
-
-_SCRATCH = os.path.join(tempfile.gettempdir(), "sprocket-predictions")
-
-
-class PredictorView:
-    """What the front derives from the predictor's description, built once per description."""
-
-    def __init__(self, spec: PredictorSpec) -> None:
-        self.spec = spec
-        self.validator = InputValidator(spec)
-        self.files = InputFiles(spec)
-        self.has_secrets = any(f.kind == "secret" for f in spec.inputs)
-        self._openapi: dict[str, Any] | None = None
-
-    def openapi(self) -> dict[str, Any]:
-        if self._openapi is None:
-            self._openapi = openapi_document(self.spec)
-        return self._openapi
-
-
-class PredictorViewCache:
-    def __init__(self) -> None:
-        self._view: PredictorView | None = None
-
-    def get(self, spec: PredictorSpec) -> PredictorView:
-        if self._view is None or self._view.spec is not spec:
-            self._view = PredictorView(spec)
-        return self._view
-
 
 # ---------------------------------------------------------------- status routes
 
+
 async def index(request: web.Request) -> web.Response:
-    return json_response({
+    body = {
         "cog_version": VERSION,
         "openapi_url": "/openapi.json",
         "healthcheck_url": "/health-check",
@@ -64,11 +30,15 @@ async def index(request: web.Request) -> web.Response:
         "predictions_idempotent_url": "/predictions/{prediction_id}",
         "predictions_cancel_url": "/predictions/{prediction_id}/cancel",
         "shutdown_url": "/shutdown",
-    })
+    }
+    if request.app[SERVICE].supervisor.training_spec is not None:
+        body |= {"trainings_url": "/trainings", "trainings_idempotent_url": "/trainings/{training_id}",
+                 "trainings_cancel_url": "/trainings/{training_id}/cancel"}
+    return json_response(body)
 
 
 async def health_check(request: web.Request) -> web.Response:
-    supervisor = request.app[SUPERVISOR]
+    supervisor = request.app[SERVICE].supervisor
     body: dict[str, Any] = {"status": supervisor.state.value, "setup": supervisor.setup.as_json()}
     if supervisor.state in (State.FAILED, State.SETUP_FAILED):
         body["error"] = supervisor.machine.reason
@@ -76,12 +46,10 @@ async def health_check(request: web.Request) -> web.Response:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    supervisor = request.app[SUPERVISOR]
-    if supervisor.spec is None:
-        if supervisor.state is State.STARTING:
-            return error_response(503, "The predictor is still loading; try again shortly")
-        return error_response(503, f"The predictor failed to load: {supervisor.machine.reason}")
-    return json_response(request.app[PREDICTOR_VIEW].get(supervisor.spec).openapi())
+    try:
+        return json_response(request.app[SERVICE].openapi())
+    except Refused as refusal:
+        return error_response(refusal.status, refusal.detail)
 
 
 async def shutdown(request: web.Request) -> web.Response:
@@ -89,124 +57,78 @@ async def shutdown(request: web.Request) -> web.Response:
     return json_response({})
 
 
-# ---------------------------------------------------------------- predictions
-
-def _refusal(supervisor: Supervisor) -> web.Response | None:
-    """Why no prediction can start now, as a 503; None when one may."""
-    if supervisor.draining:
-        return error_response(503, "The server is shutting down and takes no new predictions")
-    state = supervisor.state
-    if state is State.STARTING:
-        return error_response(503, "Setup has not finished yet. Wait until it has finished, "
-                                   "or GET /health-check for status.")
-    if state is State.SETUP_FAILED:
-        return error_response(503, f"Setup failed, so no predictions can run: {supervisor.machine.reason}")
-    if state is State.FAILED:
-        return error_response(503, f"The worker has failed: {supervisor.machine.reason}")
-    return None
+# ---------------------------------------------------------------- predictions and trainings
 
 
-def _busy() -> web.Response:
-    return error_response(409, "Already running a prediction")
+def _wants_events(request: web.Request) -> bool:
+    return "text/event-stream" in request.headers.get("Accept", "")
 
 
-async def _run(app: web.Application, prediction: Prediction, view: PredictorView,
-               values: dict[str, Any]) -> None:
-    """Fetch input files, hand the prediction to the worker and wait for its end."""
-    supervisor = app[SUPERVISOR]
-    if view.files.needed(values):
-        try:
-            values = await view.files.materialize(values, prediction.workdir)
-        except InputFileError as error:
-            supervisor.release(prediction.id)
-            prediction.on_failed(str(error))
-            return
-    await supervisor.submit(Predict(id=prediction.id, input=values, workdir=prediction.workdir), prediction)
-    await prediction.finished.wait()
+def _wants_async(request: web.Request) -> bool:
+    return request.headers.get("Prefer") == "respond-async"
 
 
-async def _respond(app: web.Application, prediction: Prediction, status: int = 200) -> web.Response:
-    body = prediction.as_json(await encode_output(prediction.output))
-    return json_response(body, status=status)
-
-
-def _forget(app: web.Application, prediction: Prediction) -> None:
-    app[PREDICTIONS].pop(prediction.id, None)
-    if os.path.isdir(prediction.workdir):
-        shutil.rmtree(prediction.workdir, ignore_errors=True)
-
-
-async def _run_in_background(app: web.Application, prediction: Prediction, view: PredictorView,
-                             values: dict[str, Any]) -> None:
+async def _answer(request: web.Request, service: PredictionService, prediction: Prediction) -> web.StreamResponse:
+    """Reply as the client asked: an event stream, 202 at once, or the final object."""
+    if _wants_events(request):
+        return await stream_events(request, prediction, service.events_for(prediction), last_event_id(request))
+    if _wants_async(request):
+        return json_response(prediction.as_json(), status=202)
+    prediction.hold()
     try:
-        await _run(app, prediction, view, values)
+        await prediction.finished.wait()
+    except asyncio.CancelledError:
+        # The client hung up on a synchronous prediction: nobody wants the result any more.
+        await asyncio.shield(service.cancel(prediction.id))
+        raise
     finally:
-        _forget(app, prediction)
+        prediction.release()
+    return json_response(prediction.as_json())
 
 
-async def _start_prediction(request: web.Request, body: PredictionRequest, prediction_id: str) -> web.Response:
-    app = request.app
-    supervisor = app[SUPERVISOR]
-    refusal = _refusal(supervisor)
-    if refusal is not None:
-        return refusal
-    assert supervisor.spec is not None  # READY or BUSY: the predictor has loaded
-    view = app[PREDICTOR_VIEW].get(supervisor.spec)
-    try:
-        values = view.validator.validate(body.input)
-    except InputValidationError as error:
-        return error_response(422, error.errors)
-    if not supervisor.reserve(prediction_id):
-        return _busy()
-    echoed = mask_secrets(view.spec, values) if view.has_secrets else values
-    workdir = os.path.join(_SCRATCH, prediction_id)
-    prediction = Prediction(prediction_id, body, echoed, workdir, view.spec.is_iterator)
-    app[PREDICTIONS][prediction_id] = prediction
-    if request.headers.get("Prefer") == "respond-async":
-        tasks = app[BACKGROUND_TASKS]
-        task = asyncio.create_task(_run_in_background(app, prediction, view, values))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-        return await _respond(app, prediction, status=202)
-    try:
-        await _run(app, prediction, view, values)
-        return await _respond(app, prediction)
-    finally:
-        _forget(app, prediction)
-
-
-async def create_prediction(request: web.Request) -> web.Response:
+async def _create(request: web.Request, prediction_id: str | None, train: bool) -> web.StreamResponse:
+    service = request.app[SERVICE]
     try:
         body = await read_prediction_request(request)
     except BadRequestBody as error:
         return error_response(error.status, error.detail)
-    return await _start_prediction(request, body, body.id or uuid.uuid4().hex)
-
-
-async def create_prediction_idempotent(request: web.Request) -> web.Response:
-    prediction_id = request.match_info["prediction_id"]
-    try:
-        body = await read_prediction_request(request)
-    except BadRequestBody as error:
-        return error_response(error.status, error.detail)
-    if body.id is not None and body.id != prediction_id:
+    if prediction_id is None:
+        prediction_id = body.id or uuid.uuid4().hex
+    elif body.id is not None and body.id != prediction_id:
+        noun = "training" if train else "prediction"
         return error_response(422, [{"loc": ["body", "id"], "type": "value_error",
-                                     "msg": "prediction ID must match the ID supplied in the URL"}])
-    existing = request.app[PREDICTIONS].get(prediction_id)
-    if existing is None:
-        return await _start_prediction(request, body, prediction_id)
-    if request.headers.get("Prefer") == "respond-async":
-        return await _respond(request.app, existing, status=202)
-    await existing.finished.wait()
-    return await _respond(request.app, existing)
+                                     "msg": f"{noun} ID must match the ID supplied in the URL"}])
+    else:
+        existing = service.predictions.get(prediction_id)
+        if existing is not None:  # a retry of a prediction already running
+            return await _answer(request, service, existing)
+    try:
+        prediction = await service.start(body, prediction_id, request.headers, train=train,
+                                         stream=_wants_events(request))
+    except Refused as refusal:
+        return error_response(refusal.status, refusal.detail, refusal.headers)
+    return await _answer(request, service, prediction)
 
 
-async def cancel_prediction(request: web.Request) -> web.Response:
-    prediction = request.app[PREDICTIONS].get(request.match_info["prediction_id"])
-    if prediction is None or prediction.finished.is_set():
-        return json_response({}, status=404)
-    await request.app[SUPERVISOR].cancel(prediction.id)
-    return json_response({})
+async def create_prediction(request: web.Request) -> web.StreamResponse:
+    return await _create(request, None, train=False)
+
+
+async def create_prediction_idempotent(request: web.Request) -> web.StreamResponse:
+    return await _create(request, request.match_info["prediction_id"], train=False)
+
+
+async def create_training(request: web.Request) -> web.StreamResponse:
+    return await _create(request, None, train=True)
+
+
+async def create_training_idempotent(request: web.Request) -> web.StreamResponse:
+    return await _create(request, request.match_info["prediction_id"], train=True)
+
+
+async def cancel(request: web.Request) -> web.Response:
+    cancelled = await request.app[SERVICE].cancel(request.match_info["prediction_id"])
+    return json_response({}, status=200 if cancelled else 404)
 
 
 def add_routes(app: web.Application) -> None:
@@ -216,4 +138,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/shutdown", shutdown)
     app.router.add_post("/predictions", create_prediction)
     app.router.add_put("/predictions/{prediction_id}", create_prediction_idempotent)
-    app.router.add_post("/predictions/{prediction_id}/cancel", cancel_prediction)
+    app.router.add_post("/predictions/{prediction_id}/cancel", cancel)
+    app.router.add_post("/trainings", create_training)
+    app.router.add_put("/trainings/{prediction_id}", create_training_idempotent)
+    app.router.add_post("/trainings/{prediction_id}/cancel", cancel)

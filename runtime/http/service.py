@@ -1,0 +1,216 @@
+"""The life of a prediction in the front: admit, fetch inputs, run, notify, clean up.
+
+Routes turn HTTP into calls here and results back into HTTP. A request the service refuses
+raises `Refused` with the status and detail to answer. Every admitted prediction is registered
+under its id until it has finished and nothing holds it (response, webhooks, event streams);
+then its directory is removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import tempfile
+import time
+from typing import Any
+
+import aiohttp
+
+from runtime.config import ServerConfig
+from runtime.http.files import DownloadLimits, InputFileError, InputFiles, OutputEncoder
+from runtime.http.prediction import Prediction, PredictionRequest
+from runtime.http.sse import EventStream
+from runtime.http.webhooks import ALL_EVENTS, WebhookNotifier, WebhookSettings
+from runtime.ipc.messages import Predict, PredictorSpec
+from runtime.schema.openapi import openapi_document
+from runtime.schema.validation import InputValidationError, InputValidator, mask_secrets
+from runtime.supervisor.slots import Admission
+from runtime.supervisor.state import State
+from runtime.supervisor.supervisor import Supervisor
+
+log = logging.getLogger("sprocket.http")
+
+_TRACE_HEADERS = ("traceparent", "tracestate")
+
+
+class Refused(Exception):
+    def __init__(self, status: int, detail: Any, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = headers
+
+
+class EntrypointView:
+    """What the front derives from one entry point's description, built once per description."""
+
+    def __init__(self, spec: PredictorSpec) -> None:
+        self.spec = spec
+        self.validator = InputValidator(spec)
+        self.files = InputFiles(spec)
+        self.has_secrets = any(f.kind == "secret" for f in spec.inputs)
+
+
+class PredictionService:
+    def __init__(self, supervisor: Supervisor, config: ServerConfig) -> None:
+        self.supervisor = supervisor
+        self.config = config
+        self.predictions: dict[str, Prediction] = {}
+        self.event_streams: dict[str, EventStream] = {}
+        self.session: aiohttp.ClientSession | None = None
+        self.scratch = tempfile.mkdtemp(prefix="sprocket-predictions-")
+        self._views: list[EntrypointView] = []
+        self._openapi: tuple[Any, dict[str, Any]] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._shutdown_deadline = float("inf")
+        self._limits = DownloadLimits(config.download_max_bytes, config.download_timeout)
+        self._webhooks = WebhookSettings(config.throttle_interval, config.webhook_timeout,
+                                         config.webhook_retries, config.webhook_auth_token)
+
+    async def open(self) -> None:
+        self.session = aiohttp.ClientSession()
+
+    def begin_shutdown(self) -> None:
+        """From now on the shutdown grace period runs: for predictions, then their webhooks."""
+        self.supervisor.draining = True
+        self._shutdown_deadline = time.monotonic() + self.config.shutdown_grace
+
+    async def close(self) -> None:
+        """Wait until the grace period ends for background work (webhooks being retried
+        included); cancel what is left, saying so."""
+        if self._tasks:
+            timeout = max(1.0, self._shutdown_deadline - time.monotonic())
+            _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+            if pending:
+                log.warning("shutting down with %d webhook deliveries or downloads unfinished; abandoning them",
+                            len(pending))
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+        if self.session is not None:
+            await self.session.close()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+    # ------------------------------------------------------------ descriptions
+
+    def _view(self, spec: PredictorSpec) -> EntrypointView:
+        for view in self._views:
+            if view.spec is spec:
+                return view
+        # A new worker brought new descriptions: drop views of the old ones.
+        current = (self.supervisor.spec, self.supervisor.training_spec)
+        self._views = [v for v in self._views if any(v.spec is c for c in current)]
+        self._views.append(view := EntrypointView(spec))
+        return view
+
+    def openapi(self) -> dict[str, Any]:
+        supervisor = self.supervisor
+        if supervisor.spec is None:
+            if supervisor.state is State.STARTING:
+                raise Refused(503, "The predictor is still loading; try again shortly")
+            raise Refused(503, f"The predictor failed to load: {supervisor.machine.reason}")
+        key = (supervisor.spec, supervisor.training_spec)
+        if self._openapi is None or self._openapi[0] != key:
+            self._openapi = (key, openapi_document(supervisor.spec, training_spec=supervisor.training_spec))
+        return self._openapi[1]
+
+    # ------------------------------------------------------------ starting
+
+    def _refuse_if_unavailable(self) -> None:
+        supervisor = self.supervisor
+        if supervisor.draining:
+            raise Refused(503, "The server is shutting down and takes no new predictions")
+        state = supervisor.state
+        if state is State.STARTING:
+            raise Refused(503, "Setup has not finished yet. Wait until it has finished, "
+                               "or GET /health-check for status.")
+        if state is State.SETUP_FAILED:
+            raise Refused(503, f"Setup failed, so no predictions can run: {supervisor.machine.reason}")
+        if state is State.FAILED:
+            raise Refused(503, f"The worker has failed: {supervisor.machine.reason}")
+
+    async def start(self, body: PredictionRequest, prediction_id: str, headers: Any, *, train: bool = False,
+                    stream: bool = False) -> Prediction:
+        """Admit and start a prediction; it runs in the background. Raises Refused."""
+        self._refuse_if_unavailable()
+        spec = self.supervisor.training_spec if train else self.supervisor.spec
+        if spec is None:
+            raise Refused(404, "This model has no trainer: cog.yaml has no 'train' entry")
+        view = self._view(spec)
+        try:
+            values = view.validator.validate(body.input)
+        except InputValidationError as error:
+            raise Refused(422, error.errors) from None
+        await self._admit(prediction_id)
+        trace = {name: headers[name] for name in _TRACE_HEADERS if name in headers}
+        assert self.session is not None
+        encoder = OutputEncoder(self.session, prediction_id, self.config.upload_url, body.output_file_prefix, trace)
+        echoed = mask_secrets(spec, values) if view.has_secrets else values
+        prediction = Prediction(prediction_id, body, echoed, os.path.join(self.scratch, prediction_id),
+                                spec.is_iterator, encoder, self._forget)
+        self.predictions[prediction_id] = prediction
+        if body.webhook:
+            events = ALL_EVENTS if body.webhook_events_filter is None else frozenset(body.webhook_events_filter)
+            if events:
+                self._track(WebhookNotifier(prediction, body.webhook, events, self.session,
+                                            self._webhooks, trace).task)
+        if stream:
+            self.events_for(prediction)
+        self._track(asyncio.create_task(self._run(prediction, view, values, train)))
+        return prediction
+
+    async def _admit(self, prediction_id: str) -> None:
+        admission = await self.supervisor.admit(prediction_id)
+        if admission is Admission.BUSY:
+            raise Refused(409, "Already running a prediction")
+        if admission is Admission.QUEUE_TIMEOUT:
+            raise Refused(503, f"Every prediction slot stayed busy for {self.config.queue_timeout:.0f} s "
+                               "(SPROCKET_QUEUE_TIMEOUT); try again later",
+                          {"Retry-After": str(max(1, round(self.config.queue_timeout)))})
+        if admission is Admission.REFUSED:
+            self._refuse_if_unavailable()
+            raise Refused(503, f"The replica cannot take predictions now: {self.supervisor.machine.reason}")
+
+    def _track(self, task: asyncio.Task[None]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, prediction: Prediction, view: EntrypointView, values: dict[str, Any], train: bool) -> None:
+        prediction.hold()
+        try:
+            if view.files.needed(values):
+                assert self.session is not None
+                try:
+                    values = await view.files.materialize(values, prediction.workdir, self.session, self._limits)
+                except InputFileError as error:
+                    self.supervisor.release(prediction.id)
+                    prediction.on_failed(str(error))
+                    return
+            request = Predict(id=prediction.id, input=values, workdir=prediction.workdir, train=train)
+            await self.supervisor.submit(request, prediction)
+            await prediction.finished.wait()
+        finally:
+            prediction.release()
+
+    def events_for(self, prediction: Prediction) -> EventStream:
+        events = self.event_streams.get(prediction.id)
+        if events is None:
+            events = self.event_streams[prediction.id] = EventStream(prediction, self.config.stream_history)
+        return events
+
+    # ------------------------------------------------------------ the rest of a life
+
+    async def cancel(self, prediction_id: str) -> bool:
+        prediction = self.predictions.get(prediction_id)
+        if prediction is None or prediction.finished.is_set():
+            return False
+        return await self.supervisor.cancel(prediction_id)
+
+    def _forget(self, prediction: Prediction) -> None:
+        if self.predictions.get(prediction.id) is prediction:
+            del self.predictions[prediction.id]
+            self.event_streams.pop(prediction.id, None)
+        if os.path.isdir(prediction.workdir):
+            self._track(asyncio.ensure_future(asyncio.to_thread(shutil.rmtree, prediction.workdir, True)))

@@ -1,0 +1,126 @@
+"""Server-sent events for `Accept: text/event-stream`: a prediction's `start`, `output`, `log` and
+`completed` events as they happen.
+
+Each event has an `id:`; a client that reconnects (PUT /predictions/{id} with the same Accept and
+a `Last-Event-ID` header) gets what it missed from a bounded history, then the live events. If
+the events it missed are no longer held, it gets an `error` event saying how many were dropped,
+rather than a silent gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from runtime.http.prediction import EventKind, Prediction
+
+KEEP_ALIVE_SECONDS = 15.0
+
+_Event = tuple[int, str, bytes]
+
+
+class Truncated(Exception):
+    def __init__(self, skipped: int) -> None:
+        super().__init__(f"{skipped} events dropped")
+        self.skipped = skipped
+
+
+def _format(seq: int, name: str, data: Any) -> _Event:
+    return seq, name, msgspec.json.encode(data)
+
+
+class EventStream:
+    """Turns one prediction's changes into numbered events, keeping the last `capacity`."""
+
+    def __init__(self, prediction: Prediction, capacity: int) -> None:
+        self._prediction = prediction
+        self._history: collections.deque[_Event] = collections.deque(maxlen=capacity or None)
+        self._keep_history = capacity > 0
+        self._subscribers: set[asyncio.Queue[_Event]] = set()
+        self._seq = 0
+        self._publish("start", {"id": prediction.id, "status": "processing"})
+        if prediction.finished.is_set():  # a client attaching after the end gets the result
+            self._publish("completed", prediction.as_json())
+        else:
+            prediction.watch(self._on_event)
+
+    def _on_event(self, kind: EventKind, data: Any) -> None:
+        if kind == "output":
+            index, chunk = data
+            self._publish("output", {"chunk": chunk, "index": index})
+        elif kind == "log":
+            stream, text = data
+            self._publish("log", {"source": stream, "data": text})
+        elif kind == "completed":
+            self._publish("completed", self._prediction.as_json())
+            self._prediction.unwatch(self._on_event)
+
+    def _publish(self, name: str, data: Any) -> None:
+        self._seq += 1
+        event = _format(self._seq, name, data)
+        if self._keep_history:
+            self._history.append(event)
+        for queue in self._subscribers:
+            queue.put_nowait(event)
+
+    def subscribe(self, after: int) -> tuple[list[_Event], asyncio.Queue[_Event]]:
+        """Events after `after` still held, and a queue of the ones to come."""
+        if after < self._seq:
+            oldest = self._history[0][0] if self._history else self._seq + 1
+            if oldest > after + 1:
+                raise Truncated(oldest - after - 1)
+        replay = [event for event in self._history if event[0] > after]
+        queue: asyncio.Queue[_Event] = asyncio.Queue()
+        self._subscribers.add(queue)
+        return replay, queue
+
+    def unsubscribe(self, queue: asyncio.Queue[_Event]) -> None:
+        self._subscribers.discard(queue)
+
+
+def _frame(event: _Event) -> bytes:
+    seq, name, data = event
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, name.encode(), data)
+
+
+def last_event_id(request: web.Request) -> int:
+    value = request.headers.get("Last-Event-ID", "")
+    return int(value) if value.isdigit() else 0
+
+
+async def stream_events(request: web.Request, prediction: Prediction, events: EventStream,
+                        after: int) -> web.StreamResponse:
+    """Write the prediction's events until `completed`; the prediction is held meanwhile."""
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+                                           "X-Accel-Buffering": "no"})
+    prediction.hold()
+    try:
+        await response.prepare(request)
+        try:
+            replay, queue = events.subscribe(after)
+        except Truncated as error:
+            await response.write(_frame((after, "error", msgspec.json.encode(
+                {"error": "SSE stream replay truncated; events were dropped", "skipped": error.skipped}))))
+            return response
+        try:
+            for event in replay:
+                await response.write(_frame(event))
+                if event[1] == "completed":
+                    return response
+            while True:
+                try:
+                    event = await asyncio.wait_for(queue.get(), KEEP_ALIVE_SECONDS)
+                except asyncio.TimeoutError:
+                    await response.write(b": keep-alive\n\n")
+                    continue
+                await response.write(_frame(event))
+                if event[1] == "completed":
+                    return response
+        finally:
+            events.unsubscribe(queue)
+    finally:
+        prediction.release()

@@ -1,0 +1,135 @@
+"""Webhooks: POST the prediction object to the client's URL as it changes.
+
+One task per prediction sends its webhooks in order, so the `completed` webhook is always the
+last. Updates (`start`, `output`, `logs`) are throttled, not dropped: an update that arrives within
+`throttle_interval` of the previous send is sent when the interval has passed, carrying the latest
+state. Non-terminal webhooks get one attempt; the terminal one is retried with backoff on
+connection errors, timeouts, 429 and 5xx. Every attempt has a timeout, and all of this runs in
+the prediction's own task, so a slow or dead receiver holds up nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import msgspec
+
+from runtime.http.prediction import EventKind, Prediction
+from runtime.version import VERSION
+
+log = logging.getLogger("sprocket.webhooks")
+
+ALL_EVENTS = frozenset({"start", "output", "logs", "completed"})
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_BACKOFF_FIRST = 0.1
+_BACKOFF_MAX = 30.0
+# The prediction event each webhook event filter entry stands for.
+_FILTER_NAME = {"start": "start", "output": "output", "log": "logs", "completed": "completed"}
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    throttle_interval: float
+    timeout: float
+    retries: int
+    auth_token: str | None
+
+
+class WebhookNotifier:
+    def __init__(self, prediction: Prediction, url: str, events: frozenset[str], session: aiohttp.ClientSession,
+                 settings: WebhookSettings, trace_headers: dict[str, str]) -> None:
+        self._prediction = prediction
+        self._url = url
+        self._events = events
+        self._session = session
+        self._settings = settings
+        self._headers = {"Content-Type": "application/json", "User-Agent": f"sprocket/{VERSION}",
+                         **trace_headers}
+        if settings.auth_token:
+            self._headers["Authorization"] = f"Bearer {settings.auth_token}"
+        self._dirty = asyncio.Event()
+        self._update_pending = False  # an update the receiver asked for has not been sent yet
+        prediction.hold()  # its files stay until the last webhook that may carry them is out
+        prediction.watch(self._on_event)
+        self.task = asyncio.create_task(self._run(), name=f"webhooks-{prediction.id}")
+        if "start" in events:
+            self._update_pending = True
+            self._dirty.set()
+
+    def _on_event(self, kind: EventKind, data: Any) -> None:
+        if kind != "completed" and _FILTER_NAME[kind] in self._events:
+            self._update_pending = True
+        self._dirty.set()
+
+    async def _run(self) -> None:
+        prediction = self._prediction
+        last_sent = -float("inf")
+        try:
+            while True:
+                await self._dirty.wait()
+                if prediction.finished.is_set():
+                    break
+                wait = last_sent + self._settings.throttle_interval - time.monotonic()
+                if wait > 0:
+                    try:  # an update inside the interval waits for its end (or for the finish)
+                        await asyncio.wait_for(prediction.finished.wait(), wait)
+                        break
+                    except asyncio.TimeoutError:
+                        pass
+                self._dirty.clear()
+                if self._update_pending:
+                    self._update_pending = False
+                    await self._send_once()
+                    last_sent = time.monotonic()
+            if "completed" in self._events:
+                await self._send_terminal()
+            elif self._update_pending:
+                await self._send_once()  # the last update, which the finish overtook
+        finally:
+            prediction.unwatch(self._on_event)
+            prediction.release()
+
+    def _payload(self) -> bytes:
+        return msgspec.json.encode(self._prediction.as_json())
+
+    async def _post(self) -> int:
+        timeout = aiohttp.ClientTimeout(total=self._settings.timeout)
+        async with self._session.post(self._url, data=self._payload(), headers=self._headers,
+                                      timeout=timeout) as response:
+            return response.status
+
+    async def _send_once(self) -> None:
+        try:
+            status = await self._post()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            log.warning("prediction=%s webhook to %s failed: %s", self._prediction.id, self._url,
+                        error or type(error).__name__)
+            return
+        if status >= 400:
+            log.warning("prediction=%s webhook to %s answered HTTP %d", self._prediction.id, self._url, status)
+
+    async def _send_terminal(self) -> None:
+        attempts = self._settings.retries + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                status = await self._post()
+                if status < 400:
+                    return
+                problem = f"HTTP {status}"
+                retry = status in _RETRY_STATUSES
+            except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+                problem = str(error) or type(error).__name__
+                retry = True
+            if not retry or attempt == attempts:
+                log.error("prediction=%s completed webhook to %s failed (%s) after %d attempt(s); giving up",
+                          self._prediction.id, self._url, problem, attempt)
+                return
+            delay = min(_BACKOFF_FIRST * 2 ** (attempt - 1), _BACKOFF_MAX)
+            log.warning("prediction=%s completed webhook to %s failed (%s); retrying in %.1f s",
+                        self._prediction.id, self._url, problem, delay)
+            await asyncio.sleep(delay)
