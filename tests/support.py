@@ -98,8 +98,8 @@ class Server:
         except AssertionError as error:
             raise AssertionError(f"{error}; health was {seen}; server log:\n{self.log()}") from None
 
-    def wait_for_log(self, text: str, timeout: float = 10) -> None:
-        wait_until(lambda: text in self.log(), timeout, f"{text!r} in the server log")
+    def wait_for_log(self, text: str, timeout: float = 10, count: int = 1) -> None:
+        wait_until(lambda: self.log().count(text) >= count, timeout, f"{text!r} {count}x in the server log")
 
     # ---------------------------------------------------------------- processes
 

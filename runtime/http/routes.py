@@ -4,6 +4,7 @@ service; none waits on the worker except a synchronous prediction waiting for it
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from typing import Any
 
@@ -17,6 +18,8 @@ from runtime.http.service import PredictionService, Refused
 from runtime.http.sse import last_event_id, stream_events
 from runtime.supervisor.state import State
 from runtime.version import VERSION
+
+log = logging.getLogger("sprocket.http")
 
 # ---------------------------------------------------------------- status routes
 
@@ -101,6 +104,7 @@ async def _create(request: web.Request, prediction_id: str | None, train: bool) 
     else:
         existing = service.predictions.get(prediction_id)
         if existing is not None:  # a retry of a prediction already running
+            log.debug("prediction=%s: a retried PUT attaches to it", prediction_id)
             return await _answer(request, service, existing)
     try:
         prediction = await service.start(body, prediction_id, request.headers, train=train,

@@ -10,7 +10,10 @@ from __future__ import annotations
 import asyncio
 import collections
 import enum
+import logging
 from typing import Callable
+
+log = logging.getLogger("sprocket.supervisor")
 
 
 class Admission(enum.Enum):
@@ -54,6 +57,7 @@ class Slots:
         waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         entry = (prediction_id, waiter)
         self._waiters.append(entry)
+        log.debug("prediction=%s waits for a slot (%d queued)", prediction_id, len(self._waiters))
         try:
             granted = await asyncio.wait_for(asyncio.shield(waiter), self.queue_timeout)
         except asyncio.TimeoutError:
