@@ -7,6 +7,7 @@ An empty body means `{}`. Bytes that are not JSON get a 400; JSON of the wrong s
 from __future__ import annotations
 
 import re
+import urllib.parse
 from typing import Any
 
 import msgspec
@@ -36,14 +37,32 @@ def _location(message: str) -> tuple[str, list[str | int]]:
     return text, loc
 
 
+def _url_problem(value: str) -> str | None:
+    try:
+        parts = urllib.parse.urlsplit(value)
+    except ValueError as error:
+        return f"invalid URL: {error}"
+    if parts.scheme not in ("http", "https"):
+        return "must be an http or https URL"
+    if not parts.hostname:
+        return "URL has no host"
+    return None
+
+
 async def read_prediction_request(request: web.Request) -> PredictionRequest:
     raw = await request.read()
     if not raw.strip():
         return PredictionRequest()
     try:
-        return _decoder.decode(raw)
+        body = _decoder.decode(raw)
     except msgspec.ValidationError as error:
         text, loc = _location(str(error))
         raise BadRequestBody(422, [{"loc": loc, "msg": text, "type": "type_error"}]) from None
     except msgspec.DecodeError as error:
         raise BadRequestBody(400, f"Request body is not valid JSON: {error}") from None
+    errors = [{"loc": ["body", name], "msg": problem, "type": "value_error.url"}
+              for name, value in (("webhook", body.webhook), ("output_file_prefix", body.output_file_prefix))
+              if value is not None and (problem := _url_problem(value))]
+    if errors:
+        raise BadRequestBody(422, errors)
+    return body

@@ -93,6 +93,9 @@ def test_wrong_input_type_is_422_in_cogs_shape(hello: Server) -> None:
     (b'{"input": [1]}', 422, "Expected `object | null`"),
     (b'{"id": 5}', 422, "Expected `str | null`"),
     (b'{"webhook_events_filter": ["sometimes"]}', 422, "Invalid enum value"),
+    (b'{"webhook": "ftp://example.com/hook"}', 422, "must be an http or https URL"),
+    (b'{"webhook": "http://"}', 422, "URL has no host"),
+    (b'{"output_file_prefix": "file:///tmp/"}', 422, "must be an http or https URL"),
 ])
 def test_malformed_bodies_get_a_clear_4xx(hello: Server, body: bytes, status: int, fragment: str) -> None:
     response = hello.post("/predictions", data=body, headers={"Content-Type": "application/json"})
