@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 5000
 
-.PHONY: install serve test test-fast clean
+.PHONY: install serve test test-fast clean settings-table bench
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,5 +26,24 @@ test: install
 test-fast: install
 	$(PY) -m pytest tests/runtime tests/schema
 
+# Sprocket side by side with Cog 0.9.8 and coglet (benchmarks/README.md). The harness has its own
+# venv; it creates the reference servers' venvs under benchmarks/.envs/ itself. BENCH_ARGS=--help.
+BENCH_VENV := benchmarks/.envs/harness
+BENCH_ARGS ?=
+
+$(BENCH_VENV)/.installed: benchmarks/requirements.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet -r benchmarks/requirements.txt
+	touch $@
+
+bench: install $(BENCH_VENV)/.installed
+	@command -v wrk >/dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
+	$(BENCH_VENV)/bin/python -m benchmarks $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) build dist *.egg-info
+
+# Rewrite the README's settings table from runtime/config.py (tests/test_readme.py checks it).
+settings-table: install
+	$(PY) -c "import re, runtime.config as c; p='README.md'; s=open(p).read(); \
+	s=re.sub(r'(<!-- settings-table:.*?-->\n).*?(\n<!-- end settings-table -->)', lambda m: m.group(1)+c.settings_table()+m.group(2), s, flags=re.S); open(p,'w').write(s)"

@@ -130,58 +130,33 @@ def _number_text(limit: float) -> int | float:
     return int(limit) if float(limit).is_integer() else limit
 
 
+def _limit(limit: int | float, exceeded: Callable[[Any], bool], message: str, type_: str) -> _Check:
+    def check(value: Any) -> Any:
+        if exceeded(value):
+            raise _Invalid(message, type_, {"limit_value": limit})
+        return value
+
+    return check
+
+
 def _constraints(field: InputField) -> list[_Check]:
     checks: list[_Check] = []
     if field.ge is not None:
         ge = _number_text(field.ge)
-
-        def check_ge(value: Any) -> Any:
-            if value < ge:
-                raise _Invalid(
-                    f"ensure this value is greater than or equal to {ge}",
-                    "value_error.number.not_ge",
-                    {"limit_value": ge},
-                )
-            return value
-
-        checks.append(check_ge)
+        checks.append(_limit(ge, lambda v: v < ge, f"ensure this value is greater than or equal to {ge}",
+                             "value_error.number.not_ge"))
     if field.le is not None:
         le = _number_text(field.le)
-
-        def check_le(value: Any) -> Any:
-            if value > le:
-                raise _Invalid(
-                    f"ensure this value is less than or equal to {le}", "value_error.number.not_le", {"limit_value": le}
-                )
-            return value
-
-        checks.append(check_le)
+        checks.append(_limit(le, lambda v: v > le, f"ensure this value is less than or equal to {le}",
+                             "value_error.number.not_le"))
     if field.min_length is not None:
-        min_length = field.min_length
-
-        def check_min_length(value: Any) -> Any:
-            if len(value) < min_length:
-                raise _Invalid(
-                    f"ensure this value has at least {min_length} characters",
-                    "value_error.any_str.min_length",
-                    {"limit_value": min_length},
-                )
-            return value
-
-        checks.append(check_min_length)
+        shortest = field.min_length
+        checks.append(_limit(shortest, lambda v: len(v) < shortest,
+                             f"ensure this value has at least {shortest} characters", "value_error.any_str.min_length"))
     if field.max_length is not None:
-        max_length = field.max_length
-
-        def check_max_length(value: Any) -> Any:
-            if len(value) > max_length:
-                raise _Invalid(
-                    f"ensure this value has at most {max_length} characters",
-                    "value_error.any_str.max_length",
-                    {"limit_value": max_length},
-                )
-            return value
-
-        checks.append(check_max_length)
+        longest = field.max_length
+        checks.append(_limit(longest, lambda v: len(v) > longest,
+                             f"ensure this value has at most {longest} characters", "value_error.any_str.max_length"))
     if field.regex is not None:
         pattern = re.compile(field.regex)
 
