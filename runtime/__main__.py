@@ -6,11 +6,11 @@ Exit codes: 0 after a clean shutdown, 2 when the configuration is wrong (one lin
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import sys
 
 from runtime.config import ConfigError, load_config
+from runtime.logs import configure_logging
 from runtime.server import serve
 
 
@@ -25,9 +25,7 @@ def _event_loop_factory() -> object:
 def main() -> None:
     try:
         config = load_config(sys.argv[1:], os.environ, os.getcwd())
-        logging.basicConfig(
-            level=config.log_level, stream=sys.stderr,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        configure_logging(config.log_level, config.log_format)
         with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:  # type: ignore[arg-type]
             runner.run(serve(config))
     except ConfigError as error:

@@ -18,6 +18,7 @@ from aiohttp import web
 from runtime.config import ConfigError, ServerConfig
 from runtime.http.app import build_app
 from runtime.http.keys import SERVICE, SHUTDOWN_REQUESTED
+from runtime.logs import AccessLogger
 
 log = logging.getLogger("sprocket.server")
 
@@ -82,7 +83,8 @@ async def serve(config: ServerConfig) -> None:
     loop.add_signal_handler(signal.SIGINT, shutdown.set)
 
     # handler_cancellation: a synchronous client that hangs up cancels its prediction.
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, handler_cancellation=True)
+    runner = web.AppRunner(app, access_log_class=AccessLogger, access_log=logging.getLogger("sprocket.access"),
+                           handle_signals=False, handler_cancellation=True)
     await runner.setup()  # starts the supervisor, which spawns the worker
     await web.SockSite(runner, sock).start()
     log.info("listening on %s", _display(sock))

@@ -20,7 +20,7 @@ T = TypeVar("T")
 PREDICTORS = Path(__file__).parent / "fixtures" / "predictors"
 REPO = Path(__file__).parent.parent
 
-_LISTENING = re.compile(r"listening on (http://\S+)")
+_LISTENING = re.compile(r"listening on (http://[^\s\"]+)")
 
 
 def wait_until(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.02) -> T:
