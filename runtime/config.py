@@ -59,6 +59,12 @@ def parse_seconds(text: str) -> float:
     return value
 
 
+def parse_restart_policy(text: str) -> str:
+    if text not in ("never", "on-failure"):
+        raise ValueError("use never or on-failure")
+    return text
+
+
 def parse_optional_seconds(text: str) -> float | None:
     # 0 switches the limit off, as COG_SETUP_TIMEOUT's 0 does in Cog.
     value = float(text)
@@ -125,6 +131,30 @@ SETTINGS: tuple[Setting, ...] = (
             "Predictions that may wait for a busy slot instead of getting 409; 0: no queue."),
     Setting("queue_timeout", None, "SPROCKET_QUEUE_TIMEOUT", parse_seconds, 30.0,
             "Seconds a queued prediction waits for a slot before a 503 with Retry-After."),
+    Setting("restart_policy", "--restart", "SPROCKET_RESTART_POLICY", parse_restart_policy, "never",
+            "After a worker failure: 'never' (FAILED stays) or 'on-failure' (a new worker, with backoff)."),
+    Setting("max_restarts", None, "SPROCKET_MAX_RESTARTS", parse_count, 5,
+            "Most workers 'on-failure' replaces in the replica's life."),
+    Setting("restart_backoff", None, "SPROCKET_RESTART_BACKOFF", parse_seconds, 1.0,
+            "Seconds before the first restart; doubled for each one after, up to 60 s."),
+    Setting("memory_limit_mb", None, "SPROCKET_MEMORY_LIMIT_MB", parse_positive_int, None,
+            "Kill the worker (state FAILED) when it and its children use more resident memory (MiB)."),
+    Setting("watch_interval", None, "SPROCKET_WATCH_INTERVAL", parse_seconds, 1.0,
+            "Seconds between samples of the worker's memory and CPU."),
+    Setting("gpu_interval", None, "SPROCKET_GPU_INTERVAL", parse_seconds, 5.0,
+            "Seconds between GPU samples (NVML); no NVIDIA driver: no GPU watch."),
+    Setting("nvml_module", None, "SPROCKET_NVML_MODULE", str, "pynvml",
+            "Python module that provides NVML; tests name a stand-in."),
+    Setting("healthcheck_interval", None, "SPROCKET_HEALTHCHECK_INTERVAL", parse_seconds, 10.0,
+            "Seconds between calls of the predictor's own healthcheck(), if it has one."),
+    Setting("healthcheck_timeout", None, "SPROCKET_HEALTHCHECK_TIMEOUT", parse_seconds, 5.0,
+            "Seconds healthcheck() may take before the replica counts as UNHEALTHY."),
+    Setting("ready_file", None, "SPROCKET_READY_FILE", str, None,
+            "File present while the replica is ready; default /var/run/cog/ready when KUBERNETES_SERVICE_HOST is set."),
+    Setting("log_format", None, "LOG_FORMAT", str, "json",
+            "'json' (one object per line) or 'console' (readable lines)."),
+    Setting("shutdown_token", None, "SPROCKET_SHUTDOWN_TOKEN", str, None,
+            "When set, POST /shutdown needs 'Authorization: Bearer <token>'."),
 )
 
 
@@ -154,6 +184,18 @@ class ServerConfig:
     stream_history: int
     queue_size: int
     queue_timeout: float
+    restart_policy: str
+    max_restarts: int
+    restart_backoff: float
+    memory_limit_mb: int | None
+    watch_interval: float
+    gpu_interval: float
+    nvml_module: str
+    healthcheck_interval: float
+    healthcheck_timeout: float
+    ready_file: str | None
+    log_format: str
+    shutdown_token: str | None
     workdir: str
 
 
@@ -259,4 +301,6 @@ def load_config(argv: Sequence[str], environ: Mapping[str, str], workdir: str) -
     for ref in (values["predictor_ref"], values["trainer_ref"]):
         if ref is not None:
             _check_file(workdir, ref)
+    if values["ready_file"] is None and environ.get("KUBERNETES_SERVICE_HOST"):
+        values["ready_file"] = "/var/run/cog/ready"
     return ServerConfig(workdir=workdir, **values)

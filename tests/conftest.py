@@ -4,6 +4,7 @@ from typing import Callable, Iterator
 
 import pytest
 
+from tests.peers import Peer
 from tests.support import Server
 
 
@@ -38,10 +39,8 @@ def module_server(predictor: str, **kwargs: object) -> Callable[[], Iterator[Ser
 
 
 @pytest.fixture
-def peer() -> Iterator["Peer"]:
+def peer() -> Iterator[Peer]:
     """A real HTTP server on 127.0.0.1 for webhooks, uploads and input files."""
-    from tests.peers import Peer
-
     server = Peer()
     yield server
     server.close()

@@ -15,7 +15,7 @@ import os
 import re
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import aiohttp
 
@@ -172,8 +172,10 @@ class OutputEncoder:
     is encoded once, however many webhooks carry it."""
 
     def __init__(self, session: aiohttp.ClientSession, prediction_id: str, upload_url: str | None,
-                 output_file_prefix: str | None, trace_headers: dict[str, str]) -> None:
+                 output_file_prefix: str | None, trace_headers: dict[str, str],
+                 on_upload_failure: Callable[[], None]) -> None:
         self._session = session
+        self._on_upload_failure = on_upload_failure
         self._prediction_id = prediction_id
         self._upload_url = upload_url
         self._prefix = output_file_prefix
@@ -208,6 +210,7 @@ class OutputEncoder:
             try:
                 return await put(path)
             except (aiohttp.ClientError, asyncio.TimeoutError, OutputFileError) as error:
+                self._on_upload_failure()
                 if attempt == _UPLOAD_ATTEMPTS:
                     raise OutputFileError(
                         f"uploading output file {os.path.basename(path)} failed after "

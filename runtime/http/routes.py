@@ -4,19 +4,22 @@ service; none waits on the worker except a synchronous prediction waiting for it
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import uuid
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from runtime.http.errors import error_response, json_response
-from runtime.http.keys import SERVICE, SHUTDOWN_REQUESTED
+from runtime.http.keys import LOOP_WATCH, MONITOR, SERVICE, SHUTDOWN_REQUESTED
 from runtime.http.prediction import Prediction
 from runtime.http.request_body import BadRequestBody, read_prediction_request
 from runtime.http.service import PredictionService, Refused
 from runtime.http.sse import last_event_id, stream_events
 from runtime.supervisor.state import State
+from runtime.supervisor.supervisor import Supervisor
 from runtime.version import VERSION
 
 log = logging.getLogger("sprocket.http")
@@ -33,6 +36,9 @@ async def index(request: web.Request) -> web.Response:
         "predictions_idempotent_url": "/predictions/{prediction_id}",
         "predictions_cancel_url": "/predictions/{prediction_id}/cancel",
         "shutdown_url": "/shutdown",
+        "readiness_url": "/readyz",
+        "liveness_url": "/livez",
+        "metrics_url": "/metrics",
     }
     if request.app[SERVICE].supervisor.training_spec is not None:
         body |= {"trainings_url": "/trainings", "trainings_idempotent_url": "/trainings/{training_id}",
@@ -41,11 +47,61 @@ async def index(request: web.Request) -> web.Response:
 
 
 async def health_check(request: web.Request) -> web.Response:
+    """Cog's body (`status`, `setup`), then what the supervisor knows, as keys Cog clients ignore."""
     supervisor = request.app[SERVICE].supervisor
-    body: dict[str, Any] = {"status": supervisor.state.value, "setup": supervisor.setup.as_json()}
+    status = supervisor.state.value
+    body: dict[str, Any] = {"status": status, "setup": supervisor.setup.as_json()}
     if supervisor.state in (State.FAILED, State.SETUP_FAILED):
         body["error"] = supervisor.machine.reason
+    complaint = supervisor.unhealthy
+    if complaint is not None:
+        body["status"] = "UNHEALTHY"
+        body["user_healthcheck_error"] = complaint
+    body |= request.app[MONITOR].as_json()
+    body |= {"restarts": supervisor.restarts, "restart_pending": supervisor.restart_pending,
+             "last_failure": supervisor.last_failure}
     return json_response(body)
+
+
+def _not_ready_reason(supervisor: Supervisor) -> str | None:
+    if supervisor.draining:
+        return "shutting down"
+    if supervisor.state not in (State.READY, State.BUSY):
+        return supervisor.machine.reason
+    if supervisor.unhealthy is not None:
+        return supervisor.unhealthy
+    slots = supervisor.slots
+    if slots.full and slots.queued >= slots.queue_size:
+        return "every prediction slot is taken" + (" and the queue is full" if slots.queue_size else "")
+    return None
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """200 only when a prediction sent now would be taken (run, or queued)."""
+    supervisor = request.app[SERVICE].supervisor
+    reason = _not_ready_reason(supervisor)
+    status = "UNHEALTHY" if supervisor.unhealthy else supervisor.state.value
+    if reason is None:
+        return json_response({"status": status})
+    return json_response({"status": status, "reason": reason}, status=503)
+
+
+async def livez(request: web.Request) -> web.Response:
+    """503 only when the replica is beyond saving: FAILED with no restart coming, or a front
+    whose event loop recently stalled. Anything else will pass on its own, or is for /readyz."""
+    supervisor = request.app[SERVICE].supervisor
+    stall = request.app[LOOP_WATCH].recent_stall()
+    if stall is not None:
+        return json_response({"status": "stalled", "reason": f"the event loop was blocked for {stall:.1f} s"},
+                             status=503)
+    if supervisor.state is State.FAILED and not supervisor.restart_pending:
+        return json_response({"status": "FAILED", "reason": supervisor.machine.reason}, status=503)
+    return json_response({"status": "alive"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(body=request.app[SERVICE].metrics.exposition(),
+                        headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -56,6 +112,11 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 async def shutdown(request: web.Request) -> web.Response:
+    token = request.app[SERVICE].config.shutdown_token
+    if token is not None:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            return error_response(401, "POST /shutdown needs 'Authorization: Bearer <SPROCKET_SHUTDOWN_TOKEN>'")
     request.app[SHUTDOWN_REQUESTED].set()
     return json_response({})
 
@@ -104,7 +165,7 @@ async def _create(request: web.Request, prediction_id: str | None, train: bool) 
     else:
         existing = service.predictions.get(prediction_id)
         if existing is not None:  # a retry of a prediction already running
-            log.debug("prediction=%s: a retried PUT attaches to it", prediction_id)
+            log.debug("a retried PUT attaches to the running prediction", extra={"prediction_id": prediction_id})
             return await _answer(request, service, existing)
     try:
         prediction = await service.start(body, prediction_id, request.headers, train=train,
@@ -138,6 +199,9 @@ async def cancel(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/", index)
     app.router.add_get("/health-check", health_check)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/livez", livez)
+    app.router.add_get("/metrics", metrics)
     app.router.add_get("/openapi.json", openapi)
     app.router.add_post("/shutdown", shutdown)
     app.router.add_post("/predictions", create_prediction)

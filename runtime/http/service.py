@@ -66,8 +66,10 @@ class PredictionService:
         self._tasks: set[asyncio.Task[None]] = set()
         self._shutdown_deadline = float("inf")
         self._limits = DownloadLimits(config.download_max_bytes, config.download_timeout)
+        self.metrics = supervisor.metrics
         self._webhooks = WebhookSettings(config.throttle_interval, config.webhook_timeout,
-                                         config.webhook_retries, config.webhook_auth_token)
+                                         config.webhook_retries, config.webhook_auth_token,
+                                         self.metrics.webhook_failures.inc)
 
     async def open(self) -> None:
         self.session = aiohttp.ClientSession()
@@ -146,7 +148,8 @@ class PredictionService:
         await self._admit(prediction_id)
         trace = {name: headers[name] for name in _TRACE_HEADERS if name in headers}
         assert self.session is not None
-        encoder = OutputEncoder(self.session, prediction_id, self.config.upload_url, body.output_file_prefix, trace)
+        encoder = OutputEncoder(self.session, prediction_id, self.config.upload_url, body.output_file_prefix, trace,
+                                self.metrics.upload_failures.inc)
         echoed = mask_secrets(spec, values) if view.has_secrets else values
         prediction = Prediction(prediction_id, body, echoed, os.path.join(self.scratch, prediction_id),
                                 spec.is_iterator, encoder, self._forget)
@@ -162,7 +165,9 @@ class PredictionService:
         return prediction
 
     async def _admit(self, prediction_id: str) -> None:
+        arrived = time.monotonic()
         admission = await self.supervisor.admit(prediction_id)
+        self.metrics.queue_wait.observe(time.monotonic() - arrived)
         if admission is Admission.BUSY:
             raise Refused(409, "Already running a prediction")
         if admission is Admission.QUEUE_TIMEOUT:
@@ -189,9 +194,12 @@ class PredictionService:
                     prediction.on_failed(str(error))
                     return
             request = Predict(id=prediction.id, input=values, workdir=prediction.workdir, train=train)
+            submitted = time.monotonic()
             await self.supervisor.submit(request, prediction)
             await prediction.finished.wait()
+            self.metrics.predict_duration.labels(prediction.status).observe(time.monotonic() - submitted)
         finally:
+            self.metrics.predictions.labels(prediction.status).inc()
             prediction.release()
 
     def events_for(self, prediction: Prediction) -> EventStream:

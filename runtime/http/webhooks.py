@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import aiohttp
 import msgspec
@@ -38,6 +38,7 @@ class WebhookSettings:
     timeout: float
     retries: int
     auth_token: str | None
+    on_failure: Callable[[], None]  # counts each failed attempt
 
 
 class WebhookNotifier:
@@ -52,6 +53,7 @@ class WebhookNotifier:
                          **trace_headers}
         if settings.auth_token:
             self._headers["Authorization"] = f"Bearer {settings.auth_token}"
+        self._log = logging.LoggerAdapter(log, {"prediction_id": prediction.id})
         self._dirty = asyncio.Event()
         self._update_pending = False  # an update the receiver asked for has not been sent yet
         prediction.hold()  # its files stay until the last webhook that may carry them is out
@@ -99,19 +101,26 @@ class WebhookNotifier:
 
     async def _post(self) -> int:
         timeout = aiohttp.ClientTimeout(total=self._settings.timeout)
-        async with self._session.post(self._url, data=self._payload(), headers=self._headers,
-                                      timeout=timeout) as response:
-            return response.status
+        try:
+            async with self._session.post(self._url, data=self._payload(), headers=self._headers,
+                                          timeout=timeout) as response:
+                status = response.status
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            self._settings.on_failure()
+            raise
+        if status >= 400:
+            self._settings.on_failure()
+        return status
 
     async def _send_once(self) -> None:
         try:
             status = await self._post()
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:
-            log.warning("prediction=%s webhook to %s failed: %s", self._prediction.id, self._url,
+            self._log.warning("webhook to %s failed: %s", self._url,
                         error or type(error).__name__)
             return
         if status >= 400:
-            log.warning("prediction=%s webhook to %s answered HTTP %d", self._prediction.id, self._url, status)
+            self._log.warning("webhook to %s answered HTTP %d", self._url, status)
 
     async def _send_terminal(self) -> None:
         attempts = self._settings.retries + 1
@@ -126,10 +135,9 @@ class WebhookNotifier:
                 problem = str(error) or type(error).__name__
                 retry = True
             if not retry or attempt == attempts:
-                log.error("prediction=%s completed webhook to %s failed (%s) after %d attempt(s); giving up",
-                          self._prediction.id, self._url, problem, attempt)
+                self._log.error("completed webhook to %s failed (%s) after %d attempt(s); giving up",
+                                self._url, problem, attempt)
                 return
             delay = min(_BACKOFF_FIRST * 2 ** (attempt - 1), _BACKOFF_MAX)
-            log.warning("prediction=%s completed webhook to %s failed (%s); retrying in %.1f s",
-                        self._prediction.id, self._url, problem, delay)
+            self._log.warning("completed webhook to %s failed (%s); retrying in %.1f s", self._url, problem, delay)
             await asyncio.sleep(delay)

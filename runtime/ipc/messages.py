@@ -153,6 +153,13 @@ class PredictionCanceled(Event):
     prediction_id: str
 
 
+class HealthcheckResult(Event):
+    """What the predictor's own healthcheck() said; `error` explains a False, a raise or a timeout."""
+
+    healthy: bool
+    error: str = ""
+
+
 ControlMessage = Union[Predict, Cancel, Shutdown]
 EventMessage = Union[
     PredictorLoaded,
@@ -163,6 +170,7 @@ EventMessage = Union[
     PredictionSucceeded,
     PredictionFailed,
     PredictionCanceled,
+    HealthcheckResult,
 ]
 
 

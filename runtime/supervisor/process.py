@@ -7,7 +7,6 @@ import logging
 import os
 import signal
 import sys
-
 from typing import TYPE_CHECKING
 
 from runtime.ipc.transport import Endpoints
@@ -56,6 +55,8 @@ async def spawn_worker(endpoints: Endpoints, settings: "WorkerSettings") -> asyn
         *trainer,
         "--max-concurrency", str(settings.max_concurrency or 1),
         "--parent-pid", str(os.getpid()),
+        "--healthcheck-interval", str(settings.healthcheck_interval),
+        "--healthcheck-timeout", str(settings.healthcheck_timeout),
         cwd=settings.workdir,
         stdin=asyncio.subprocess.DEVNULL,
     )

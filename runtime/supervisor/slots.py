@@ -57,7 +57,7 @@ class Slots:
         waiter: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         entry = (prediction_id, waiter)
         self._waiters.append(entry)
-        log.debug("prediction=%s waits for a slot (%d queued)", prediction_id, len(self._waiters))
+        log.debug("waiting for a slot (%d queued)", len(self._waiters), extra={"prediction_id": prediction_id})
         try:
             granted = await asyncio.wait_for(asyncio.shield(waiter), self.queue_timeout)
         except asyncio.TimeoutError:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections import Counter
+from typing import Callable
 
 log = logging.getLogger("sprocket.supervisor")
 
@@ -42,11 +43,15 @@ class IllegalTransition(RuntimeError):
     pass
 
 
+OnTransition = Callable[[State, State, str], None]
+
+
 class StateMachine:
-    def __init__(self) -> None:
+    def __init__(self, on_transition: OnTransition | None = None) -> None:
         self.state = State.STARTING
         self.reason = "worker starting"
         self.transitions: Counter[tuple[State, State]] = Counter()
+        self._on_transition = on_transition
 
     def transition(self, new: State, reason: str) -> None:
         old = self.state
@@ -57,3 +62,5 @@ class StateMachine:
         self.transitions[(old, new)] += 1
         level = logging.DEBUG if (old, new) in _QUIET else logging.INFO
         log.log(level, "%s -> %s: %s", old.value, new.value, reason)
+        if self._on_transition is not None:
+            self._on_transition(old, new, reason)

@@ -16,7 +16,10 @@ prediction still running `cancel_grace` seconds later gets its worker killed and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import signal
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -25,6 +28,7 @@ from typing import Any, Literal, Protocol
 from runtime.ipc.messages import (
     Cancel,
     EventMessage,
+    HealthcheckResult,
     Log,
     OutputChunk,
     Predict,
@@ -38,9 +42,12 @@ from runtime.ipc.messages import (
     Shutdown,
 )
 from runtime.ipc.transport import FrontChannel
+from runtime.metrics import Metrics
 from runtime.supervisor.process import describe_exit, kill, spawn_worker, wait_exit
+from runtime.supervisor.restart import Cause, RestartPolicy
 from runtime.supervisor.slots import Admission, Slots
 from runtime.supervisor.state import State, StateMachine
+from runtime.supervisor.watch import ProcessWatch
 
 log = logging.getLogger("sprocket.supervisor")
 predictor_log = logging.getLogger("sprocket.predictor")
@@ -77,6 +84,10 @@ class WorkerSettings:
     cancel_grace: float = 5.0
     queue_size: int = 0
     queue_timeout: float = 30.0
+    restart: RestartPolicy = RestartPolicy()
+    healthcheck_interval: float = 10.0
+    healthcheck_timeout: float = 5.0
+    ready_file: str | None = None  # written while READY or BUSY (Kubernetes convention)
 
 
 @dataclass
@@ -107,15 +118,20 @@ class _InFlight:
 
 
 class Supervisor:
-    def __init__(self, settings: WorkerSettings) -> None:
+    def __init__(self, settings: WorkerSettings, metrics: Metrics | None = None) -> None:
         self.settings = settings
-        self.machine = StateMachine()
+        self.metrics = metrics or Metrics()
+        self.machine = StateMachine(self._on_transition)
         self.setup = SetupInfo()
         self.spec: PredictorSpec | None = None
         self.training_spec: PredictorSpec | None = None
         self.draining = False
         self.worker_pid: int | None = None
+        self.watch: ProcessWatch | None = None
         self.restarts = 0
+        self.last_failure: str | None = None
+        self.restart_pending = False
+        self.user_health: HealthcheckResult | None = None
         self.slots = Slots(settings.max_concurrency or 1, settings.queue_size, settings.queue_timeout,
                            self._slots_changed)
         self._channel = FrontChannel()
@@ -127,7 +143,7 @@ class Supervisor:
         self._idle = asyncio.Event()
         self._idle.set()
         self._stopping = False
-        self._replace_worker_reason: str | None = None
+        self._kill: tuple[str, Cause] | None = None  # why the supervisor itself killed the worker
 
     # ------------------------------------------------------------ reading state
 
@@ -138,14 +154,37 @@ class Supervisor:
     def in_flight(self) -> int:
         return len(self._inflight)
 
+    @property
+    def unhealthy(self) -> str | None:
+        """The predictor's own healthcheck() complaint, while READY or BUSY."""
+        health = self.user_health
+        if health is None or health.healthy or self.state not in (State.READY, State.BUSY):
+            return None
+        return health.error or "healthcheck() returned False"
+
+    def _on_transition(self, old: State, new: State, reason: str) -> None:
+        self.metrics.set_state(old.value, new.value)
+        if new in (State.FAILED, State.SETUP_FAILED):
+            self.last_failure = reason
+        ready_file = self.settings.ready_file
+        if ready_file and new is State.READY and old is State.STARTING:
+            os.makedirs(os.path.dirname(ready_file), exist_ok=True)
+            with open(ready_file, "w"):
+                pass
+        elif ready_file and new in (State.FAILED, State.SETUP_FAILED):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(ready_file)
+
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         """Spawn a worker; it loads the predictor and runs setup()."""
         self.setup = SetupInfo(started_at=utc_now())
         self.spec = self.training_spec = None
+        self.user_health = None
         self._process = await spawn_worker(self._channel.endpoints, self.settings)
         self.worker_pid = self._process.pid
+        self.watch = ProcessWatch(self._process.pid)
         self._pump = asyncio.create_task(self._pump_events(), name="worker-events")
         self._watch = asyncio.create_task(self._watch_exit(self._process), name="worker-exit")
         if self.settings.setup_timeout:
@@ -164,6 +203,7 @@ class Supervisor:
         """Stop the worker: ask it to exit, then SIGKILL. Predictions still in flight are
         cancelled first, and failed if the worker goes before reporting them."""
         self._stopping = True
+        self.restart_pending = False
         self.slots.refuse_waiters()
         process = self._process
         if process is not None and process.returncode is None:
@@ -206,6 +246,8 @@ class Supervisor:
             self._idle.set()
 
     def _slots_changed(self) -> None:
+        self.metrics.in_flight.set(len(self.slots.held))
+        self.metrics.queued.set(self.slots.queued)
         if self.state is State.READY and self.slots.full:
             self.machine.transition(State.BUSY, "all prediction slots taken")
         elif self.state is State.BUSY and not self.slots.full:
@@ -250,18 +292,22 @@ class Supervisor:
         entry = self._inflight.get(prediction_id)
         if entry is None:
             return
-        log.warning("prediction=%s ran past SPROCKET_PREDICT_TIMEOUT (%.1f s); cancelling it",
-                    prediction_id, self.settings.predict_timeout)
+        log.warning("ran past SPROCKET_PREDICT_TIMEOUT (%.1f s); cancelling it", self.settings.predict_timeout,
+                    extra={"prediction_id": prediction_id})
         entry.timed_out = True
         asyncio.ensure_future(self._request_cancel(prediction_id, entry))
 
     def _cancel_overdue(self, prediction_id: str) -> None:
-        if prediction_id not in self._inflight or self._process is None:
+        if prediction_id in self._inflight:
+            self.kill_worker(f"prediction {prediction_id} did not stop within {self.settings.cancel_grace:.1f} s "
+                             "of being cancelled; worker killed", Cause.STUCK_CANCEL)
+
+    def kill_worker(self, reason: str, cause: Cause) -> None:
+        """Kill the worker for `reason`; its exit is then reported with that reason."""
+        if self._process is None or self._process.returncode is not None or self._kill is not None:
             return
-        self._replace_worker_reason = (
-            f"prediction {prediction_id} did not stop within {self.settings.cancel_grace:.1f} s "
-            f"of being cancelled; worker killed")
-        log.error("%s, a new one will start", self._replace_worker_reason)
+        log.error("worker=%d: %s", self._process.pid, reason)
+        self._kill = (reason, cause)
         self._process.kill()
 
     def _setup_overdue(self) -> None:
@@ -297,7 +343,12 @@ class Supervisor:
         elif isinstance(event, SetupSucceeded):
             self._finish_setup("succeeded")
             elapsed = (self.setup.completed_at - self.setup.started_at).total_seconds()  # type: ignore[operator]
+            self.metrics.setup_duration.set(elapsed)
             self.machine.transition(State.READY, f"setup succeeded in {elapsed:.1f} s")
+        elif isinstance(event, HealthcheckResult):
+            if not event.healthy and (self.user_health is None or self.user_health.healthy):
+                log.warning("the predictor's healthcheck() reports a problem: %s", event.error)
+            self.user_health = event
         elif isinstance(event, SetupFailed) and self.state is State.STARTING:
             self._finish_setup("failed")
             self.machine.transition(State.SETUP_FAILED, event.error)
@@ -361,22 +412,42 @@ class Supervisor:
             else:
                 listener.on_failed(f"prediction failed: {reason}")
 
+    def _exit_reason(self, returncode: int) -> tuple[str, Cause]:
+        if self._kill is not None:
+            return self._kill
+        reason = describe_exit(returncode)
+        if returncode == -signal.SIGKILL and self.watch is not None and self.watch.killed_by_oom_killer():
+            reason = "worker killed by the kernel's OOM killer (SIGKILL)"
+        return reason, Cause.SETUP if self.state is State.STARTING else Cause.CRASHED
+
     async def _watch_exit(self, process: asyncio.subprocess.Process) -> None:
         returncode = await process.wait()
         if self._pump is not None:
             self._pump.cancel()
         await self._drain_after_exit()
-        reason = self._replace_worker_reason or describe_exit(returncode)
-        replace = self._replace_worker_reason is not None and not self._stopping
-        self._replace_worker_reason = None
+        reason, cause = self._exit_reason(returncode)
+        self._kill = None
         (log.info if self._stopping else log.error)("worker=%d: %s", process.pid, describe_exit(returncode))
         self._channel.discard_pending_control()
-        if self.state is not State.FAILED and not self._stopping:
+        if self._stopping:
+            self._fail_in_flight(reason)
+            return
+        if self.state is not State.FAILED:
             self._move_to_failed(reason)
         self._fail_in_flight(reason)
-        if replace:
+        if self.state is State.SETUP_FAILED and cause is not Cause.SETUP:
+            cause = Cause.SETUP  # setup never finished: a new worker would only run it again
+        decision = self.settings.restart.decide(cause, self.restarts)
+        log.info("worker=%d: %s", process.pid, decision.why)
+        if decision.restart:
+            self.restart_pending = True
+            await asyncio.sleep(decision.delay)
+            if self._stopping or not self.restart_pending:
+                return
+            self.restart_pending = False
             self.restarts += 1
-            self.machine.transition(State.STARTING, "starting a new worker")
+            self.metrics.restarts.inc()
+            self.machine.transition(State.STARTING, f"starting a new worker ({decision.why})")
             await self.start()
 
     def _move_to_failed(self, reason: str) -> None:

@@ -29,6 +29,7 @@ from runtime.ipc.messages import Cancel, Log, Predict, PredictorLoaded, SetupFai
 from runtime.ipc.transport import Endpoints, WorkerChannel
 from runtime.schema.signature import SignatureError, describe_predictor
 from runtime.worker.capture import OutputCapture, route_by_prediction
+from runtime.worker.healthcheck import Healthchecks, healthcheck_of
 from runtime.worker.loader import LoadError, load_predictor
 from runtime.worker.runner import AsyncRunner, Entrypoint, SyncRunner, make_runner
 
@@ -77,6 +78,8 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--trainer")
     parser.add_argument("--max-concurrency", type=int, default=1)
     parser.add_argument("--parent-pid", type=int, required=True)
+    parser.add_argument("--healthcheck-interval", type=float, default=10.0)
+    parser.add_argument("--healthcheck-timeout", type=float, default=5.0)
     return parser.parse_args(argv)
 
 
@@ -118,6 +121,10 @@ def run(argv: list[str]) -> int:
     if predict.spec.max_concurrency > 1:
         route_by_prediction(deliver_log)
     runner = make_runner(predict, train, channel.send, capture)
+    check = healthcheck_of(predict.function)
+    if check is not None:
+        runner.on_ready = Healthchecks(check, channel.send, args.healthcheck_interval,
+                                       args.healthcheck_timeout).start
     threading.Thread(
         target=_serve_control, args=(channel, runner, args.parent_pid), name="control", daemon=True
     ).start()

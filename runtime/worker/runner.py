@@ -94,6 +94,7 @@ class _Runner:
         self.send = send
         self.capture = capture
         self.alone = predict.spec.max_concurrency == 1
+        self.on_ready: Callable[[], None] | None = None  # called once setup() has succeeded
 
     def _setup_calls(self) -> list[Any]:
         """Call setup() on each predictor object once; return what they returned."""
@@ -113,6 +114,8 @@ class _Runner:
         self.capture.drain()
         if error is None:
             self.send(SetupSucceeded())
+            if self.on_ready is not None:
+                self.on_ready()
             return EXIT_OK
         self.send(SetupFailed(error=f"setup() failed: {type(error).__name__}: {error}"))
         return EXIT_SETUP_FAILED

@@ -36,7 +36,7 @@ def test_queued_requests_wait_for_a_slot_in_order(start_server, tmp_path: Path) 
         first = pool.submit(server.predict, entered=str(entered[0]), release=str(release))
         wait_until(entered[0].exists, 10, "the first prediction to run")
         queued = [pool.submit(server.predict, entered=str(entered[i]), release=str(release)) for i in (1, 2)]
-        server.wait_for_log("(2 queued)")
+        server.wait_for_log("waiting for a slot (2 queued)")
         overflow = server.post("/predictions", json={"input": {"entered": "x", "release": "y"}})
         assert overflow.status_code == 409  # the queue is full
         release.touch()

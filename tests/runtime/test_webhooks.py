@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 from tests.conftest import module_server
@@ -107,3 +108,6 @@ def test_receiver_that_is_down_gets_bounded_retries(peer: Peer, start_server) ->
     assert body["status"] == "succeeded"
     server.wait_for_log("failed (Cannot connect", timeout=10)
     server.wait_for_log("after 3 attempt(s); giving up", timeout=10)
+    # Server logs are JSON lines naming the prediction they are about.
+    [line] = [json.loads(line) for line in server.log().splitlines() if "giving up" in line]
+    assert line["severity"] == "ERROR" and line["prediction_id"] == body["id"]

@@ -1,0 +1,90 @@
+"""Periodic watch over the worker and the GPUs: samples into metrics and `/health-check`, and the
+limits that end a worker (memory over `SPROCKET_MEMORY_LIMIT_MB`, a fatal GPU condition).
+
+psutil runs in a thread every `interval` seconds; the GPU watcher has a thread of its own. Neither
+ever blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from runtime.supervisor.gpu import GpuSample, GpuWatcher
+from runtime.supervisor.restart import Cause
+from runtime.supervisor.supervisor import Supervisor
+from runtime.supervisor.watch import MIB, ProcessSample
+
+log = logging.getLogger("sprocket.supervisor")
+
+
+@dataclass(frozen=True)
+class MonitorSettings:
+    interval: float = 1.0
+    memory_limit_bytes: int | None = None
+    gpu_interval: float = 5.0
+    nvml_module: str = "pynvml"
+
+
+class Monitor:
+    def __init__(self, supervisor: Supervisor, settings: MonitorSettings) -> None:
+        self.supervisor = supervisor
+        self.settings = settings
+        self.process: ProcessSample | None = None
+        self.gpus: list[GpuSample] = []
+        self._gpu = GpuWatcher(settings.gpu_interval, settings.nvml_module)
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._gpu.start(asyncio.get_running_loop(), self._on_gpu_samples, self._on_gpu_fatal)
+        self._task = asyncio.create_task(self._sample_forever(), name="monitor")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await asyncio.to_thread(self._gpu.stop)
+
+    async def _sample_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.interval)
+            watch = self.supervisor.watch
+            if watch is None:
+                continue
+            sample = await asyncio.to_thread(watch.sample)
+            if sample is None or watch is not self.supervisor.watch:
+                continue  # the worker went (or was replaced) while we sampled
+            self.process = sample
+            metrics = self.supervisor.metrics
+            metrics.worker_rss.set(sample.rss_bytes)
+            metrics.worker_cpu.set(sample.cpu_seconds)
+            limit = self.settings.memory_limit_bytes
+            if limit is not None and sample.rss_bytes > limit:
+                self.supervisor.kill_worker(
+                    f"exceeded memory limit {limit // MIB} MiB (RSS {sample.rss_bytes // MIB} MiB)", Cause.LIMIT)
+
+    def _on_gpu_samples(self, samples: list[GpuSample]) -> None:
+        self.gpus = samples
+        metrics = self.supervisor.metrics
+        for gpu in samples:
+            labels = (str(gpu.index), gpu.uuid)
+            metrics.gpu_memory_used.labels(*labels).set(gpu.memory_used_bytes)
+            metrics.gpu_memory_total.labels(*labels).set(gpu.memory_total_bytes)
+            metrics.gpu_utilization.labels(*labels).set(gpu.utilization_ratio)
+            metrics.gpu_temperature.labels(*labels).set(gpu.temperature_celsius)
+            if gpu.power_watts is not None:
+                metrics.gpu_power.labels(*labels).set(gpu.power_watts)
+
+    def _on_gpu_fatal(self, reason: str) -> None:
+        log.error("fatal GPU condition: %s", reason)
+        self.supervisor.kill_worker(reason, Cause.GPU)
+
+    def as_json(self) -> dict[str, Any]:
+        """What /health-check adds about the worker process and the GPUs."""
+        worker: dict[str, Any] = {"pid": self.supervisor.worker_pid}
+        if self.process is not None:
+            worker |= {"rss_bytes": self.process.rss_bytes, "cpu_seconds": round(self.process.cpu_seconds, 3)}
+        return {"worker": worker, "gpus": [gpu.as_json() for gpu in self.gpus]}
+
