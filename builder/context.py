@@ -1,0 +1,248 @@
+"""The build context: Sprocket's wheel, the model's Python packages, the model code.
+
+Python packages are resolved and downloaded on the host, not in the image: containers on build
+machines like ours cannot verify TLS to the package index, while the host's pip can (its CA bundle,
+index mirrors and cache all apply). The wheels travel in the build context and the image installs
+them with `pip install --no-index`. Nothing in the image talks to an index.
+
+Everything is cached under `<model>/.sprocket/` (keep it in .dockerignore; `sprocket init` does):
+
+    .sprocket/sprocket/   Sprocket's wheel, rebuilt when its source changes
+    .sprocket/deps/       the resolved wheel set, re-resolved when the requirements, Sprocket's
+                          dependencies or the Python version change
+"""
+
+from __future__ import annotations
+
+import email.parser
+import hashlib
+import io
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import IO, Callable
+
+from docker.utils.build import exclude_paths
+
+from builder.config import Config
+
+__all__ = ["BuildError", "CACHE_DIR", "sprocket_wheel", "resolve_dependencies", "write_context",
+           "source_root"]
+
+CACHE_DIR = ".sprocket"
+# What goes into Sprocket's wheel: its packages and packaging files, as found in the checkout.
+SOURCE_PACKAGES = ("runtime", "builder", "cli", "cog")
+PROJECT_FILES = ("setup.cfg", "setup.py", "pyproject.toml", "README.md", "LICENSE")
+FALLBACK_REQUIREMENTS = ("aiohttp", "msgspec", "pyzmq", "psutil", "pynvml", "pyyaml")
+
+Log = Callable[[str], None]
+
+
+class BuildError(Exception):
+    """The image could not be built; the message is one line meant for the user."""
+
+
+def source_root() -> Path:
+    """The checkout Sprocket runs from (the directory holding `runtime/` and `builder/`)."""
+    return Path(__file__).resolve().parent.parent
+
+
+def _tree_digest(root: Path, names: list[str]) -> str:
+    digest = hashlib.sha256()
+    for name in names:
+        path = root / name
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+        for file in files:
+            if "__pycache__" in file.parts or file.suffix in (".pyc", ".pyo"):
+                continue
+            digest.update(str(file.relative_to(root)).encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _run_pip(args: list[str], what: str, cwd: str | None = None) -> str:
+    """Run pip; on failure BuildError with pip's last lines (the full output goes to stderr)."""
+    result = subprocess.run(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    if result.returncode != 0:
+        lines = [line for line in result.stdout.splitlines() if line.strip()]
+        sys.stderr.write("\n".join(lines[-30:]) + "\n")
+        reason = next((line for line in reversed(lines) if "ERROR" in line), lines[-1] if lines else "")
+        raise BuildError(f"{what} failed: {reason.strip()}")
+    return result.stdout
+
+
+def sprocket_wheel(cache: Path, log: Log) -> Path:
+    """Sprocket's wheel, built from the checkout (or `$SPROCKET_WHEEL`), cached by source digest."""
+    override = os.environ.get("SPROCKET_WHEEL")
+    if override:
+        if not override.endswith(".whl") or not os.path.isfile(override):
+            raise BuildError(f"SPROCKET_WHEEL={override} is not a wheel file")
+        return Path(override)
+    root = source_root()
+    packages = [name for name in SOURCE_PACKAGES if (root / name).is_dir()]
+    metadata = [name for name in PROJECT_FILES if (root / name).is_file()]
+    if "runtime" not in packages:
+        raise BuildError(f"cannot find Sprocket's runtime/ beside {root / 'builder'}; "
+                         f"set SPROCKET_WHEEL to a built sprocket wheel")
+    key = _tree_digest(root, packages + metadata)
+    out = cache / "sprocket"
+    stamp = out / ".key"
+    wheels = sorted(out.glob("*.whl"))
+    if stamp.is_file() and stamp.read_text() == key and len(wheels) == 1:
+        return wheels[0]
+    log(f"building Sprocket's wheel from {root}")
+    with tempfile.TemporaryDirectory(prefix="sprocket-wheel-") as tmp:
+        # Build from a copy: setuptools writes build/ and *.egg-info into the project it builds.
+        project = os.path.join(tmp, "src")
+        os.mkdir(project)
+        for name in packages:
+            shutil.copytree(root / name, os.path.join(project, name),
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        for name in metadata:
+            shutil.copy2(root / name, os.path.join(project, name))
+        if not {"setup.cfg", "pyproject.toml"} & set(metadata):
+            # No packaging metadata in the checkout (yet): a minimal one.
+            with open(os.path.join(project, "setup.py"), "w") as file:
+                file.write("from setuptools import setup, find_packages\n"
+                           f"setup(name='sprocket', version='0.0.0', python_requires='>=3.11',\n"
+                           f"      packages=find_packages(include={[p + '*' for p in packages]!r}),\n"
+                           f"      install_requires={list(FALLBACK_REQUIREMENTS)!r})\n")
+        dist = os.path.join(tmp, "dist")
+        _run_pip([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", dist, project],
+                 "building Sprocket's wheel", cwd=tmp)
+        built = sorted(Path(dist).glob("*.whl"))
+        if len(built) != 1:
+            raise BuildError(f"building Sprocket's wheel produced {len(built)} wheels, expected 1")
+        if out.exists():
+            shutil.rmtree(out)
+        out.mkdir(parents=True)
+        target = out / built[0].name
+        shutil.copy2(built[0], target)
+    stamp.write_text(key)
+    return target
+
+
+def wheel_requirements(wheel: Path) -> list[str]:
+    """The `Requires-Dist` lines of a wheel, without extras-only ones."""
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        message = email.parser.Parser().parsestr(archive.read(name).decode())
+    return [req for req in message.get_all("Requires-Dist") or [] if "extra ==" not in req]
+
+
+def _find_interpreter(minor: str) -> str | None:
+    """A host Python of the image's `X.Y`, so pip can build sdists for it; None if there is none."""
+    if f"{sys.version_info[0]}.{sys.version_info[1]}" == minor:
+        return sys.executable
+    found = shutil.which(f"python{minor}")
+    if found:
+        return found
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    for candidate in sorted(pyenv.glob(f"{minor}.*"), reverse=True):
+        if (candidate / "bin" / "python").exists():
+            return str(candidate / "bin" / "python")
+    return None
+
+
+def _manylinux_platforms() -> list[str]:
+    machine = platform.machine() or "x86_64"
+    # Debian bookworm (the slim base) has glibc 2.36.
+    tags = [f"manylinux_2_{minor}_{machine}" for minor in range(36, 16, -1)]
+    return tags + [f"manylinux2014_{machine}"]
+
+
+def resolve_dependencies(config: Config, model_dir: Path, cache: Path, sprocket: Path,
+                         log: Log) -> Path:
+    """Download (and build, for sdists) every wheel the image needs into `cache/deps`.
+
+    Reuses the previous set while its inputs are unchanged. Raises BuildError naming pip's error.
+    """
+    lines = wheel_requirements(sprocket)
+    user_requirements = ""
+    if config.build.python_requirements:
+        path = model_dir / config.build.python_requirements
+        user_requirements = path.read_text()
+        lines.append(f"-r {path}")
+    lines += list(config.build.python_packages)
+    minor = config.build.python_minor
+    key = hashlib.sha256(json.dumps(
+        {"python": minor, "lines": lines, "user": user_requirements, "machine": platform.machine()},
+        sort_keys=True).encode()).hexdigest()
+    out = cache / "deps"
+    stamp = out / ".key"
+    if stamp.is_file() and stamp.read_text() == key and any(out.glob("*.whl")):
+        return out
+    interpreter = _find_interpreter(minor)
+    how = f"pip wheel with {interpreter}" if interpreter else "pip download (binary wheels only)"
+    log(f"resolving Python packages for Python {minor} on the host ({how})")
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="deps-", dir=cache) as tmp:
+        requirements = os.path.join(tmp, "requirements.txt")
+        with open(requirements, "w") as file:
+            file.write("\n".join(lines) + "\n")
+        wheels = os.path.join(tmp, "wheels")
+        if interpreter:
+            args = [interpreter, "-m", "pip", "wheel", "--quiet", "-w", wheels, "-r", requirements]
+        else:
+            args = [sys.executable, "-m", "pip", "download", "--quiet", "-d", wheels,
+                    "--only-binary=:all:", "--python-version", minor, "--implementation", "cp",
+                    "-r", requirements]
+            for tag in _manylinux_platforms():
+                args += ["--platform", tag]
+        _run_pip(args, "resolving the Python packages", cwd=str(model_dir))
+        if out.exists():
+            shutil.rmtree(out)
+        os.rename(wheels, out)
+    stamp.write_text(key)
+    count = len(list(out.glob("*.whl")))
+    log(f"{count} wheels ready in {out}")
+    return out
+
+
+def _dockerignore(model_dir: Path) -> list[str]:
+    path = model_dir / ".dockerignore"
+    if not path.is_file():
+        return []
+    patterns = []
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            patterns.append(line)
+    return patterns
+
+
+def _root_owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    return info
+
+
+def write_context(file: IO[bytes], dockerfile: str, model_dir: Path, deps: Path,
+                  sprocket: Path) -> list[str]:
+    """Write the tar build context to `file`; returns the model paths it took (sorted).
+
+    The model directory is filtered by its `.dockerignore` with the Docker SDK's own matcher, the
+    same rules `docker build` applies; `.sprocket/` never goes in.
+    """
+    patterns = _dockerignore(model_dir) + [CACHE_DIR, f"{CACHE_DIR}/**"]
+    included = sorted(exclude_paths(str(model_dir), patterns))
+    with tarfile.open(fileobj=file, mode="w") as tar:
+        data = dockerfile.encode()
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(data)
+        info.mode = 0o644
+        tar.addfile(_root_owned(info), io.BytesIO(data))
+        for wheel in sorted(deps.glob("*.whl")):
+            tar.add(wheel, f"deps/{wheel.name}", filter=_root_owned)
+        tar.add(sprocket, f"sprocket/{sprocket.name}", filter=_root_owned)
+        tar.add(model_dir, "src", recursive=False, filter=_root_owned)
+        for relative in included:
+            tar.add(model_dir / relative, f"src/{relative}", recursive=False, filter=_root_owned)
+    return included

@@ -1,0 +1,1 @@
+"""The `sprocket` command line; `cli.main:main` is its entry point."""

@@ -1,0 +1,5 @@
+"""`python -m cli` is `sprocket`."""
+
+from cli.main import run
+
+run()
