@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 import time
+import uuid
 from typing import Any
 
 import aiohttp
@@ -60,7 +61,6 @@ class PredictionService:
         self.predictions: dict[str, Prediction] = {}
         self.event_streams: dict[str, EventStream] = {}
         self.session: aiohttp.ClientSession | None = None
-        self.scratch = tempfile.mkdtemp(prefix="sprocket-predictions-")
         self._views: list[EntrypointView] = []
         self._openapi: tuple[Any, dict[str, Any]] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -93,7 +93,6 @@ class PredictionService:
                 await asyncio.gather(*pending, return_exceptions=True)
         if self.session is not None:
             await self.session.close()
-        shutil.rmtree(self.scratch, ignore_errors=True)
 
     # ------------------------------------------------------------ descriptions
 
@@ -151,8 +150,10 @@ class PredictionService:
         encoder = OutputEncoder(self.session, prediction_id, self.config.upload_url, body.output_file_prefix, trace,
                                 self.metrics.upload_failures.inc)
         echoed = mask_secrets(spec, values) if view.has_secrets else values
-        prediction = Prediction(prediction_id, body, echoed, os.path.join(self.scratch, prediction_id),
-                                spec.is_iterator, encoder, self._forget)
+        # The directory is named for a fresh uuid, never for the client's id, which could hold
+        # "../". It is made only when something is written into it.
+        workdir = os.path.join(tempfile.gettempdir(), f"sprocket-prediction-{uuid.uuid4().hex}")
+        prediction = Prediction(prediction_id, body, echoed, workdir, spec.is_iterator, encoder, self._forget)
         self.predictions[prediction_id] = prediction
         if body.webhook:
             events = ALL_EVENTS if body.webhook_events_filter is None else frozenset(body.webhook_events_filter)

@@ -1,7 +1,7 @@
 """ZeroMQ sockets between the front and the worker.
 
 Two one-way PUSH/PULL pipes over `ipc://` endpoints in a private (0700) directory the front
-creates: `control` carries front -> worker messages, `events` worker -> front. Keeping them apart
+creates (and removes once the worker is connected): `control` carries front -> worker messages, `events` worker -> front. Keeping them apart
 means a cancel never waits behind megabytes of logs. Each message is one msgpack frame.
 
 The front binds (it outlives workers); the worker connects. The front's side is asyncio
@@ -10,6 +10,7 @@ The front binds (it outlives workers); the worker connects. The front's side is 
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tempfile
 import threading
@@ -18,6 +19,7 @@ from typing import Any
 import msgspec
 import zmq
 import zmq.asyncio
+from zmq.utils.monitor import parse_monitor_message
 
 from runtime.ipc.messages import ControlMessage, EventMessage, OutputFile
 
@@ -66,37 +68,71 @@ class Endpoints(msgspec.Struct, frozen=True):
 
 
 class FrontChannel:
-    """The front's ends: sends control messages, receives events."""
+    """The front's ends: sends control messages, receives events.
+
+    Each worker gets fresh endpoints (`open_for_worker`), so nothing a dead worker left unread
+    reaches its successor. Once the worker has connected to both, the socket files and their
+    directory are removed (`seal`): connected ipc sockets no longer need them, and a front killed
+    outright then leaves no files behind.
+    """
 
     def __init__(self) -> None:
-        self.directory = tempfile.mkdtemp(prefix="sprocket-ipc-")  # mkdtemp makes it 0700
-        self.endpoints = Endpoints.in_directory(self.directory)
         self._context = zmq.asyncio.Context()
-        self._control = self._context.socket(zmq.PUSH)
-        self._control.setsockopt(zmq.LINGER, _LINGER_MS)
-        self._control.bind(self.endpoints.control)
-        self._events = self._context.socket(zmq.PULL)
-        self._events.setsockopt(zmq.LINGER, _LINGER_MS)
-        self._events.bind(self.endpoints.events)
+        self._control: zmq.asyncio.Socket | None = None
+        self._events: zmq.asyncio.Socket | None = None
+        self.directory: str | None = None
+
+    def open_for_worker(self) -> Endpoints:
+        self._close_sockets()
+        self.directory = tempfile.mkdtemp(prefix="sprocket-ipc-")  # mkdtemp makes it 0700
+        endpoints = Endpoints.in_directory(self.directory)
+        self._control = self._bind(zmq.PUSH, endpoints.control)
+        self._events = self._bind(zmq.PULL, endpoints.events)
+        return endpoints
+
+    def _bind(self, kind: int, endpoint: str) -> zmq.asyncio.Socket:
+        sock = self._context.socket(kind)
+        sock.setsockopt(zmq.LINGER, _LINGER_MS)
+        sock.bind(endpoint)
+        return sock
+
+    async def seal(self) -> None:
+        """Wait until the worker has connected to both sockets, then remove their files."""
+        directory = self.directory
+        assert self._control is not None and self._events is not None
+        await asyncio.gather(_accepted(self._control), _accepted(self._events))
+        if directory is not None and directory == self.directory:
+            shutil.rmtree(directory, ignore_errors=True)
 
     async def send(self, message: ControlMessage) -> None:
+        assert self._control is not None
         await self._control.send(encode(message), copy=False)
 
     async def receive(self) -> EventMessage:
+        assert self._events is not None
         return decode_event(await self._events.recv(copy=True))
 
-    def discard_pending_control(self) -> None:
-        """Drop control messages a dead worker never read, so its successor starts clean."""
-        self._control.close(linger=0)
-        self._control = self._context.socket(zmq.PUSH)
-        self._control.setsockopt(zmq.LINGER, _LINGER_MS)
-        self._control.bind(self.endpoints.control)
+    def _close_sockets(self) -> None:
+        for sock in (self._control, self._events):
+            if sock is not None:
+                sock.close(linger=0)
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.directory = None
 
     def close(self) -> None:
-        self._control.close(linger=0)
-        self._events.close(linger=0)
+        self._close_sockets()
         self._context.term()
-        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+async def _accepted(sock: zmq.asyncio.Socket) -> None:
+    monitor = sock.get_monitor_socket(zmq.EVENT_ACCEPTED)
+    try:
+        while parse_monitor_message(await monitor.recv_multipart())["event"] != zmq.EVENT_ACCEPTED:
+            pass
+    finally:
+        sock.disable_monitor()
+        monitor.close(linger=0)
 
 
 class WorkerChannel:

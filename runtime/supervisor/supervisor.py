@@ -137,6 +137,7 @@ class Supervisor:
         self._channel = FrontChannel()
         self._process: asyncio.subprocess.Process | None = None
         self._pump: asyncio.Task[None] | None = None
+        self._sealing: asyncio.Task[None] | None = None
         self._watch: asyncio.Task[None] | None = None
         self._setup_timer: asyncio.TimerHandle | None = None
         self._inflight: dict[str, _InFlight] = {}
@@ -182,8 +183,10 @@ class Supervisor:
         self.setup = SetupInfo(started_at=utc_now())
         self.spec = self.training_spec = None
         self.user_health = None
-        self._process = await spawn_worker(self._channel.endpoints, self.settings)
+        endpoints = self._channel.open_for_worker()
+        self._process = await spawn_worker(endpoints, self.settings)
         self.worker_pid = self._process.pid
+        self._sealing = asyncio.create_task(self._channel.seal(), name="ipc-seal")
         self.watch = ProcessWatch(self._process.pid)
         self._pump = asyncio.create_task(self._pump_events(), name="worker-events")
         self._watch = asyncio.create_task(self._watch_exit(self._process), name="worker-exit")
@@ -428,7 +431,8 @@ class Supervisor:
         reason, cause = self._exit_reason(returncode)
         self._kill = None
         (log.info if self._stopping else log.error)("worker=%d: %s", process.pid, describe_exit(returncode))
-        self._channel.discard_pending_control()
+        if self._sealing is not None:
+            self._sealing.cancel()  # a worker that died before connecting never will
         if self._stopping:
             self._fail_in_flight(reason)
             return
