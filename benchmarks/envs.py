@@ -1,0 +1,114 @@
+"""The reference servers' virtualenvs under benchmarks/.envs/, created on first use.
+
+Each env is made once and marked with a `.installed` file naming what was installed; a marker
+that names other packages (the pins changed) makes the env be rebuilt.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+import sys
+import venv
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger("bench.envs")
+
+ENVS_DIR = Path(__file__).resolve().parent / ".envs"
+_PIP_TIMEOUT = 900.0
+
+
+@dataclass(frozen=True)
+class ReferenceEnv:
+    """A virtualenv holding one reference server."""
+
+    name: str
+    packages: tuple[str, ...]
+
+    @property
+    def root(self) -> Path:
+        return ENVS_DIR / self.name
+
+    @property
+    def python(self) -> Path:
+        return self.root / "bin" / "python"
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.root / "bin"
+
+
+class EnvError(Exception):
+    """A reference environment could not be created; the message says which and why."""
+
+
+def _pip(python: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(python), "-m", "pip", *args], capture_output=True, text=True,
+                          timeout=_PIP_TIMEOUT, check=False)
+
+
+def available_versions(package: str) -> list[str]:
+    """Versions the configured index offers for `package`, newest first ([] if it cannot say)."""
+    result = _pip(Path(sys.executable), "index", "versions", package)
+    for line in result.stdout.splitlines():
+        if line.startswith("Available versions:"):
+            return [v.strip() for v in line.split(":", 1)[1].split(",") if v.strip()]
+    return []
+
+
+def closest_coglet_pair(wanted: str) -> str:
+    """`wanted` if both cog and coglet have it, else the newest version both have that is not newer."""
+    cog = set(available_versions("cog"))
+    coglet = available_versions("coglet")
+    if wanted in cog and wanted in coglet:
+        return wanted
+
+    def key(v: str) -> tuple[int, ...]:
+        return tuple(int(p) for p in v.split(".") if p.isdigit())
+
+    common = [v for v in coglet if v in cog and key(v) <= key(wanted)]
+    if not common:
+        raise EnvError(f"no cog/coglet version pair at or below {wanted} on the package index")
+    best = max(common, key=key)
+    log.warning("coglet %s is not on the index; using cog==%s coglet==%s instead", wanted, best, best)
+    return best
+
+
+def ensure(env: ReferenceEnv) -> ReferenceEnv:
+    """Create `env` if it is missing or was made with other packages; returns it."""
+    marker = env.root / ".installed"
+    wanted = json.dumps(sorted(env.packages))
+    if marker.exists() and marker.read_text() == wanted and env.python.exists():
+        return env
+    if env.root.exists():
+        shutil.rmtree(env.root)
+    log.info("creating %s: pip install %s", env.root, " ".join(env.packages))
+    venv.EnvBuilder(with_pip=True, clear=True).create(env.root)
+    result = _pip(env.python, "install", "--quiet", *env.packages)
+    if result.returncode != 0:
+        tail = "\n".join(result.stderr.splitlines()[-15:])
+        raise EnvError(f"pip install {' '.join(env.packages)} into {env.root} failed:\n{tail}")
+    marker.write_text(wanted)
+    return env
+
+
+def installed_version(env: ReferenceEnv, package: str) -> str:
+    result = subprocess.run(
+        [str(env.python), "-c", f"import importlib.metadata as m; print(m.version({package!r}))"],
+        capture_output=True, text=True, timeout=60, check=False)
+    return result.stdout.strip() or "?"
+
+
+def cog_098() -> ReferenceEnv:
+    return ensure(ReferenceEnv("cog098", ("cog==0.9.8",)))
+
+
+def coglet(version: str = "0.23.1") -> ReferenceEnv:
+    env = ReferenceEnv(f"coglet{version.replace('.', '')}", (f"cog=={version}", f"coglet=={version}"))
+    if not (env.root / ".installed").exists():
+        version = closest_coglet_pair(version)
+        env = ReferenceEnv(f"coglet{version.replace('.', '')}", (f"cog=={version}", f"coglet=={version}"))
+    return ensure(env)

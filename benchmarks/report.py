@@ -1,0 +1,292 @@
+"""Results out: benchmarks/results/<date>.json, <date>.md (medians, ratios, targets) and <date>.png."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.run import RunRecord
+from benchmarks.stats import median
+
+SPROCKET = "sprocket"
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    label: str
+    unit: str
+    higher_is_better: bool = False
+
+
+ROWS: list[Row] = [
+    Row("cold_start_ms", "1. cold start, spawn → READY (noop)", "ms"),
+    Row("noop_p50_ms", "2. noop latency p50 (one keep-alive client)", "ms"),
+    Row("noop_p90_ms", "2. noop latency p90", "ms"),
+    Row("noop_p99_ms", "2. noop latency p99", "ms"),
+    Row("noop_seq_409", "2. 409s in the back-to-back requests", "count"),
+    Row("rps_c1", "3. responses/s, 1 client", "req/s", True),
+    Row("ok_rps_c1", "3. successful predictions/s, 1 client", "req/s", True),
+    Row("share409_c1", "3. share of 409, 1 client", "%"),
+    Row("rps_c8", "3. responses/s, 8 clients", "req/s", True),
+    Row("ok_rps_c8", "3. successful predictions/s, 8 clients", "req/s", True),
+    Row("share409_c8", "3. share of 409, 8 clients", "%"),
+    Row("rps_c64", "3. responses/s, 64 clients", "req/s", True),
+    Row("ok_rps_c64", "3. successful predictions/s, 64 clients", "req/s", True),
+    Row("share409_c64", "3. share of 409, 64 clients", "%"),
+    Row("health_p50_ms", "4. health-check p50 during a 5 s GIL-bound predict", "ms"),
+    Row("health_p99_ms", "4. health-check p99 during it", "ms"),
+    Row("health_max_ms", "4. health-check max during it", "ms"),
+    Row("health_answers", "4. health checks answered during it (10 ms apart)", "count", True),
+    Row("out_1mib_p50_ms", "5. 1 MiB string output, p50", "ms"),
+    Row("in_10mib_p50_ms", "5. 10 MiB data-URI file input, p50", "ms"),
+    Row("sse_first_ms", "6. SSE: first token", "ms"),
+    Row("sse_done_ms", "6. SSE: all 1000 tokens", "ms"),
+    Row("hook_first_ms", "6. webhooks: first output", "ms"),
+    Row("hook_done_ms", "6. webhooks: completed", "ms"),
+    Row("idle_rss_mib", "7. idle RSS, process tree", "MiB"),
+    Row("idle_pss_mib", "7. idle PSS, process tree", "MiB"),
+]
+
+
+def medians(records: list[RunRecord], servers: Sequence[str]) -> dict[str, dict[str, float | None]]:
+    """metric -> server -> median over the repeats that produced a value (None: never did)."""
+    out: dict[str, dict[str, float | None]] = {}
+    keys = {k for r in records for k in r.metrics}
+    for key in sorted(keys):
+        out[key] = {}
+        for server in servers:
+            values = [r.metrics[key] for r in records
+                      if r.server == server and r.metrics.get(key) is not None]
+            value = median([v for v in values if v is not None])
+            out[key][server] = None if math.isnan(value) else value
+    return out
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "n/a"
+    if unit == "%":
+        return f"{value * 100:.1f} %"
+    if unit == "count":
+        return f"{value:.0f}"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def _ratio(ours: float | None, theirs: float | None) -> float | None:
+    if ours is None or theirs is None or theirs == 0:
+        return None
+    return ours / theirs
+
+
+def _fmt_ratio(ratio: float | None) -> str:
+    return "—" if ratio is None else f"{ratio:.2f}×"
+
+
+@dataclass
+class Target:
+    name: str
+    measure: str
+    ratio: float | None
+    met: bool | None  # None: could not be judged (a value is n/a)
+
+
+def targets(summary: dict[str, dict[str, float | None]], records: list[RunRecord],
+            coglet: str, cog: str) -> list[Target]:
+    def get(key: str, server: str) -> float | None:
+        return summary.get(key, {}).get(server)
+
+    out: list[Target] = []
+
+    def relative(name: str, key: str, other: float | None, limit: float, what: str) -> None:
+        ours = get(key, SPROCKET)
+        ratio = _ratio(ours, other)
+        out.append(Target(name, f"{_fmt(ours, 'ms')} vs {what} {_fmt(other, 'ms')}",
+                          ratio, None if ratio is None else ratio <= limit))
+
+    relative("noop p50 ≤ 0.5 × coglet", "noop_p50_ms", get("noop_p50_ms", coglet), 0.5, "coglet")
+    ours_409 = [r.metrics.get(k) or 0 for r in records if r.server == SPROCKET and r.predictor == "noop"
+                for k in ("noop_seq_409", "share409_c1")]
+    noop_runs = [r for r in records if r.server == SPROCKET and r.predictor == "noop" and not r.error]
+    out.append(Target("no 409 for a single back-to-back client",
+                      f"409s: {sum(1 for v in ours_409 if v)} of {len(ours_409)} measurements had any "
+                      "(sequential client and wrk -c1, every repeat)",
+                      None, None if not noop_runs else not any(ours_409)))
+    health = get("health_p99_ms", SPROCKET)
+    out.append(Target("health p99 during GIL-bound predict ≤ 2 ms", f"{_fmt(health, 'ms')} ms",
+                      None if health is None else health / 2.0, None if health is None else health <= 2.0))
+    relative("cold start ≤ coglet", "cold_start_ms", get("cold_start_ms", coglet), 1.0, "coglet")
+    relative("idle memory (PSS) ≤ coglet", "idle_pss_mib", get("idle_pss_mib", coglet), 1.0, "coglet")
+    relative("SSE first token ≤ 0.5 × coglet", "sse_first_ms", get("sse_first_ms", coglet), 0.5, "coglet")
+    refs = [v for v in (get("in_10mib_p50_ms", cog), get("in_10mib_p50_ms", coglet)) if v is not None]
+    relative("10 MiB data-URI input ≤ 0.3 × faster reference", "in_10mib_p50_ms",
+             min(refs) if refs else None, 0.3, "faster reference")
+    return out
+
+
+def _notes(records: list[RunRecord], servers: Sequence[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for server in servers:
+        seen: dict[str, int] = {}
+        for r in records:
+            if r.server != server:
+                continue
+            for note in ([f"ERROR in {r.predictor} (repeat {r.repeat + 1}): {r.error}"] if r.error else []) + [
+                    f"{r.predictor}: {n}" for n in r.notes]:
+                seen[note] = seen.get(note, 0) + 1
+        out[server] = [f"{n} (×{c})" if c > 1 else n for n, c in seen.items()]
+    return out
+
+
+def markdown(meta: dict[str, Any], summary: dict[str, dict[str, float | None]], servers: Sequence[str],
+             goal: list[Target], notes: dict[str, list[str]], profile: dict[str, Any] | None,
+             chart_name: str) -> str:
+    refs = [s for s in servers if s != SPROCKET]
+    lines = [
+        f"# Sprocket vs Cog 0.9.8 vs coglet — {meta['date']}",
+        "",
+        f"Machine: {meta['machine']['cpu']} ({meta['machine']['cores']} cores), "
+        f"{meta['machine']['memory_gib']:.0f} GiB, {meta['machine']['system']}, Python {meta['machine']['python']}. "
+        f"Sprocket at {meta['sprocket_commit']}. Command: `{meta['command']}`; "
+        f"{meta['settings']['repeats']} repeats, servers interleaved (A B C A B C ...); "
+        f"took {meta['seconds'] / 60:.1f} min.",
+        "",
+        "Each cell is the median over the repeats of that repeat's value (a p50 of 2000 requests, "
+        "a rate over a wrk run, ...). Ratios are Sprocket / reference: below 1 is better for times "
+        "and memory, above 1 is better for rates. n/a: the server has no such feature.",
+        "",
+        "| figure | unit | " + " | ".join(servers) + " | " + " | ".join(f"Sprocket / {r}" for r in refs) + " |",
+        "| --- | --- | " + " | ".join("---:" for _ in servers) + " | " + " | ".join("---:" for _ in refs) + " |",
+    ]
+    for row in ROWS:
+        values = summary.get(row.key, {})
+        cells = [_fmt(values.get(s), row.unit) for s in servers]
+        ratios = [_fmt_ratio(_ratio(values.get(SPROCKET), values.get(r))) if row.unit not in ("%", "count")
+                  else "—" for r in refs]
+        lines.append(f"| {row.label} | {row.unit} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
+    lines += ["", "## Targets", "", "| target | measured | ratio | met |", "| --- | --- | ---: | --- |"]
+    for t in goal:
+        met = "n/a" if t.met is None else ("**yes**" if t.met else "no")
+        lines.append(f"| {t.name} | {t.measure} | {_fmt_ratio(t.ratio)} | {met} |")
+    lines += ["", f"![latency distributions]({chart_name})", ""]
+    if profile:
+        lines += profile_markdown(profile)
+    lines += ["## Notes per server", ""]
+    for server in servers:
+        lines.append(f"- **{server}** ({meta['versions'].get(server, '?')}): "
+                     + ("; ".join(notes.get(server) or ["nothing unusual"])))
+    lines.append("")
+    return "\n".join(lines)
+
+
+def profile_markdown(profile: dict[str, Any]) -> list[str]:
+    cpu = profile["cpu_us_per_request"]
+    lines = [
+        "## 8. Sprocket: where a noop prediction's time goes",
+        "",
+        f"One keep-alive client, back to back, {profile['requests_in_window']} predictions in the "
+        f"profiled window ({profile['window_wall_us_per_request']:.0f} µs each, wall).",
+        "",
+        "| part | µs per prediction | how measured |",
+        "| --- | ---: | --- |",
+        f"| noop POST /predictions, p50 at the client | {profile['noop_p50_us']:.0f} | wall clock, no profiler |",
+        f"| GET /health-check, p50 (front alone: HTTP + aiohttp, no IPC) | {profile['health_p50_us']:.0f} | wall clock |",
+        f"| predict() as the worker reports it (`metrics.predict_time`) | "
+        f"{profile['predict_time_p50_us'] or float('nan'):.0f} | worker's timer |",
+        f"| front process CPU | {cpu['front']:.0f} | psutil user+sys over the window |",
+        f"| worker process CPU | {cpu['worker']:.0f} | psutil |",
+        f"| client (harness) CPU | {cpu['client']:.0f} | psutil |",
+        f"| wall minus those three (waits, wake-ups; negative = overlap on 2 cores) | "
+        f"{profile['unaccounted_us_per_request']:.0f} | |",
+        "",
+    ]
+    spy = profile.get("py_spy", {})
+    if "layers" in spy:
+        for proc in ("front", "worker"):
+            total = sum(spy["layers"][proc].values()) or 1
+            lines += [f"py-spy, {proc} ({spy['samples'].get(proc, 0)} samples with the GIL held; "
+                      "share of them by the layer nearest the sampled frame):", ""]
+            lines += [f"- {name}: {count / total * 100:.0f} %" for name, count in spy["layers"][proc].items()]
+            lines += ["", f"Hottest frames in the {proc}: " + "; ".join(
+                f"`{frame}` {count / total * 100:.0f} %" for frame, count in spy["top_leaves"][proc][:6]), ""]
+    else:
+        lines += [f"py-spy: {spy.get('note', 'not run')}", ""]
+    return lines
+
+
+def chart(records: list[RunRecord], servers: Sequence[str], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [
+        ("noop", "2. noop prediction latency (ms)"),
+        ("health", "4. health-check during GIL-bound predict (ms)"),
+        ("out_1mib", "5. 1 MiB string output (ms)"),
+        ("in_10mib", "5. 10 MiB data-URI input (ms)"),
+        ("sse_first", "6. SSE time to first token (ms)"),
+        ("cold_start", "1. cold start, spawn → READY (ms)"),
+    ]
+    fig, axes = plt.subplots(2, 3, figsize=(16, 9))
+    for ax, (key, label) in zip(axes.flat, panels):
+        data = [[v for r in records if r.server == s for v in r.samples.get(key, [])] for s in servers]
+        present = [i for i, d in enumerate(data) if d]
+        if present:
+            ax.boxplot([data[i] for i in present], positions=[i + 1 for i in present],
+                       whis=(1, 99), showfliers=True, flierprops={"markersize": 2, "alpha": 0.3})
+        for i, d in enumerate(data):
+            if not d:
+                ax.text(i + 1, 0.5, "n/a", transform=ax.get_xaxis_transform(), ha="center", color="grey")
+        ax.set_xticks(range(1, len(servers) + 1), list(servers))
+        ax.set_xlim(0.5, len(servers) + 0.5)
+        ax.set_yscale("log")
+        ax.set_title(label, fontsize=10)
+        ax.grid(axis="y", which="both", alpha=0.3)
+    fig.suptitle(f"{title} — boxes: quartiles; whiskers: p1–p99; dots beyond; all repeats pooled")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write(out_dir: Path, meta: dict[str, Any], records: list[RunRecord], servers: Sequence[str],
+          profile: dict[str, Any] | None) -> tuple[Path, Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = meta["date"]
+    summary = medians(records, servers)
+    coglet = next(s for s in servers if s.startswith("coglet"))
+    cog = next(s for s in servers if s.startswith("cog-"))
+    goal = targets(summary, records, coglet, cog)
+    notes = _notes(records, servers)
+    json_path, md_path, png_path = (out_dir / f"{stem}.{ext}" for ext in ("json", "md", "png"))
+    chart(records, servers, png_path, f"Sprocket vs Cog 0.9.8 vs coglet, {stem}")
+    md_path.write_text(markdown(meta, summary, servers, goal, notes, profile, png_path.name))
+    document = {
+        "meta": meta,
+        "medians": summary,
+        "targets": [t.__dict__ for t in goal],
+        "notes": notes,
+        "profile": profile,
+        "runs": [r.__dict__ for r in records],
+    }
+    json_path.write_text(json.dumps(_clean(document), indent=1, default=str))
+    return json_path, md_path, png_path
+
+
+def _clean(node: Any) -> Any:
+    """NaN and infinity become null (JSON has neither); samples keep 0.1 µs of precision."""
+    if isinstance(node, float):
+        return None if math.isnan(node) or math.isinf(node) else round(node, 4)
+    if isinstance(node, dict):
+        return {k: _clean(v) for k, v in node.items()}
+    if isinstance(node, (list, tuple)):
+        return [_clean(v) for v in node]
+    return node

@@ -1,0 +1,225 @@
+"""What is measured on each running server: one function per predictor, figures 1 to 7.
+
+Each scenario gets a server that has just become READY and returns plain numbers (`metrics`,
+milliseconds unless the name says otherwise) plus the raw samples the chart draws.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import psutil
+
+from benchmarks.load import Client, health_during_predict, sequential, sse_prediction, wrk
+from benchmarks.servers import RunningServer
+from benchmarks.stats import summary
+from benchmarks.webhooks import Receiver
+
+MiB = 1024 * 1024
+_IDLE_SETTLE = 1.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    repeats: int = 5
+    noop_requests: int = 2000
+    wrk_seconds: float = 4.0
+    wrk_connections: tuple[int, ...] = (1, 8, 64)
+    gil_seconds: float = 5.0
+    big_output_requests: int = 20
+    file_input_requests: int = 5
+    file_input_mib: int = 10
+    token_count: int = 1000
+    token_runs: int = 3
+
+
+@dataclass
+class Measured:
+    metrics: dict[str, float | None] = field(default_factory=dict)
+    samples: dict[str, list[float]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None or math.isnan(seconds) else seconds * 1000.0
+
+
+def idle_memory(server: RunningServer) -> dict[str, float | None]:
+    """RSS and PSS summed over the server's process tree (MiB)."""
+    rss = pss = 0
+    processes = 0
+    for process in server.tree():
+        try:
+            info = process.memory_full_info()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        rss += info.rss
+        pss += getattr(info, "pss", 0)
+        processes += 1
+    return {"idle_rss_mib": rss / MiB, "idle_pss_mib": pss / MiB, "idle_processes": float(processes)}
+
+
+def noop(server: RunningServer, settings: Settings, receiver: Receiver) -> Measured:
+    """Figures 1, 2, 3 and 7: cold start, idle memory, sequential latency, throughput."""
+    out = Measured()
+    out.metrics["cold_start_ms"] = server.cold_start * 1000.0
+    out.samples["cold_start"] = [server.cold_start * 1000.0]
+    time.sleep(_IDLE_SETTLE)
+    out.metrics.update(idle_memory(server))
+
+    client = Client(server.host, server.port)
+    try:
+        seq = sequential(client, "POST", "/predictions", {"input": {"text": "hi"}}, settings.noop_requests)
+    finally:
+        client.close()
+    stats = summary(seq.latencies)
+    out.metrics.update({"noop_p50_ms": _ms(stats["p50"]), "noop_p90_ms": _ms(stats["p90"]),
+                        "noop_p99_ms": _ms(stats["p99"]),
+                        "noop_seq_409": float(seq.statuses.get("409", 0)),
+                        "noop_seq_non200": float(sum(v for k, v in seq.statuses.items() if k != "200"))})
+    out.samples["noop"] = [s * 1000.0 for s in seq.latencies]
+    if seq.predict_times:
+        out.metrics["noop_predict_time_p50_ms"] = _ms(summary(seq.predict_times)["p50"])
+
+    for connections in settings.wrk_connections:
+        result = wrk(f"{server.base_url}/predictions", connections, settings.wrk_seconds, '{"input":{"text":"hi"}}')
+        out.metrics[f"rps_c{connections}"] = result["rate"]
+        out.metrics[f"ok_rps_c{connections}"] = result["ok_rate"]
+        out.metrics[f"share409_c{connections}"] = result["share_409"]
+        errors = sum(result["errors"].values()) - result["errors"]["status"]
+        if errors:
+            out.notes.append(f"wrk -c{connections}: {errors} socket errors/timeouts")
+        server.check_alive()
+    return out
+
+
+def gil_bound(server: RunningServer, settings: Settings, receiver: Receiver) -> Measured:
+    """Figure 4: /health-check latency while predict() holds the GIL for 5 s."""
+    out = Measured()
+    result = health_during_predict(server.host, server.port, {"input": {"seconds": settings.gil_seconds}},
+                                   timeout=settings.gil_seconds * 4)
+    stats = summary(result.latencies)
+    out.metrics.update({"health_p50_ms": _ms(stats["p50"]), "health_p99_ms": _ms(stats["p99"]),
+                        "health_max_ms": _ms(stats["max"]), "health_answers": float(stats["n"])})
+    out.samples["health"] = [s * 1000.0 for s in result.latencies]
+    out.notes.append(f"health states seen {result.statuses}; predict HTTP {result.predict_status} "
+                     f"in {result.predict_seconds:.2f} s; {result.timeouts} probe timeouts")
+    return out
+
+
+def big_output(server: RunningServer, settings: Settings, receiver: Receiver) -> Measured:
+    """Figure 5a: a prediction returning a 1 MiB string."""
+    out = Measured()
+    client = Client(server.host, server.port)
+    try:
+        seq = sequential(client, "POST", "/predictions", {"input": {"size": MiB}},
+                         settings.big_output_requests, warmup=2)
+    finally:
+        client.close()
+    out.metrics["out_1mib_p50_ms"] = _ms(summary(seq.latencies)["p50"])
+    out.samples["out_1mib"] = [s * 1000.0 for s in seq.latencies]
+    if seq.statuses.get("200", 0) != settings.big_output_requests:
+        out.notes.append(f"1 MiB output statuses {seq.statuses}")
+    return out
+
+
+def _data_uri(mib: int) -> str:
+    payload = os.urandom(mib * MiB)
+    return "data:application/octet-stream;base64," + base64.b64encode(payload).decode("ascii")
+
+
+def file_input(server: RunningServer, settings: Settings, receiver: Receiver) -> Measured:
+    """Figure 5b: a 10 MiB file sent as a data: URI to a `Path` input; the predictor returns its size."""
+    out = Measured()
+    uri = _data_uri(settings.file_input_mib)
+    client = Client(server.host, server.port, timeout=120.0)
+    latencies: list[float] = []
+    try:
+        for i in range(settings.file_input_requests + 1):
+            reply = client.post_json("/predictions", {"input": {"file": uri}})
+            body = reply.json() if reply.status == 200 else {}
+            if reply.status != 200 or body.get("output") != settings.file_input_mib * MiB:
+                out.notes.append(f"file input: HTTP {reply.status}, output {str(body.get('output'))[:80]}")
+            if i > 0:  # the first one warms caches and imports
+                latencies.append(reply.seconds)
+    finally:
+        client.close()
+    out.metrics["in_10mib_p50_ms"] = _ms(summary(latencies)["p50"])
+    out.samples["in_10mib"] = [s * 1000.0 for s in latencies]
+    return out
+
+
+def tokens(server: RunningServer, settings: Settings, receiver: Receiver) -> Measured:
+    """Figure 6: 1000 tokens from an iterator, over SSE and over webhooks."""
+    out = Measured()
+    payload = {"input": {"count": settings.token_count}}
+    sse_first: list[float] = []
+    sse_done: list[float] = []
+    for _ in range(settings.token_runs):
+        timing = sse_prediction(server.host, server.port, payload)
+        if not timing.supported:
+            out.notes.append(f"SSE n/a: {timing.note}")
+            break
+        if timing.first_token is not None and timing.completed is not None:
+            sse_first.append(timing.first_token)
+            sse_done.append(timing.completed)
+            if timing.tokens != settings.token_count:
+                out.notes.append(f"SSE delivered {timing.tokens} output events of {settings.token_count}")
+        else:
+            out.notes.append(f"SSE incomplete: {timing.note}")
+    out.metrics["sse_first_ms"] = _ms(summary(sse_first)["p50"]) if sse_first else None
+    out.metrics["sse_done_ms"] = _ms(summary(sse_done)["p50"]) if sse_done else None
+    out.samples["sse_first"] = [s * 1000.0 for s in sse_first]
+
+    hook_first: list[float] = []
+    hook_done: list[float] = []
+    client = Client(server.host, server.port)
+    try:
+        for _ in range(settings.token_runs):
+            timing = receiver.prediction(client, payload)
+            if not timing.supported:
+                out.notes.append(f"webhooks n/a: {timing.note}")
+                break
+            if not hook_done:
+                out.notes.append(f"webhooks for one prediction: {timing.note}")
+            if timing.completed is not None:
+                hook_done.append(timing.completed)
+                if timing.first_token is not None:
+                    hook_first.append(timing.first_token)
+                if timing.tokens != settings.token_count:
+                    out.notes.append(f"webhook final output had {timing.tokens} tokens")
+            else:
+                out.notes.append(f"webhooks incomplete: {timing.note}")
+            _wait_idle(server, client)
+    finally:
+        client.close()
+    out.metrics["hook_first_ms"] = _ms(summary(hook_first)["p50"]) if hook_first else None
+    out.metrics["hook_done_ms"] = _ms(summary(hook_done)["p50"]) if hook_done else None
+    return out
+
+
+def _wait_idle(server: RunningServer, client: Client, deadline: float = 10.0) -> None:
+    """After an async prediction, wait for READY so the next one is not refused with 409."""
+    give_up = time.monotonic() + deadline
+    while time.monotonic() < give_up:
+        reply = client.request("GET", "/health-check")
+        if reply.status == 200 and reply.json().get("status") == "READY":
+            return
+        time.sleep(0.01)
+
+
+Scenario = Callable[[RunningServer, Settings, Receiver], Measured]
+
+# predictor directory -> what is measured on it, in the order they run within a repeat.
+SCENARIOS: dict[str, Scenario] = {
+    "noop": noop,
+    "gil_bound": gil_bound,
+    "big_output": big_output,
+    "file_input": file_input,
+    "tokens": tokens,
+}

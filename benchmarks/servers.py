@@ -1,0 +1,241 @@
+"""Starting, watching and stopping the three servers under test.
+
+Every server runs in its own session (so its own process group), on a loopback port picked
+here, in a private copy of the predictor directory. Stopping signals only that process group:
+SIGTERM, a deadline, then SIGKILL. Nothing else on the machine is touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+PREDICTORS = Path(__file__).resolve().parent / "predictors"
+
+READY_DEADLINE = 60.0
+STOP_GRACE = 10.0
+_POLL_INTERVAL = 0.005
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """How to run one server: interpreter, module, flags and environment."""
+
+    name: str
+    python: Path
+    args: tuple[str, ...]
+    env: dict[str, str] = field(default_factory=dict)
+    path_prefix: Path | None = None
+    # coglet validates inputs (and serves /openapi.json, SSE) only from .cog/openapi_schema.json.
+    needs_schema_file: bool = False
+    binds_all_interfaces: bool = False
+    version: str = "?"
+
+    def command(self) -> list[str]:
+        return [str(self.python), *self.args]
+
+
+class ServerError(Exception):
+    """A server did not start, did not become READY in time, or died; carries its log tail."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _clean_environ() -> dict[str, str]:
+    """The harness's environment without anything that would steer a server under test."""
+    drop = ("COG_", "PORT", "HOST", "VIRTUAL_ENV", "PYTHON", "LOG_FORMAT", "RUST_LOG", "WEBHOOK_")
+    return {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+
+
+def prepare_model_dir(predictor: str, schema: dict[str, object] | None) -> Path:
+    """A private copy of benchmarks/predictors/<predictor>, with .cog/openapi_schema.json if given."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"bench-{predictor}-"))
+    model = workdir / predictor
+    shutil.copytree(PREDICTORS / predictor, model, ignore=shutil.ignore_patterns("__pycache__", ".cog"))
+    if schema is not None:
+        (model / ".cog").mkdir()
+        (model / ".cog" / "openapi_schema.json").write_text(json.dumps(schema))
+    return model
+
+
+@dataclass
+class RunningServer:
+    spec: ServerSpec
+    predictor: str
+    port: int
+    process: subprocess.Popen[bytes]
+    model_dir: Path
+    log_path: Path
+    spawned_at: float
+    ready_at: float | None = None
+
+    @property
+    def host(self) -> str:
+        return "127.0.0.1"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def cold_start(self) -> float:
+        assert self.ready_at is not None
+        return self.ready_at - self.spawned_at
+
+    def log_tail(self, lines: int = 25) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def tree(self) -> list[psutil.Process]:
+        """The server process and all its descendants that are still alive."""
+        try:
+            root = psutil.Process(self.process.pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def check_alive(self) -> None:
+        code = self.process.poll()
+        if code is not None:
+            raise ServerError(f"{self.spec.name} exited with {code} while serving {self.predictor}:\n"
+                              f"{self.log_tail()}")
+
+
+def _health_status(host: str, port: int) -> str | None:
+    conn = http.client.HTTPConnection(host, port, timeout=1.0)
+    try:
+        conn.request("GET", "/health-check")
+        response = conn.getresponse()
+        body = response.read()
+        if response.status != 200:
+            return None
+        status = json.loads(body).get("status")
+        return status if isinstance(status, str) else None
+    except (OSError, http.client.HTTPException, ValueError):
+        return None
+    finally:
+        conn.close()
+
+
+def wait_ready(server: RunningServer, deadline: float = READY_DEADLINE) -> None:
+    """Poll /health-check every 5 ms until READY; cold start is spawn to that answer."""
+    give_up = time.monotonic() + deadline
+    last: str | None = None
+    while time.monotonic() < give_up:
+        server.check_alive()
+        last = _health_status(server.host, server.port)
+        if last == "READY":
+            server.ready_at = time.perf_counter()
+            return
+        time.sleep(_POLL_INTERVAL)
+    raise ServerError(f"{server.spec.name} not READY after {deadline:.0f} s (last status {last}):\n"
+                      f"{server.log_tail()}")
+
+
+def stop(server: RunningServer, grace: float = STOP_GRACE) -> None:
+    """SIGTERM the server's process group, then SIGKILL it after `grace` s; reap the leader."""
+    pgid = server.process.pid  # start_new_session=True made the server its group's leader
+    members = server.tree()
+    if server.process.poll() is None:
+        try:
+            os.killpg(pgid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            server.process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+    # Whatever of the group (or of the tree we saw, should a child have left the group) is left.
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    for member in members:
+        try:
+            member.kill()
+        except psutil.NoSuchProcess:
+            pass
+    try:
+        server.process.wait(timeout=5.0)
+    except subprocess.TimeoutExpired as error:
+        raise ServerError(f"{server.spec.name} (pid {pgid}) survived SIGKILL") from error
+    psutil.wait_procs(members, timeout=5.0)
+
+
+@contextmanager
+def running(spec: ServerSpec, predictor: str, schema: dict[str, object] | None = None,
+            extra_env: dict[str, str] | None = None) -> Iterator[RunningServer]:
+    """Start `spec` serving `predictor`, wait for READY, yield it, and always stop it."""
+    model_dir = prepare_model_dir(predictor, schema if spec.needs_schema_file else None)
+    port = free_port()
+    env = _clean_environ()
+    env.update(spec.env)
+    env.update(extra_env or {})
+    env["PORT"] = str(port)
+    if spec.path_prefix is not None:
+        env["PATH"] = f"{spec.path_prefix}{os.pathsep}{env.get('PATH', '')}"
+    log_path = model_dir.parent / "server.log"
+    with open(log_path, "wb") as log_file:
+        spawned_at = time.perf_counter()
+        process = subprocess.Popen(spec.command(), cwd=model_dir, env=env, stdin=subprocess.DEVNULL,
+                                   stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+    server = RunningServer(spec, predictor, port, process, model_dir, log_path, spawned_at)
+    try:
+        wait_ready(server)
+        yield server
+    finally:
+        stop(server)
+        shutil.rmtree(model_dir.parent, ignore_errors=True)
+
+
+def sprocket_spec() -> ServerSpec:
+    """Sprocket from a snapshot of runtime/ taken now, so edits made during the run do not mix in.
+
+    The snapshot goes first on PYTHONPATH, ahead of the editable install in .venv, whose
+    dependencies it uses.
+    """
+    python = REPO / ".venv" / "bin" / "python"
+    if not python.exists():
+        raise ServerError(f"{python} is missing: run `make install` first")
+    snapshot = Path(__file__).resolve().parent / ".envs" / "sprocket-snapshot"
+    shutil.rmtree(snapshot, ignore_errors=True)
+    shutil.copytree(REPO / "runtime", snapshot / "runtime", ignore=shutil.ignore_patterns("__pycache__"))
+    digest = hashlib.sha256()
+    for path in sorted((snapshot / "runtime").rglob("*.py")):
+        digest.update(path.relative_to(snapshot).as_posix().encode())
+        digest.update(path.read_bytes())
+    return ServerSpec("sprocket", python, ("-m", "runtime", "--host", "127.0.0.1"),
+                      env={"PYTHONPATH": str(snapshot)}, version=f"runtime/ sha256 {digest.hexdigest()[:12]}")
+
+
+def cog098_spec(python: Path, version: str) -> ServerSpec:
+    # No --host flag before 0.9.10: it always binds 0.0.0.0. We only ever talk to it on loopback.
+    return ServerSpec("cog-0.9.8", python, ("-m", "cog.server.http"), binds_all_interfaces=True,
+                      version=version)
+
+
+def coglet_spec(python: Path, bin_dir: Path, version: str) -> ServerSpec:
+    return ServerSpec(f"coglet-{version}", python, ("-m", "cog.server.http", "--host", "127.0.0.1"),
+                      env={"COG_PREDICT_TYPE_STUB": "predict.py:Predictor"}, path_prefix=bin_dir,
+                      needs_schema_file=True, version=version)
