@@ -143,7 +143,7 @@ async def _answer(request: web.Request, service: PredictionService, prediction: 
         await prediction.finished.wait()
     except asyncio.CancelledError:
         # The client hung up on a synchronous prediction: nobody wants the result any more.
-        await asyncio.shield(service.cancel(prediction.id))
+        service.cancel(prediction.id)
         raise
     finally:
         prediction.release()
@@ -192,7 +192,7 @@ async def create_training_idempotent(request: web.Request) -> web.StreamResponse
 
 
 async def cancel(request: web.Request) -> web.Response:
-    cancelled = await request.app[SERVICE].cancel(request.match_info["prediction_id"])
+    cancelled = request.app[SERVICE].cancel(request.match_info["prediction_id"])
     return json_response({}, status=200 if cancelled else 404)
 
 

@@ -211,15 +211,20 @@ class PredictionService:
 
     # ------------------------------------------------------------ the rest of a life
 
-    async def cancel(self, prediction_id: str) -> bool:
+    def cancel(self, prediction_id: str) -> bool:
         prediction = self.predictions.get(prediction_id)
         if prediction is None or prediction.finished.is_set():
             return False
-        return await self.supervisor.cancel(prediction_id)
+        return self.supervisor.cancel(prediction_id)
 
     def _forget(self, prediction: Prediction) -> None:
         if self.predictions.get(prediction.id) is prediction:
             del self.predictions[prediction.id]
             self.event_streams.pop(prediction.id, None)
-        if os.path.isdir(prediction.workdir):
+        # Most predictions leave no files: one rmdir here, and a thread only for the rest.
+        try:
+            os.rmdir(prediction.workdir)
+        except FileNotFoundError:
+            pass
+        except OSError:
             self._track(asyncio.ensure_future(asyncio.to_thread(shutil.rmtree, prediction.workdir, True)))

@@ -1,11 +1,15 @@
 """ZeroMQ sockets between the front and the worker.
 
-Two one-way PUSH/PULL pipes over `ipc://` endpoints in a private (0700) directory the front
-creates (and removes once the worker is connected): `control` carries front -> worker messages, `events` worker -> front. Keeping them apart
-means a cancel never waits behind megabytes of logs. Each message is one msgpack frame.
+Three one-way PUSH/PULL pipes over `ipc://` endpoints in a private (0700) directory the front
+creates, and removes once the worker is connected:
 
-The front binds (it outlives workers); the worker connects. The front's side is asyncio
-(`zmq.asyncio`), the worker's is blocking, used from several threads behind a lock.
+    requests  front -> worker   Predict, Shutdown: work, taken in order by the worker's main thread
+    control   front -> worker   Cancel: read by a thread of its own, so it is never stuck behind work
+    events    worker -> front   everything the worker reports, in the order it happened
+
+Each message is one msgpack frame. The front binds (it outlives workers); the worker connects.
+The front reads events straight off the socket's file descriptor from its event loop, with no
+future per message; the worker's sockets are blocking, its sends shared by threads behind a lock.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import asyncio
 import shutil
 import tempfile
 import threading
-from typing import Any
+from typing import Any, Callable
 
 import msgspec
 import zmq
@@ -57,65 +61,109 @@ def decode_control(frame: bytes) -> ControlMessage:
 
 
 class Endpoints(msgspec.Struct, frozen=True):
-    """Where the two pipes live; handed to the worker on its command line."""
+    """Where the three pipes live; handed to the worker on its command line."""
 
+    requests: str
     control: str
     events: str
 
     @classmethod
     def in_directory(cls, directory: str) -> "Endpoints":
-        return cls(control=f"ipc://{directory}/control", events=f"ipc://{directory}/events")
+        return cls(requests=f"ipc://{directory}/requests", control=f"ipc://{directory}/control",
+                   events=f"ipc://{directory}/events")
 
 
 class FrontChannel:
-    """The front's ends: sends control messages, receives events.
+    """The front's ends.
 
     Each worker gets fresh endpoints (`open_for_worker`), so nothing a dead worker left unread
-    reaches its successor. Once the worker has connected to both, the socket files and their
+    reaches its successor. Once the worker has connected to all three, the socket files and their
     directory are removed (`seal`): connected ipc sockets no longer need them, and a front killed
     outright then leaves no files behind.
     """
 
     def __init__(self) -> None:
-        self._context = zmq.asyncio.Context()
-        self._control: zmq.asyncio.Socket | None = None
-        self._events: zmq.asyncio.Socket | None = None
+        self._context = zmq.Context()
+        self._sockets: list[zmq.Socket] = []
+        self._events: zmq.Socket | None = None
+        self._requests: zmq.Socket | None = None
+        self._control: zmq.Socket | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.directory: str | None = None
 
     def open_for_worker(self) -> Endpoints:
         self._close_sockets()
         self.directory = tempfile.mkdtemp(prefix="sprocket-ipc-")  # mkdtemp makes it 0700
         endpoints = Endpoints.in_directory(self.directory)
+        self._requests = self._bind(zmq.PUSH, endpoints.requests)
         self._control = self._bind(zmq.PUSH, endpoints.control)
         self._events = self._bind(zmq.PULL, endpoints.events)
         return endpoints
 
-    def _bind(self, kind: int, endpoint: str) -> zmq.asyncio.Socket:
+    def _bind(self, kind: int, endpoint: str) -> zmq.Socket:
         sock = self._context.socket(kind)
         sock.setsockopt(zmq.LINGER, _LINGER_MS)
         sock.bind(endpoint)
+        self._sockets.append(sock)
         return sock
 
     async def seal(self) -> None:
-        """Wait until the worker has connected to both sockets, then remove their files."""
+        """Wait until the worker has connected to every socket, then remove their files."""
         directory = self.directory
-        assert self._control is not None and self._events is not None
-        await asyncio.gather(_accepted(self._control), _accepted(self._events))
+        await asyncio.gather(*(_accepted(sock) for sock in list(self._sockets)))
         if directory is not None and directory == self.directory:
             shutil.rmtree(directory, ignore_errors=True)
 
-    async def send(self, message: ControlMessage) -> None:
-        assert self._control is not None
-        await self._control.send(encode(message), copy=False)
+    # ------------------------------------------------------------ sending
 
-    async def receive(self) -> EventMessage:
+    def send_request(self, message: ControlMessage) -> None:
+        """Queue a Predict or Shutdown for the worker. Never blocks: slots bound what is queued."""
+        assert self._requests is not None
+        self._requests.send(encode(message), flags=zmq.NOBLOCK, copy=False)
+
+    def send_control(self, message: ControlMessage) -> None:
+        assert self._control is not None
+        self._control.send(encode(message), flags=zmq.NOBLOCK, copy=False)
+
+    # ------------------------------------------------------------ receiving
+
+    def start_receiving(self, on_event: Callable[[EventMessage], None]) -> None:
+        """Call `on_event` for each event, from the running event loop, until `stop_receiving`."""
         assert self._events is not None
-        return decode_event(await self._events.recv(copy=True))
+        events = self._events
+        self._loop = asyncio.get_running_loop()
+
+        def drain() -> None:
+            # The descriptor is edge-triggered: read until the socket says nothing is left.
+            while events.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                on_event(decode_event(events.recv(zmq.NOBLOCK)))
+
+        self._loop.add_reader(events.getsockopt(zmq.FD), drain)
+        self._loop.call_soon(drain)  # events that arrived before the reader was added
+
+    def stop_receiving(self) -> None:
+        if self._loop is not None and self._events is not None:
+            self._loop.remove_reader(self._events.getsockopt(zmq.FD))
+        self._loop = None
+
+    async def receive_pending(self, within: float) -> list[EventMessage]:
+        """Events that arrive within `within` seconds, for after the worker has exited."""
+        assert self._events is not None
+        received = []
+        deadline = asyncio.get_running_loop().time() + within
+        while (remaining := deadline - asyncio.get_running_loop().time()) > 0:
+            if not self._events.poll(0):
+                await asyncio.sleep(min(remaining, 0.01))
+                continue
+            received.append(decode_event(self._events.recv(zmq.NOBLOCK)))
+        return received
 
     def _close_sockets(self) -> None:
-        for sock in (self._control, self._events):
-            if sock is not None:
-                sock.close(linger=0)
+        self.stop_receiving()
+        for sock in self._sockets:
+            sock.close(linger=0)
+        self._sockets = []
+        self._events = self._requests = self._control = None
         if self.directory is not None:
             shutil.rmtree(self.directory, ignore_errors=True)
             self.directory = None
@@ -125,44 +173,50 @@ class FrontChannel:
         self._context.term()
 
 
-async def _accepted(sock: zmq.asyncio.Socket) -> None:
-    monitor = sock.get_monitor_socket(zmq.EVENT_ACCEPTED)
+async def _accepted(sock: zmq.Socket) -> None:
+    monitor = zmq.asyncio.Socket.from_socket(sock.get_monitor_socket(zmq.EVENT_ACCEPTED))
     try:
         while parse_monitor_message(await monitor.recv_multipart())["event"] != zmq.EVENT_ACCEPTED:
             pass
     finally:
-        sock.disable_monitor()
+        if not sock.closed:
+            sock.disable_monitor()
         monitor.close(linger=0)
 
 
 class WorkerChannel:
-    """The worker's ends. `send` may be called from any thread; `receive` from one thread only."""
+    """The worker's ends. `send` may be called from any thread; each receive from one thread."""
 
     def __init__(self, endpoints: Endpoints) -> None:
         self._context = zmq.Context()
-        self._control = self._context.socket(zmq.PULL)
-        self._control.setsockopt(zmq.LINGER, _LINGER_MS)
-        self._control.connect(endpoints.control)
-        self._events = self._context.socket(zmq.PUSH)
+        self.requests = self._connect(zmq.PULL, endpoints.requests)
+        self.control = self._connect(zmq.PULL, endpoints.control)
+        self._events = self._connect(zmq.PUSH, endpoints.events)
         # Events already queued (a prediction's last logs, its result) must still reach the
         # front when the worker exits right after sending them.
         self._events.setsockopt(zmq.LINGER, 2000)
-        self._events.connect(endpoints.events)
         self._send_lock = threading.Lock()
+
+    def _connect(self, kind: int, endpoint: str) -> zmq.Socket:
+        sock = self._context.socket(kind)
+        sock.setsockopt(zmq.LINGER, _LINGER_MS)
+        sock.connect(endpoint)
+        return sock
 
     def send(self, message: EventMessage) -> None:
         frame = encode(message)
         with self._send_lock:
             self._events.send(frame, copy=False)
 
-    def receive(self, timeout_ms: int) -> ControlMessage | None:
-        """The next control message, or None when none came within `timeout_ms`."""
-        if not self._control.poll(timeout_ms):
+    @staticmethod
+    def receive(sock: zmq.Socket, timeout_ms: int | None = None) -> ControlMessage | None:
+        """The next message on `sock`, or None when none came within `timeout_ms`."""
+        if timeout_ms is not None and not sock.poll(timeout_ms):
             return None
-        return decode_control(self._control.recv(copy=True))
+        return decode_control(sock.recv(copy=True))
 
     def close(self) -> None:
-        self._control.close(linger=0)
+        self.requests.close(linger=0)
+        self.control.close(linger=0)
         self._events.close()
         self._context.term()
-

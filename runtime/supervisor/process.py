@@ -49,6 +49,7 @@ async def spawn_worker(endpoints: Endpoints, settings: "WorkerSettings") -> asyn
     trainer = ["--trainer", settings.trainer_ref] if settings.trainer_ref else []
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "runtime.worker",
+        "--requests", endpoints.requests,
         "--control", endpoints.control,
         "--events", endpoints.events,
         "--predictor", settings.predictor_ref,

@@ -20,7 +20,6 @@ import contextlib
 import logging
 import os
 import signal
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal, Protocol
@@ -136,7 +135,6 @@ class Supervisor:
                            self._slots_changed)
         self._channel = FrontChannel()
         self._process: asyncio.subprocess.Process | None = None
-        self._pump: asyncio.Task[None] | None = None
         self._sealing: asyncio.Task[None] | None = None
         self._watch: asyncio.Task[None] | None = None
         self._setup_timer: asyncio.TimerHandle | None = None
@@ -188,7 +186,7 @@ class Supervisor:
         self.worker_pid = self._process.pid
         self._sealing = asyncio.create_task(self._channel.seal(), name="ipc-seal")
         self.watch = ProcessWatch(self._process.pid)
-        self._pump = asyncio.create_task(self._pump_events(), name="worker-events")
+        self._channel.start_receiving(self._dispatch)
         self._watch = asyncio.create_task(self._watch_exit(self._process), name="worker-exit")
         if self.settings.setup_timeout:
             self._setup_timer = asyncio.get_running_loop().call_later(
@@ -211,8 +209,8 @@ class Supervisor:
         process = self._process
         if process is not None and process.returncode is None:
             for prediction_id in list(self._inflight):
-                await self._channel.send(Cancel(id=prediction_id))
-            await self._channel.send(Shutdown())
+                self._channel.send_control(Cancel(id=prediction_id))
+            self._channel.send_request(Shutdown())
             if not await wait_exit(process, _WORKER_STOP_SECONDS):
                 await kill(process)
         if self._watch is not None:
@@ -271,17 +269,17 @@ class Supervisor:
         if self.settings.predict_timeout:
             entry.timers.append(asyncio.get_running_loop().call_later(
                 self.settings.predict_timeout, self._predict_overdue, request.id))
-        await self._channel.send(request)
+        self._channel.send_request(request)
 
-    async def cancel(self, prediction_id: str) -> bool:
+    def cancel(self, prediction_id: str) -> bool:
         """Ask the worker to stop `prediction_id`; False if it is not in flight."""
         entry = self._inflight.get(prediction_id)
         if entry is None:
             return False
-        await self._request_cancel(prediction_id, entry)
+        self._request_cancel(prediction_id, entry)
         return True
 
-    async def _request_cancel(self, prediction_id: str, entry: _InFlight) -> None:
+    def _request_cancel(self, prediction_id: str, entry: _InFlight) -> None:
         if entry.cancel_requested:
             return
         entry.cancel_requested = True
@@ -289,7 +287,7 @@ class Supervisor:
             return  # not sent to the worker yet: submit() will report it canceled
         entry.timers.append(asyncio.get_running_loop().call_later(
             self.settings.cancel_grace, self._cancel_overdue, prediction_id))
-        await self._channel.send(Cancel(id=prediction_id))
+        self._channel.send_control(Cancel(id=prediction_id))
 
     def _predict_overdue(self, prediction_id: str) -> None:
         entry = self._inflight.get(prediction_id)
@@ -298,7 +296,7 @@ class Supervisor:
         log.warning("ran past SPROCKET_PREDICT_TIMEOUT (%.1f s); cancelling it", self.settings.predict_timeout,
                     extra={"prediction_id": prediction_id})
         entry.timed_out = True
-        asyncio.ensure_future(self._request_cancel(prediction_id, entry))
+        self._request_cancel(prediction_id, entry)
 
     def _cancel_overdue(self, prediction_id: str) -> None:
         if prediction_id in self._inflight:
@@ -323,10 +321,6 @@ class Supervisor:
         self._process.kill()
 
     # ------------------------------------------------------------ worker events
-
-    async def _pump_events(self) -> None:
-        while True:
-            self._dispatch(await self._channel.receive())
 
     def _dispatch(self, event: EventMessage) -> None:
         if isinstance(event, Log):
@@ -393,12 +387,8 @@ class Supervisor:
             listener.on_canceled()
 
     async def _drain_after_exit(self) -> None:
-        deadline = time.monotonic() + _EXIT_DRAIN_SECONDS
-        while (remaining := deadline - time.monotonic()) > 0:
-            try:
-                event = await asyncio.wait_for(self._channel.receive(), remaining)
-            except asyncio.TimeoutError:
-                return
+        self._channel.stop_receiving()
+        for event in await self._channel.receive_pending(_EXIT_DRAIN_SECONDS):
             self._dispatch(event)
 
     def _fail_in_flight(self, reason: str) -> None:
@@ -425,8 +415,6 @@ class Supervisor:
 
     async def _watch_exit(self, process: asyncio.subprocess.Process) -> None:
         returncode = await process.wait()
-        if self._pump is not None:
-            self._pump.cancel()
         await self._drain_after_exit()
         reason, cause = self._exit_reason(returncode)
         self._kill = None

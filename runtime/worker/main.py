@@ -24,8 +24,10 @@ import sys
 import threading
 from typing import Any
 
+import zmq
+
 from runtime.cog_alias import install_cog_alias
-from runtime.ipc.messages import Cancel, Log, Predict, PredictorLoaded, SetupFailed, Shutdown
+from runtime.ipc.messages import Cancel, Log, PredictorLoaded, SetupFailed, Shutdown
 from runtime.ipc.transport import Endpoints, WorkerChannel
 from runtime.schema.signature import SignatureError, describe_predictor
 from runtime.worker.capture import OutputCapture, route_by_prediction
@@ -51,18 +53,27 @@ def _die_with_parent(parent_pid: int) -> None:
 
 
 def _serve_control(channel: WorkerChannel, runner: SyncRunner | AsyncRunner, parent_pid: int) -> None:
-    """Hand control messages to the runner; exit the process if the front has gone."""
+    """Hand cancels (and, for an async runner, requests too) to the runner; exit the process if
+    the front has gone. A sync runner's main thread reads its requests itself."""
+    poller = zmq.Poller()
+    poller.register(channel.control, zmq.POLLIN)
+    if isinstance(runner, AsyncRunner):
+        poller.register(channel.requests, zmq.POLLIN)
     while True:
-        message = channel.receive(timeout_ms=_PARENT_CHECK_MS)
+        ready = dict(poller.poll(_PARENT_CHECK_MS))
         if os.getppid() != parent_pid:
             log.error("the front (pid %d) is gone; exiting", parent_pid)
             os._exit(1)
-        if isinstance(message, (Predict, Shutdown)):
-            runner.submit(message)
-        elif isinstance(message, Cancel):
-            runner.cancel(message.id)
-        if isinstance(message, Shutdown):
-            return
+        if channel.control in ready:
+            message = channel.receive(channel.control)
+            if isinstance(message, Cancel):
+                runner.cancel(message.id)
+        if channel.requests in ready:
+            request = channel.receive(channel.requests)
+            if request is not None:
+                runner.submit(request)
+            if isinstance(request, Shutdown):
+                return
 
 
 def _entrypoint(ref: str, workdir: str, method: str, max_concurrency: int) -> Entrypoint:
@@ -72,6 +83,7 @@ def _entrypoint(ref: str, workdir: str, method: str, max_concurrency: int) -> En
 
 def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m runtime.worker")
+    parser.add_argument("--requests", required=True)
     parser.add_argument("--control", required=True)
     parser.add_argument("--events", required=True)
     parser.add_argument("--predictor", required=True)
@@ -88,7 +100,7 @@ def run(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _die_with_parent(args.parent_pid)
-    channel = WorkerChannel(Endpoints(control=args.control, events=args.events))
+    channel = WorkerChannel(Endpoints(requests=args.requests, control=args.control, events=args.events))
 
     def deliver_log(owner: str | None, stream: Any, text: str) -> None:
         channel.send(Log(prediction_id=owner, stream=stream, data=text))
@@ -120,7 +132,7 @@ def run(argv: list[str]) -> int:
     channel.send(PredictorLoaded(spec=predict.spec, training_spec=train.spec if train else None))
     if predict.spec.max_concurrency > 1:
         route_by_prediction(deliver_log)
-    runner = make_runner(predict, train, channel.send, capture)
+    runner = make_runner(predict, train, channel, capture)
     check = healthcheck_of(predict.function)
     if check is not None:
         runner.on_ready = Healthchecks(check, channel.send, args.healthcheck_interval,

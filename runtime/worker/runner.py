@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import inspect
 import os
-import queue
 import signal
 import tempfile
 import threading
@@ -41,6 +40,7 @@ from runtime.ipc.messages import (
     SetupSucceeded,
     Shutdown,
 )
+from runtime.ipc.transport import WorkerChannel
 from runtime.schema.arguments import prepared_arguments
 from runtime.schema.outputs import to_wire
 from runtime.types import CancelationException, Path
@@ -79,7 +79,8 @@ def _setup_arguments(setup: Callable[..., Any]) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def _temporary_directory(workdir: str) -> Iterator[None]:
-    os.makedirs(workdir, exist_ok=True)
+    with contextlib.suppress(FileExistsError):  # the front made it for input files
+        os.mkdir(workdir)
     tempfile.tempdir = workdir
     try:
         yield
@@ -88,10 +89,12 @@ def _temporary_directory(workdir: str) -> Iterator[None]:
 
 
 class _Runner:
-    def __init__(self, predict: Entrypoint, train: Entrypoint | None, send: Send, capture: OutputCapture) -> None:
+    def __init__(self, predict: Entrypoint, train: Entrypoint | None, channel: WorkerChannel,
+                 capture: OutputCapture) -> None:
         self.predict = predict
         self.train = train
-        self.send = send
+        self.channel = channel
+        self.send: Send = channel.send
         self.capture = capture
         self.alone = predict.spec.max_concurrency == 1
         self.on_ready: Callable[[], None] | None = None  # called once setup() has succeeded
@@ -147,15 +150,13 @@ class _Runner:
 
 
 class SyncRunner(_Runner):
+    """Reads its requests itself, in the main thread: no hand-off between threads per prediction."""
+
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self._inbox: queue.SimpleQueue[ControlMessage] = queue.SimpleQueue()
         self._running: str | None = None  # set only while this prediction's predict() runs
         self._cancelled: set[str] = set()
         self._main_thread = threading.main_thread().ident
-
-    def submit(self, message: ControlMessage) -> None:
-        self._inbox.put(message)
 
     def cancel(self, prediction_id: str) -> None:
         # Recorded first, then checked: with _predict doing the reverse, one of the two always
@@ -178,7 +179,7 @@ class SyncRunner(_Runner):
             return self._report_setup(error)
         self._report_setup(None)
         while True:
-            message = self._inbox.get()
+            message = self.channel.receive(self.channel.requests)
             if isinstance(message, Shutdown):
                 return EXIT_OK
             if isinstance(message, Predict):
@@ -302,7 +303,7 @@ class AsyncRunner(_Runner):
         return None
 
 
-def make_runner(predict: Entrypoint, train: Entrypoint | None, send: Send,
+def make_runner(predict: Entrypoint, train: Entrypoint | None, channel: WorkerChannel,
                 capture: OutputCapture) -> SyncRunner | AsyncRunner:
     runner_class = AsyncRunner if predict.spec.is_async else SyncRunner
-    return runner_class(predict, train, send, capture)
+    return runner_class(predict, train, channel, capture)
