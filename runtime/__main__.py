@@ -1,5 +1,9 @@
 """`python -m runtime`: serve the predictor named in ./cog.yaml over Cog's HTTP API.
 
+Start-up order matters for cold start: read the settings, take the port, start the worker, and
+only then import the HTTP stack (aiohttp alone takes a few hundred milliseconds), so the worker's
+imports and setup() overlap with the front's.
+
 Exit codes: 0 after a clean shutdown, 2 when the configuration is wrong (one line on stderr).
 """
 
@@ -10,8 +14,11 @@ import os
 import sys
 
 from runtime.config import ConfigError, load_config
+from runtime.ipc.transport import FrontChannel
+from runtime.listen import bind_listener
 from runtime.logs import configure_logging
-from runtime.server import serve
+from runtime.supervisor.process import spawn_worker
+from runtime.supervisor.settings import worker_settings
 
 
 def _event_loop_factory() -> object:
@@ -26,8 +33,13 @@ def main() -> None:
     try:
         config = load_config(sys.argv[1:], os.environ, os.getcwd())
         configure_logging(config.log_level, config.log_format)
+        sock = bind_listener(config.host, config.port)
+        channel = FrontChannel()
+        first_worker = spawn_worker(channel.open_for_worker(), worker_settings(config))
+        from runtime.server import serve  # the HTTP stack, imported while the worker boots
+
         with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:  # type: ignore[arg-type]
-            runner.run(serve(config))
+            runner.run(serve(config, sock, channel, first_worker))
     except ConfigError as error:
         print(f"sprocket: {error}", file=sys.stderr)
         sys.exit(2)

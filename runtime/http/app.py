@@ -18,10 +18,12 @@ from runtime.http.errors import json_errors
 from runtime.http.keys import LOOP_WATCH, MONITOR, SERVICE, SHUTDOWN_REQUESTED
 from runtime.http.loop_watch import LoopWatch
 from runtime.http.service import PredictionService
+from runtime.ipc.transport import FrontChannel
 from runtime.metrics import Metrics
 from runtime.supervisor.monitor import Monitor, MonitorSettings
-from runtime.supervisor.restart import RestartPolicy
-from runtime.supervisor.supervisor import Supervisor, WorkerSettings
+from runtime.supervisor.process import WorkerProcess
+from runtime.supervisor.settings import worker_settings
+from runtime.supervisor.supervisor import Supervisor
 
 
 async def _lifetime(app: web.Application) -> AsyncIterator[None]:
@@ -38,26 +40,16 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     await loop_watch.stop()
 
 
-def worker_settings(config: ServerConfig) -> WorkerSettings:
-    return WorkerSettings(
-        predictor_ref=config.predictor_ref, trainer_ref=config.trainer_ref, workdir=config.workdir,
-        max_concurrency=config.max_concurrency, setup_timeout=config.setup_timeout,
-        predict_timeout=config.predict_timeout, cancel_grace=config.cancel_grace,
-        queue_size=config.queue_size, queue_timeout=config.queue_timeout,
-        restart=RestartPolicy(config.restart_policy, config.max_restarts, config.restart_backoff),
-        healthcheck_interval=config.healthcheck_interval, healthcheck_timeout=config.healthcheck_timeout,
-        ready_file=config.ready_file)
-
-
 def monitor_settings(config: ServerConfig) -> MonitorSettings:
     return MonitorSettings(
         interval=config.watch_interval, gpu_interval=config.gpu_interval, nvml_module=config.nvml_module,
         memory_limit_bytes=config.memory_limit_mb * MIB if config.memory_limit_mb else None)
 
 
-def build_app(config: ServerConfig) -> web.Application:
+def build_app(config: ServerConfig, channel: FrontChannel | None = None,
+              first_worker: WorkerProcess | None = None) -> web.Application:
     app = web.Application(middlewares=[json_errors], client_max_size=config.max_body_bytes)
-    supervisor = Supervisor(worker_settings(config), Metrics())
+    supervisor = Supervisor(worker_settings(config), Metrics(), channel, first_worker)
     app[SERVICE] = PredictionService(supervisor, config)
     app[MONITOR] = Monitor(supervisor, monitor_settings(config))
     app[LOOP_WATCH] = LoopWatch()

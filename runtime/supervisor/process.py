@@ -6,13 +6,12 @@ import asyncio
 import logging
 import os
 import signal
+import subprocess
 import sys
-from typing import TYPE_CHECKING
+from datetime import datetime, timezone
 
 from runtime.ipc.transport import Endpoints
-
-if TYPE_CHECKING:
-    from runtime.supervisor.supervisor import WorkerSettings
+from runtime.supervisor.settings import WorkerSettings
 
 log = logging.getLogger("sprocket.supervisor")
 
@@ -45,27 +44,62 @@ def describe_exit(returncode: int) -> str:
     return f"worker exited with code {returncode}"
 
 
-async def spawn_worker(endpoints: Endpoints, settings: "WorkerSettings") -> asyncio.subprocess.Process:
+class WorkerProcess:
+    """A running worker: a plain subprocess, whose exit the event loop learns through a pidfd.
+
+    Plain `subprocess.Popen`, not asyncio's, so the first worker can be started before the
+    front has an event loop (or has imported aiohttp): the two boot in parallel."""
+
+    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+        self._popen = popen
+        self.pid = popen.pid
+        self.started_at = datetime.now(timezone.utc)
+
+    @property
+    def returncode(self) -> int | None:
+        return self._popen.poll()
+
+    def kill(self) -> None:
+        if self._popen.poll() is None:
+            self._popen.kill()
+
+    async def wait(self) -> int:
+        if self._popen.poll() is not None:
+            return self._popen.returncode
+        loop = asyncio.get_running_loop()
+        exited = loop.create_future()
+        pidfd = os.pidfd_open(self.pid)  # readable once the process has exited
+        try:
+            loop.add_reader(pidfd, lambda: exited.done() or exited.set_result(None))
+            try:
+                if self._popen.poll() is None:
+                    await exited
+            finally:
+                loop.remove_reader(pidfd)
+        finally:
+            os.close(pidfd)
+        return self._popen.wait()
+
+
+def spawn_worker(endpoints: Endpoints, settings: WorkerSettings) -> WorkerProcess:
     trainer = ["--trainer", settings.trainer_ref] if settings.trainer_ref else []
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "runtime.worker",
-        "--requests", endpoints.requests,
-        "--control", endpoints.control,
-        "--events", endpoints.events,
-        "--predictor", settings.predictor_ref,
-        *trainer,
-        "--max-concurrency", str(settings.max_concurrency or 1),
-        "--parent-pid", str(os.getpid()),
-        "--healthcheck-interval", str(settings.healthcheck_interval),
-        "--healthcheck-timeout", str(settings.healthcheck_timeout),
-        cwd=settings.workdir,
-        stdin=asyncio.subprocess.DEVNULL,
-    )
-    log.info("worker=%d started for %s", process.pid, settings.predictor_ref)
-    return process
+    popen = subprocess.Popen(
+        [sys.executable, "-m", "runtime.worker",
+         "--requests", endpoints.requests,
+         "--control", endpoints.control,
+         "--events", endpoints.events,
+         "--predictor", settings.predictor_ref,
+         *trainer,
+         "--max-concurrency", str(settings.max_concurrency or 1),
+         "--parent-pid", str(os.getpid()),
+         "--healthcheck-interval", str(settings.healthcheck_interval),
+         "--healthcheck-timeout", str(settings.healthcheck_timeout)],
+        cwd=settings.workdir, stdin=subprocess.DEVNULL)
+    log.info("worker=%d started for %s", popen.pid, settings.predictor_ref)
+    return WorkerProcess(popen)
 
 
-async def wait_exit(process: asyncio.subprocess.Process, timeout: float) -> bool:
+async def wait_exit(process: WorkerProcess, timeout: float) -> bool:
     try:
         await asyncio.wait_for(process.wait(), timeout)
     except asyncio.TimeoutError:
@@ -73,7 +107,7 @@ async def wait_exit(process: asyncio.subprocess.Process, timeout: float) -> bool
     return True
 
 
-async def kill(process: asyncio.subprocess.Process) -> None:
+async def kill(process: WorkerProcess) -> None:
     """SIGKILL, for a worker that did not exit when asked; returns once it has exited.
 
     The worker ignores SIGTERM and SIGINT (a signal sent to the whole process group must not

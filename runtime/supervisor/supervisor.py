@@ -42,8 +42,9 @@ from runtime.ipc.messages import (
 )
 from runtime.ipc.transport import FrontChannel
 from runtime.metrics import Metrics
-from runtime.supervisor.process import describe_exit, kill, spawn_worker, wait_exit
-from runtime.supervisor.restart import Cause, RestartPolicy
+from runtime.supervisor.process import WorkerProcess, describe_exit, kill, spawn_worker, wait_exit
+from runtime.supervisor.restart import Cause
+from runtime.supervisor.settings import WorkerSettings
 from runtime.supervisor.slots import Admission, Slots
 from runtime.supervisor.state import State, StateMachine
 from runtime.supervisor.watch import ProcessWatch
@@ -70,23 +71,6 @@ class PredictionListener(Protocol):
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-@dataclass(frozen=True)
-class WorkerSettings:
-    predictor_ref: str
-    workdir: str
-    trainer_ref: str | None = None
-    max_concurrency: int | None = None
-    setup_timeout: float | None = None
-    predict_timeout: float | None = None
-    cancel_grace: float = 5.0
-    queue_size: int = 0
-    queue_timeout: float = 30.0
-    restart: RestartPolicy = RestartPolicy()
-    healthcheck_interval: float = 10.0
-    healthcheck_timeout: float = 5.0
-    ready_file: str | None = None  # written while READY or BUSY (Kubernetes convention)
 
 
 @dataclass
@@ -117,7 +101,11 @@ class _InFlight:
 
 
 class Supervisor:
-    def __init__(self, settings: WorkerSettings, metrics: Metrics | None = None) -> None:
+    """`channel` and `first_worker` may come from `python -m runtime`, which starts the first
+    worker before the HTTP stack is even imported; otherwise `start` makes them."""
+
+    def __init__(self, settings: WorkerSettings, metrics: Metrics | None = None,
+                 channel: FrontChannel | None = None, first_worker: WorkerProcess | None = None) -> None:
         self.settings = settings
         self.metrics = metrics or Metrics()
         self.machine = StateMachine(self._on_transition)
@@ -133,8 +121,9 @@ class Supervisor:
         self.user_health: HealthcheckResult | None = None
         self.slots = Slots(settings.max_concurrency or 1, settings.queue_size, settings.queue_timeout,
                            self._slots_changed)
-        self._channel = FrontChannel()
-        self._process: asyncio.subprocess.Process | None = None
+        self._channel = channel or FrontChannel()
+        self._first_worker = first_worker
+        self._process: WorkerProcess | None = None
         self._sealing: asyncio.Task[None] | None = None
         self._watch: asyncio.Task[None] | None = None
         self._setup_timer: asyncio.TimerHandle | None = None
@@ -177,12 +166,14 @@ class Supervisor:
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Spawn a worker; it loads the predictor and runs setup()."""
-        self.setup = SetupInfo(started_at=utc_now())
+        """Spawn a worker (or adopt the first one); it loads the predictor and runs setup()."""
+        if self._first_worker is not None:
+            self._process, self._first_worker = self._first_worker, None
+        else:
+            self._process = spawn_worker(self._channel.open_for_worker(), self.settings)
+        self.setup = SetupInfo(started_at=self._process.started_at)
         self.spec = self.training_spec = None
         self.user_health = None
-        endpoints = self._channel.open_for_worker()
-        self._process = await spawn_worker(endpoints, self.settings)
         self.worker_pid = self._process.pid
         self._sealing = asyncio.create_task(self._channel.seal(), name="ipc-seal")
         self.watch = ProcessWatch(self._process.pid)
@@ -413,7 +404,7 @@ class Supervisor:
             reason = "worker killed by the kernel's OOM killer (SIGKILL)"
         return reason, Cause.SETUP if self.state is State.STARTING else Cause.CRASHED
 
-    async def _watch_exit(self, process: asyncio.subprocess.Process) -> None:
+    async def _watch_exit(self, process: WorkerProcess) -> None:
         returncode = await process.wait()
         await self._drain_after_exit()
         reason, cause = self._exit_reason(returncode)
