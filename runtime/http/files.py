@@ -20,6 +20,7 @@ from typing import Any, Callable
 import aiohttp
 
 from runtime.ipc.messages import OutputFile, PredictorSpec
+from runtime.schema.validation import InputValidationError
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _MAX_NAME = 100
@@ -60,13 +61,13 @@ def _decode_data_uri(uri: str) -> tuple[bytes, str]:
     return urllib.parse.unquote_to_bytes(payload), media_type
 
 
-def _write_data_uri(uri: str, directory: str, index: int, max_bytes: int) -> str:
+def _write_data_uri(uri: str, directory: str, prefix: str, max_bytes: int) -> str:
     data, media_type = _decode_data_uri(uri)
     if len(data) > max_bytes:
-        raise InputFileError(f"the data URI holds {len(data)} bytes, more than the limit of {max_bytes}")
+        raise InputFileError(f"the data URL holds {len(data)} bytes, more than the limit of {max_bytes} "
+                             "(SPROCKET_DOWNLOAD_MAX_BYTES)")
     extension = mimetypes.guess_extension(media_type) or ""
-    os.makedirs(directory, exist_ok=True)
-    path = os.path.join(directory, f"{index}-input{extension}")
+    path = os.path.join(directory, f"{prefix}-input{extension}")
     with open(path, "wb") as file:
         file.write(data)
     return path
@@ -94,47 +95,67 @@ async def _download(session: aiohttp.ClientSession, url: str, path: str, limits:
 
 
 class InputFiles:
-    """Turns the URL values of Path and File inputs into local paths inside `directory`,
-    fetching all of a request's files at once."""
+    """Turns the URL values of Path and File inputs into local paths inside a directory.
+
+    Data URLs are decoded first (`write_data_urls`), before the prediction is admitted, so a
+    payload that does not decode is the client's 422; http(s) URLs are fetched after admission
+    (`download`), all of a request's at once, and a failure fails the prediction.
+    """
 
     def __init__(self, spec: PredictorSpec) -> None:
         self.file_inputs = [f.name for f in spec.inputs if f.kind in ("path", "file")]
 
-    def needed(self, values: dict[str, Any]) -> bool:
-        return any(values.get(name) is not None for name in self.file_inputs)
-
-    async def materialize(self, values: dict[str, Any], directory: str, session: aiohttp.ClientSession,
-                          limits: DownloadLimits) -> dict[str, Any]:
-        jobs: list[tuple[str, int | None, str]] = []
+    def _urls(self, values: dict[str, Any], data: bool) -> list[tuple[str, int | None, str]]:
+        """(input name, list position or None, URL) for each data URL, or each http(s) URL.
+        (Values already replaced by local paths are neither.)"""
+        schemes = ("data:",) if data else ("http://", "https://")
+        found: list[tuple[str, int | None, str]] = []
         for name in self.file_inputs:
             value = values.get(name)
-            if isinstance(value, list):
-                jobs.extend((name, position, url) for position, url in enumerate(value))
-            elif value is not None:
-                jobs.append((name, None, value))
+            items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+            found.extend((name, position, url) for position, url in items
+                         if isinstance(url, str) and url[:8].lower().startswith(schemes))
+        return found
+
+    def has_data_urls(self, values: dict[str, Any]) -> bool:
+        return bool(self.file_inputs) and bool(self._urls(values, data=True))
+
+    def has_downloads(self, values: dict[str, Any]) -> bool:
+        return bool(self.file_inputs) and bool(self._urls(values, data=False))
+
+    async def write_data_urls(self, values: dict[str, Any], directory: str, max_bytes: int) -> dict[str, Any]:
+        """Raises InputValidationError, FastAPI-shaped, for a payload that does not decode."""
+        jobs = self._urls(values, data=True)
+
+        def write_all() -> list[str]:
+            os.makedirs(directory, exist_ok=True)
+            paths = []
+            for index, (name, position, url) in enumerate(jobs):
+                try:
+                    paths.append(_write_data_uri(url, directory, f"d{index}", max_bytes))
+                except (binascii.Error, ValueError, InputFileError) as error:
+                    loc: list[str | int] = ["body", "input", name, *([] if position is None else [position])]
+                    reason = error if isinstance(error, InputFileError) else f"the data URL does not decode: {error}"
+                    raise InputValidationError([{"loc": loc, "msg": str(reason), "type": "value_error.url"}]) from None
+            return paths
+
+        return _resolve(values, jobs, await asyncio.to_thread(write_all))
+
+    async def download(self, values: dict[str, Any], directory: str, session: aiohttp.ClientSession,
+                       limits: DownloadLimits) -> dict[str, Any]:
+        jobs = self._urls(values, data=False)
         os.makedirs(directory, exist_ok=True)
         paths = await asyncio.gather(*(
-            self._fetch(name, url, directory, index, session, limits)
+            self._fetch(name, url, directory, f"u{index}", session, limits)
             for index, (name, _, url) in enumerate(jobs)))
-        resolved = dict(values)
-        for (name, position, _), path in zip(jobs, paths):
-            if position is None:
-                resolved[name] = path
-            else:
-                resolved[name] = [*resolved[name]]
-                resolved[name][position] = path
-        return resolved
+        return _resolve(values, jobs, list(paths))
 
-    async def _fetch(self, name: str, url: str, directory: str, index: int,
+    async def _fetch(self, name: str, url: str, directory: str, prefix: str,
                      session: aiohttp.ClientSession, limits: DownloadLimits) -> str:
+        path = os.path.join(directory, f"{prefix}-{safe_file_name(urllib.parse.urlsplit(url).path, 'input')}")
         try:
-            if url.startswith("data:"):
-                return await asyncio.to_thread(_write_data_uri, url, directory, index, limits.max_bytes)
-            path = os.path.join(directory, f"{index}-{safe_file_name(urllib.parse.urlsplit(url).path, 'input')}")
             await _download(session, url, path, limits)
             return path
-        except (binascii.Error, ValueError) as error:
-            raise InputFileError(f"input {name!r}: the data URI does not decode: {error}") from None
         except asyncio.TimeoutError:
             raise InputFileError(f"input {name!r}: download took longer than {limits.timeout:.0f} s "
                                  "(SPROCKET_DOWNLOAD_TIMEOUT)") from None
@@ -142,6 +163,18 @@ class InputFiles:
             raise InputFileError(f"input {name!r}: download failed: {error}") from None
         except InputFileError as error:
             raise InputFileError(f"input {name!r}: {error}") from None
+
+
+def _resolve(values: dict[str, Any], jobs: list[tuple[str, int | None, str]], paths: list[str]) -> dict[str, Any]:
+    """`values` with each job's URL replaced by its local path."""
+    resolved = dict(values)
+    for (name, position, _), path in zip(jobs, paths):
+        if position is None:
+            resolved[name] = path
+        else:
+            resolved[name] = [*resolved[name]]
+            resolved[name][position] = path
+    return resolved
 
 
 # ---------------------------------------------------------------- outputs

@@ -26,7 +26,7 @@ from runtime.http.sse import EventStream
 from runtime.http.webhooks import ALL_EVENTS, WebhookNotifier, WebhookSettings
 from runtime.ipc.messages import Predict, PredictorSpec
 from runtime.schema.openapi import openapi_document
-from runtime.schema.validation import InputValidationError, InputValidator, mask_secrets
+from runtime.schema.validation import InputValidationError, InputValidator, input_echo
 from runtime.supervisor.slots import Admission
 from runtime.supervisor.state import State
 from runtime.supervisor.supervisor import Supervisor
@@ -51,7 +51,7 @@ class EntrypointView:
         self.spec = spec
         self.validator = InputValidator(spec)
         self.files = InputFiles(spec)
-        self.has_secrets = any(f.kind == "secret" for f in spec.inputs)
+        self.has_files_or_secrets = any(f.kind in ("secret", "path", "file") for f in spec.inputs)
 
 
 class PredictionService:
@@ -140,19 +140,26 @@ class PredictionService:
         if spec is None:
             raise Refused(404, "This model has no trainer: cog.yaml has no 'train' entry")
         view = self._view(spec)
+        # The directory is named for a fresh uuid, never for the client's id, which could hold
+        # "../". It is made only when something is written into it.
+        workdir = os.path.join(tempfile.gettempdir(), f"sprocket-prediction-{uuid.uuid4().hex}")
         try:
-            values = view.validator.validate(body.input)
+            raw = values = view.validator.validate(body.input)
+            if view.files.has_data_urls(values):
+                values = await view.files.write_data_urls(values, workdir, self.config.download_max_bytes)
         except InputValidationError as error:
+            self._discard(workdir)
             raise Refused(422, error.errors) from None
-        await self._admit(prediction_id)
+        try:
+            await self._admit(prediction_id)
+        except Refused:
+            self._discard(workdir)
+            raise
         trace = {name: headers[name] for name in _TRACE_HEADERS if name in headers}
         assert self.session is not None
         encoder = OutputEncoder(self.session, prediction_id, self.config.upload_url, body.output_file_prefix, trace,
                                 self.metrics.upload_failures.inc)
-        echoed = mask_secrets(spec, values) if view.has_secrets else values
-        # The directory is named for a fresh uuid, never for the client's id, which could hold
-        # "../". It is made only when something is written into it.
-        workdir = os.path.join(tempfile.gettempdir(), f"sprocket-prediction-{uuid.uuid4().hex}")
+        echoed = input_echo(spec, raw) if view.has_files_or_secrets else raw
         prediction = Prediction(prediction_id, body, echoed, workdir, spec.is_iterator, encoder, self._forget)
         self.predictions[prediction_id] = prediction
         if body.webhook:
@@ -186,10 +193,10 @@ class PredictionService:
     async def _run(self, prediction: Prediction, view: EntrypointView, values: dict[str, Any], train: bool) -> None:
         prediction.hold()
         try:
-            if view.files.needed(values):
+            if view.files.has_downloads(values):
                 assert self.session is not None
                 try:
-                    values = await view.files.materialize(values, prediction.workdir, self.session, self._limits)
+                    values = await view.files.download(values, prediction.workdir, self.session, self._limits)
                 except InputFileError as error:
                     self.supervisor.release(prediction.id)
                     prediction.on_failed(str(error))
@@ -221,10 +228,15 @@ class PredictionService:
         if self.predictions.get(prediction.id) is prediction:
             del self.predictions[prediction.id]
             self.event_streams.pop(prediction.id, None)
-        # Most predictions leave no files: one rmdir here, and a thread only for the rest.
+        self._discard(prediction.workdir)
+
+    def _discard(self, workdir: str) -> None:
+        """Remove a prediction's directory: one rmdir when it is empty or missing (the common
+        case), a thread for the rest."""
         try:
-            os.rmdir(prediction.workdir)
+            os.rmdir(workdir)
         except FileNotFoundError:
             pass
         except OSError:
-            self._track(asyncio.ensure_future(asyncio.to_thread(shutil.rmtree, prediction.workdir, True)))
+            self._track(asyncio.ensure_future(asyncio.to_thread(shutil.rmtree, workdir, True)))
+

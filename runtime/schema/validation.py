@@ -25,7 +25,6 @@ _INPUT_LOC = ("body", "input")
 _URL_SCHEMES = frozenset({"http", "https"})
 # data:[<mediatype>][;base64],<data> (RFC 2397); the media type may carry ;key=value parameters.
 _DATA_URL_HEADER = re.compile(r"(?:[\w.+-]+/[\w.+-]+)?(?:;[\w.+-]+=[^;,]*)*(?P<base64>;base64)?", re.ASCII)
-_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
 
 class InputValidationError(Exception):
@@ -95,15 +94,20 @@ def _url_check(label: str) -> _Check:
             raise _Invalid(f"{label} input must be an http(s) or data URL; got {got}", "value_error.url.scheme")
         if not url.hostname:
             raise _Invalid(f"{label} input URL has no host: {value[:100]!r}", "value_error.url.host")
+        if url.username is not None or url.password is not None:
+            # They would end up echoed in responses, webhooks and logs.
+            raise _Invalid(f"{label} input URL must not carry credentials (user:password@)",
+                           "value_error.url.userinfo")
         return value
 
     return check
 
 
 def _check_data_url(label: str, rest: str) -> None:
-    header, comma, data = rest.partition(",")
-    match = _DATA_URL_HEADER.fullmatch(header)
-    if not comma or match is None or (match["base64"] and _BASE64.fullmatch(data) is None):
+    # Only the header is checked here, on the event loop; the payload (possibly megabytes) is
+    # decoded, and its base64 checked, in a thread when the file is written.
+    comma = rest.find(",")
+    if comma < 0 or _DATA_URL_HEADER.fullmatch(rest, 0, comma) is None:
         raise _Invalid(
             f"{label} input is a malformed data URL; expected data:[<mediatype>][;base64],<data>",
             "value_error.url",
@@ -283,12 +287,26 @@ class InputValidator:
         return cleaned
 
 
-def mask_secrets(spec: PredictorSpec, cleaned: dict[str, Any]) -> dict[str, Any]:
-    """A copy of `cleaned` with Secret inputs masked, fit to echo back as the prediction's `input`."""
-    masked = dict(cleaned)
+ECHOED_DATA_URL_LIMIT = 1024
+
+
+def _short_data_url(value: Any) -> Any:
+    if not isinstance(value, str) or len(value) <= ECHOED_DATA_URL_LIMIT or value[:5].lower() != "data:":
+        return value
+    comma = value.find(",")
+    return f"{value[:comma + 1]}...({len(value) - comma - 1} characters not echoed)"
+
+
+def input_echo(spec: PredictorSpec, cleaned: dict[str, Any]) -> dict[str, Any]:
+    """`cleaned` as the prediction's `input` shows it: Secret inputs masked, and data URLs over
+    1 KiB cut to their header, so a 10 MiB upload is not sent back in every response and webhook."""
+    echo = dict(cleaned)
     for field in spec.inputs:
-        value = masked.get(field.name)
-        if field.kind != "secret" or value is None:
+        value = echo.get(field.name)
+        if value is None:
             continue
-        masked[field.name] = [SECRET_MASK for _ in value] if field.is_list else SECRET_MASK
-    return masked
+        if field.kind == "secret":
+            echo[field.name] = [SECRET_MASK for _ in value] if field.is_list else SECRET_MASK
+        elif field.kind in ("path", "file"):
+            echo[field.name] = [_short_data_url(v) for v in value] if field.is_list else _short_data_url(value)
+    return echo

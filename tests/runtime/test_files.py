@@ -37,9 +37,12 @@ def test_download_size_limit(files: Server, peer: Peer) -> None:
 
 
 def test_data_uri_size_limit(files: Server) -> None:
-    body = files.predict(source="data:text/plain;base64," + base64.b64encode(b"y" * 2000).decode())
-    assert body["status"] == "failed"
-    assert "more than the limit of 1000" in body["error"]
+    response = files.post("/predictions", json={"input": {
+        "source": "data:text/plain;base64," + base64.b64encode(b"y" * 2000).decode()}})
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "input", "source"]
+    assert error["msg"] == "the data URL holds 2000 bytes, more than the limit of 1000 (SPROCKET_DOWNLOAD_MAX_BYTES)"
 
 
 def test_download_timeout(files: Server, peer: Peer) -> None:

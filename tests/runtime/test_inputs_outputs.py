@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 from tests.conftest import module_server
+from tests.peers import Peer, respond
 from tests.support import Server
 
 all_inputs = module_server("all_inputs")
@@ -65,17 +66,27 @@ def test_path_inputs_must_be_http_or_data_urls(all_inputs: Server) -> None:
 
 
 def test_undecodable_data_uri_is_rejected(all_inputs: Server) -> None:
-    for uri in ("data:text/plain;base64,@@@@", "data:nocomma"):
+    for uri in ("data:text/plain;base64,@@@@", "data:nocomma", "data:text plain,x"):
         [error] = _errors(all_inputs, text="x", image=uri)
         assert error["loc"] == ["body", "input", "image"]
         assert "data URL" in error["msg"]
 
 
-def test_badly_padded_data_uri_fails_the_prediction_naming_the_input(all_inputs: Server) -> None:
-    body = all_inputs.predict(text="x", image="data:text/plain;base64,QUJ")
-    assert body["status"] == "failed"
-    assert body["error"] == "input 'image': the data URI does not decode: Incorrect padding"
-    assert all_inputs.status() == "READY"
+def test_badly_padded_data_uri_is_rejected_naming_the_input(all_inputs: Server) -> None:
+    [error] = _errors(all_inputs, text="x", image="data:text/plain;base64,QUJ")
+    assert error["loc"] == ["body", "input", "image"]
+    assert error["msg"] == "the data URL does not decode: Incorrect padding"
+
+
+def test_urls_with_credentials_are_rejected(all_inputs: Server) -> None:
+    [error] = _errors(all_inputs, text="x", image="https://user:secret@example.com/a.png")
+    assert "must not carry credentials" in error["msg"]
+
+
+def test_big_data_urls_are_not_echoed_back_whole(all_inputs: Server) -> None:
+    body = all_inputs.predict(text="x", image=data_uri(b"p" * 3000))
+    assert body["output"]["image"] == "p" * 3000
+    assert body["input"]["image"] == "data:text/plain;base64,...(4000 characters not echoed)"
 
 
 def test_path_output_becomes_a_data_uri(outputs: Server) -> None:
@@ -90,3 +101,10 @@ def test_model_output_is_an_object_with_encoded_files(outputs: Server) -> None:
 def test_files_nested_in_containers_are_encoded(outputs: Server) -> None:
     output = outputs.predict(kind="nested")["output"]
     assert output == {"files": [data_uri(b"a"), data_uri(b"b", "application/octet-stream")], "n": 2}
+
+
+def test_data_and_http_inputs_in_one_request(all_inputs: Server, peer: Peer) -> None:
+    url = peer.on("GET", "/doc.txt", respond(200, b"from http"))
+    body = all_inputs.predict(text="x", image=data_uri(b"from data"), document=url)
+    assert body["status"] == "succeeded", body["error"]
+    assert (body["output"]["image"], body["output"]["document"]) == ("from data", "from http")

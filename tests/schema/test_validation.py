@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from runtime.ipc.messages import InputField, PredictorSpec
-from runtime.schema.validation import InputValidationError, InputValidator, mask_secrets
+from runtime.schema.validation import InputValidationError, InputValidator, input_echo
 
 
 def spec_of(*fields: InputField) -> PredictorSpec:
@@ -258,7 +258,7 @@ def test_accepted_urls(kind: Any, url: str) -> None:
         ("http:///a.png", "Path input URL has no host: 'http:///a.png'", "value_error.url.host"),
         ("http://[::1/a", "Path input is not a valid URL: Invalid IPv6 URL", "value_error.url"),
         ("data:image/png;base64", "Path input is a malformed data URL; expected data:[<mediatype>][;base64],<data>", "value_error.url"),
-        ("data:image/png;base64,not base64!", "Path input is a malformed data URL", "value_error.url"),
+        ("http://user:pw@example.com/a.png", "Path input URL must not carry credentials", "value_error.url.userinfo"),
         ("data:image png,abc", "Path input is a malformed data URL", "value_error.url"),
         (7, "Path input must be an http(s) or data URL string", "type_error.str"),
     ],
@@ -284,7 +284,7 @@ def test_file_kind_names_itself_and_list_items_have_locs() -> None:
 # ---------------------------------------------------------------- secrets
 
 
-def test_mask_secrets_copies_and_masks() -> None:
+def test_input_echo_masks_secrets_and_shortens_big_data_urls() -> None:
     spec = spec_of(
         field("token", "secret", 0),
         field("tokens", "secret", 1, is_list=True),
@@ -292,6 +292,11 @@ def test_mask_secrets_copies_and_masks() -> None:
         field("text", "str", 3),
     )
     cleaned = InputValidator(spec).validate({"token": "a", "tokens": ["b", "c"], "text": "t"})
-    masked = mask_secrets(spec, cleaned)
+    masked = input_echo(spec, cleaned)
     assert masked == {"token": "**********", "tokens": ["**********", "**********"], "missing": None, "text": "t"}
     assert cleaned["token"] == "a" and cleaned["tokens"] == ["b", "c"]
+    files = spec_of(field("image", "path", 0), field("small", "path", 1), field("many", "path", 2, is_list=True))
+    big = "data:image/png;base64," + "A" * 2000
+    echo = input_echo(files, {"image": big, "small": "data:,hi", "many": [big, "https://x.test/a.png"]})
+    assert echo == {"image": "data:image/png;base64,...(2000 characters not echoed)", "small": "data:,hi",
+                    "many": ["data:image/png;base64,...(2000 characters not echoed)", "https://x.test/a.png"]}
