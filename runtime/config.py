@@ -145,6 +145,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds between GPU samples (NVML); no NVIDIA driver: no GPU watch."),
     Setting("nvml_module", None, "SPROCKET_NVML_MODULE", str, "pynvml",
             "Python module that provides NVML; tests name a stand-in."),
+    Setting("worker_nice", None, "SPROCKET_WORKER_NICE", int, 5,
+            "Niceness added to the worker, so the front wins the CPU when both want it and health "
+            "checks stay fast under a CPU-bound predict(); 0 to keep them equal."),
     Setting("healthcheck_interval", None, "SPROCKET_HEALTHCHECK_INTERVAL", parse_seconds, 10.0,
             "Seconds between calls of the predictor's own healthcheck(), if it has one."),
     Setting("healthcheck_timeout", None, "SPROCKET_HEALTHCHECK_TIMEOUT", parse_seconds, 5.0,
@@ -191,6 +194,7 @@ class ServerConfig:
     watch_interval: float
     gpu_interval: float
     nvml_module: str
+    worker_nice: int
     healthcheck_interval: float
     healthcheck_timeout: float
     ready_file: str | None

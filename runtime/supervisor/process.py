@@ -91,6 +91,7 @@ def spawn_worker(endpoints: Endpoints, settings: WorkerSettings) -> WorkerProces
          "--predictor", settings.predictor_ref,
          *trainer,
          "--max-concurrency", str(settings.max_concurrency or 1),
+         "--nice", str(settings.nice),
          "--parent-pid", str(os.getpid()),
          "--healthcheck-interval", str(settings.healthcheck_interval),
          "--healthcheck-timeout", str(settings.healthcheck_timeout)],

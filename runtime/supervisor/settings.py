@@ -21,6 +21,7 @@ class WorkerSettings:
     queue_size: int = 0
     queue_timeout: float = 30.0
     restart: RestartPolicy = RestartPolicy()
+    nice: int = 5
     healthcheck_interval: float = 10.0
     healthcheck_timeout: float = 5.0
     ready_file: str | None = None  # written while READY or BUSY (Kubernetes convention)
@@ -33,5 +34,5 @@ def worker_settings(config: ServerConfig) -> WorkerSettings:
         predict_timeout=config.predict_timeout, cancel_grace=config.cancel_grace,
         queue_size=config.queue_size, queue_timeout=config.queue_timeout,
         restart=RestartPolicy(config.restart_policy, config.max_restarts, config.restart_backoff),
-        healthcheck_interval=config.healthcheck_interval, healthcheck_timeout=config.healthcheck_timeout,
+        nice=config.worker_nice, healthcheck_interval=config.healthcheck_interval, healthcheck_timeout=config.healthcheck_timeout,
         ready_file=config.ready_file)

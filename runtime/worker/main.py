@@ -89,6 +89,7 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--predictor", required=True)
     parser.add_argument("--trainer")
     parser.add_argument("--max-concurrency", type=int, default=1)
+    parser.add_argument("--nice", type=int, default=0)
     parser.add_argument("--parent-pid", type=int, required=True)
     parser.add_argument("--healthcheck-interval", type=float, default=10.0)
     parser.add_argument("--healthcheck-timeout", type=float, default=5.0)
@@ -100,6 +101,8 @@ def run(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _die_with_parent(args.parent_pid)
+    if args.nice:
+        os.nice(args.nice)  # the front must win the CPU when both want it
     channel = WorkerChannel(Endpoints(requests=args.requests, control=args.control, events=args.events))
 
     def deliver_log(owner: str | None, stream: Any, text: str) -> None:

@@ -8,6 +8,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psutil
+
 from tests.support import Server, wait_until
 
 
@@ -154,3 +156,10 @@ def test_shutdown_can_require_a_token(start_server) -> None:
     assert server.post("/shutdown", headers={"Authorization": "Bearer nope"}).status_code == 401
     assert server.post("/shutdown", headers={"Authorization": "Bearer s3cret"}).status_code == 200
     assert server.wait_exit() == 0
+
+
+def test_the_worker_runs_at_a_lower_priority_than_the_front(start_server) -> None:
+    server: Server = start_server("hello", env={"SPROCKET_WORKER_NICE": "7"})
+    server.wait_for_status("READY")
+    front = psutil.Process(server.process.pid)
+    assert server.worker().nice() == front.nice() + 7
