@@ -113,6 +113,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds a cancelled predict() has to stop before the worker is killed and restarted."),
     Setting("max_body_bytes", None, "SPROCKET_MAX_BODY_BYTES", parse_positive_int, 100 * MIB,
             "Largest request body accepted; larger gets 413."),
+    Setting("max_log_bytes", None, "SPROCKET_MAX_LOG_BYTES", parse_positive_int, 8 * MIB,
+            "Output kept per prediction (and for setup); past it the oldest goes, and the logs say so."),
     Setting("download_max_bytes", None, "SPROCKET_DOWNLOAD_MAX_BYTES", parse_positive_int, 1024 * MIB,
             "Largest file a Path/File input URL may download to."),
     Setting("download_timeout", None, "SPROCKET_DOWNLOAD_TIMEOUT", parse_seconds, 60.0,
@@ -178,6 +180,7 @@ class ServerConfig:
     predict_timeout: float | None
     cancel_grace: float
     max_body_bytes: int
+    max_log_bytes: int
     download_max_bytes: int
     download_timeout: float
     throttle_interval: float

@@ -20,6 +20,7 @@ from typing import Any, Awaitable, Callable, Literal
 import msgspec
 
 from runtime.http.files import OutputEncoder, OutputFileError, contains_file
+from runtime.logbuffer import LogBuffer
 from runtime.supervisor.supervisor import utc_now
 
 EventKind = Literal["start", "output", "log", "completed"]
@@ -42,7 +43,7 @@ class PredictionRequest(msgspec.Struct, omit_defaults=True):
 class Prediction:
     def __init__(self, prediction_id: str, request: PredictionRequest, echoed_input: dict[str, Any],
                  workdir: str, is_iterator: bool, encoder: OutputEncoder,
-                 on_done: Callable[["Prediction"], None]) -> None:
+                 on_done: Callable[["Prediction"], None], log_limit: int) -> None:
         self.id = prediction_id
         self.request = request
         self.input = echoed_input
@@ -50,7 +51,7 @@ class Prediction:
         self.is_iterator = is_iterator
         self.status = "processing"
         self.output: Any = None
-        self.logs: list[str] = []
+        self.logs = LogBuffer(log_limit)
         self.error: str | None = None
         self.started_at = utc_now().isoformat()
         self.completed_at: str | None = None
@@ -182,7 +183,7 @@ class Prediction:
             "status": self.status,
             "input": self.input,
             "output": self.output,
-            "logs": "".join(self.logs),
+            "logs": self.logs.text(),
             "error": self.error,
             "metrics": self.metrics,
         }

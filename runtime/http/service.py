@@ -160,7 +160,8 @@ class PredictionService:
         encoder = OutputEncoder(self.session, prediction_id, self.config.upload_url, body.output_file_prefix, trace,
                                 self.metrics.upload_failures.inc)
         echoed = input_echo(spec, raw) if view.has_files_or_secrets else raw
-        prediction = Prediction(prediction_id, body, echoed, workdir, spec.is_iterator, encoder, self._forget)
+        prediction = Prediction(prediction_id, body, echoed, workdir, spec.is_iterator, encoder, self._forget,
+                                self.config.max_log_bytes)
         self.predictions[prediction_id] = prediction
         if body.webhook:
             events = ALL_EVENTS if body.webhook_events_filter is None else frozenset(body.webhook_events_filter)

@@ -22,6 +22,7 @@ class WorkerSettings:
     queue_timeout: float = 30.0
     restart: RestartPolicy = RestartPolicy()
     nice: int = 5
+    max_log_bytes: int = 8 * 1024 * 1024
     healthcheck_interval: float = 10.0
     healthcheck_timeout: float = 5.0
     ready_file: str | None = None  # written while READY or BUSY (Kubernetes convention)
@@ -34,5 +35,5 @@ def worker_settings(config: ServerConfig) -> WorkerSettings:
         predict_timeout=config.predict_timeout, cancel_grace=config.cancel_grace,
         queue_size=config.queue_size, queue_timeout=config.queue_timeout,
         restart=RestartPolicy(config.restart_policy, config.max_restarts, config.restart_backoff),
-        nice=config.worker_nice, healthcheck_interval=config.healthcheck_interval, healthcheck_timeout=config.healthcheck_timeout,
+        nice=config.worker_nice, max_log_bytes=config.max_log_bytes, healthcheck_interval=config.healthcheck_interval, healthcheck_timeout=config.healthcheck_timeout,
         ready_file=config.ready_file)

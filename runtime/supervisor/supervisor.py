@@ -41,6 +41,7 @@ from runtime.ipc.messages import (
     Shutdown,
 )
 from runtime.ipc.transport import FrontChannel
+from runtime.logbuffer import LogBuffer
 from runtime.metrics import Metrics
 from runtime.supervisor.process import WorkerProcess, describe_exit, kill, spawn_worker, wait_exit
 from runtime.supervisor.restart import Cause
@@ -78,7 +79,7 @@ class SetupInfo:
     started_at: datetime | None = None
     completed_at: datetime | None = None
     status: str | None = None  # "succeeded" | "failed"
-    logs: list[str] = field(default_factory=list)
+    logs: LogBuffer = field(default_factory=lambda: LogBuffer(8 * 1024 * 1024))
 
     def as_json(self) -> dict[str, Any]:
         """Cog's shape: {} until setup has finished."""
@@ -87,7 +88,7 @@ class SetupInfo:
         return {
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "completed_at": self.completed_at.isoformat() if self.completed_at else None,
-            "logs": "".join(self.logs),
+            "logs": self.logs.text(),
             "status": self.status,
         }
 
@@ -171,7 +172,7 @@ class Supervisor:
             self._process, self._first_worker = self._first_worker, None
         else:
             self._process = spawn_worker(self._channel.open_for_worker(), self.settings)
-        self.setup = SetupInfo(started_at=self._process.started_at)
+        self.setup = SetupInfo(started_at=self._process.started_at, logs=LogBuffer(self.settings.max_log_bytes))
         self.spec = self.training_spec = None
         self.user_health = None
         self.worker_pid = self._process.pid
