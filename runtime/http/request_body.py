@@ -33,7 +33,8 @@ def _location(message: str) -> tuple[str, list[str | int]]:
         return message, ["body"]
     loc: list[str | int] = ["body"]
     for name, index in _PATH_STEP.findall(path.rstrip("`")):
-        loc.append(name if name else int(index))
+        if name or index:  # msgspec writes a dict key it does not name as [...]: stop at the dict
+            loc.append(name if name else int(index))
     return text, loc
 
 
@@ -49,7 +50,11 @@ def _url_problem(value: str) -> str | None:
     return None
 
 
-async def read_prediction_request(request: web.Request) -> PredictionRequest:
+async def read_prediction_request(request: web.Request, limit: int) -> PredictionRequest:
+    """Raises BadRequestBody, or aiohttp's 413 for a body over `limit` bytes."""
+    if request.content_length is not None and request.content_length > limit:
+        # Say no before reading: a client announcing 1 GiB need not send 100 MiB of it first.
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
     raw = await request.read()
     if not raw.strip():
         return PredictionRequest()
@@ -60,6 +65,10 @@ async def read_prediction_request(request: web.Request) -> PredictionRequest:
         raise BadRequestBody(422, [{"loc": loc, "msg": text, "type": "type_error"}]) from None
     except msgspec.DecodeError as error:
         raise BadRequestBody(400, f"Request body is not valid JSON: {error}") from None
+    except RecursionError:
+        raise BadRequestBody(400, "Request body is nested too deeply") from None
+    except UnicodeDecodeError as error:  # msgspec lets this one through from inside strings
+        raise BadRequestBody(400, f"Request body is not valid UTF-8: {error.reason} at byte {error.start}") from None
     errors = [{"loc": ["body", name], "msg": problem, "type": "value_error.url"}
               for name, value in (("webhook", body.webhook), ("output_file_prefix", body.output_file_prefix))
               if value is not None and (problem := _url_problem(value))]

@@ -153,7 +153,7 @@ async def _answer(request: web.Request, service: PredictionService, prediction: 
 async def _create(request: web.Request, prediction_id: str | None, train: bool) -> web.StreamResponse:
     service = request.app[SERVICE]
     try:
-        body = await read_prediction_request(request)
+        body = await read_prediction_request(request, service.config.max_body_bytes)
     except BadRequestBody as error:
         return error_response(error.status, error.detail)
     if prediction_id is None:

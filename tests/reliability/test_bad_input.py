@@ -1,0 +1,127 @@
+"""Bad input, generated and hand-written: a 4xx with a message, or a failed prediction; never a
+500, a traceback, a crash or a hang."""
+
+from __future__ import annotations
+
+import json
+import socket
+import tempfile
+import time
+from typing import Iterator
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+
+from tests.conftest import module_server
+from tests.peers import Peer, respond
+from tests.support import Server
+
+# The shutdown token keeps generated requests from ending the server the module shares.
+all_inputs = module_server("all_inputs", env={"WEBHOOK_AUTH_TOKEN": "hook-token", "SPROCKET_SHUTDOWN_TOKEN": "t"})
+whereis = module_server("whereis")
+
+
+@pytest.fixture(scope="module")
+def api_schema(all_inputs: Server) -> Iterator[schemathesis.BaseSchema]:
+    yield schemathesis.openapi.from_url(all_inputs.url + "/openapi.json")
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+def test_generated_requests_never_get_a_server_error(case: schemathesis.Case) -> None:
+    case.call_and_validate(checks=[not_a_server_error], timeout=30)
+
+
+def _post(server: Server, body: bytes, headers: dict[str, str] | None = None) -> requests.Response:
+    return server.post("/predictions", data=body, headers={"Content-Type": "application/json", **(headers or {})})
+
+
+@pytest.mark.parametrize("body, status", [
+    (b'{"input": {"text": "x", "count": ' + b"9" * 400 + b"}}", 422),   # an integer far out of range
+    (b'{"input": {"text": "x", "ratio": 1e400}}', 422),                   # out of a double's range
+    (b'{"input": {"text": "x", "tags": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}", 400),  # deep nesting
+    (b'{"input": {"text": "\\ud800"}}', 400),                              # a lone surrogate, escaped
+    (b'{"input": {"text": "\xc3\x28"}}', 400),                             # invalid UTF-8
+    (b"\x00" * 1000, 400),
+])
+def test_hostile_bodies_get_4xx_or_a_clean_answer(all_inputs: Server, body: bytes, status: int) -> None:
+    response = _post(all_inputs, body)
+    assert response.status_code == status, response.text[:300]
+    assert "Traceback" not in response.text
+    if status >= 400:
+        assert response.json()["detail"]
+    assert all_inputs.status() == "READY"
+
+
+def test_enormous_headers_are_refused(all_inputs: Server) -> None:
+    response = all_inputs.post("/predictions", json={}, headers={"X-Big": "a" * 100_000})
+    assert 400 <= response.status_code < 500
+    assert all_inputs.status() == "READY"
+
+
+def test_a_body_announced_at_1_gib_is_refused_before_it_is_sent(all_inputs: Server) -> None:
+    with socket.create_connection(("127.0.0.1", all_inputs.port), timeout=10) as client:
+        client.sendall(b"POST /predictions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                       b"Content-Length: 1073741824\r\n\r\n{\"input\": ")
+        started = time.monotonic()
+        answer = client.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert time.monotonic() - started < 5
+    assert b"Request body too large" in answer
+
+
+def test_slow_loris_clients_do_not_hold_up_others(all_inputs: Server) -> None:
+    loris = [socket.create_connection(("127.0.0.1", all_inputs.port), timeout=10) for _ in range(100)]
+    try:
+        for sock in loris:
+            sock.sendall(b"POST /predictions HTTP/1.1\r\nHost: x\r\nX-Drip: ")
+        for _ in range(5):
+            for sock in loris:
+                sock.sendall(b"a")
+            assert all_inputs.predict(text="still served")["status"] == "succeeded"
+            assert all_inputs.status() == "READY"
+    finally:
+        for sock in loris:
+            sock.close()
+
+
+def test_redirect_to_another_scheme_fails_the_prediction(all_inputs: Server, peer: Peer) -> None:
+    url = peer.on("GET", "/moved.png", respond(302, headers={"Location": "file:///etc/passwd"}))
+    body = all_inputs.predict(text="x", image=url)
+    assert body["status"] == "failed"
+    assert body["error"].startswith("input 'image': download failed")
+
+
+@pytest.mark.parametrize("path", ["/dir/..%2F..%2F..%2Fescape.txt", "/%00nul%00.txt", "/" + "n" * 5000 + ".txt",
+                                  "/.hidden", "/..%2F"])
+def test_downloaded_file_names_cannot_escape_the_prediction_directory(whereis: Server, peer: Peer, path: str) -> None:
+    peer.on("GET", requests.utils.unquote(path), respond(200, b"payload"))
+    body = whereis.predict(source=peer.url + path)
+    assert body["status"] == "succeeded", body["error"]
+    where = body["output"]["path"]
+    directory, _, name = where.rpartition("/")
+    assert directory.startswith(f"{tempfile.gettempdir()}/sprocket-prediction-")
+    assert "/" not in name and "\x00" not in name and not name.startswith(".") and len(name) <= 110
+    assert body["output"]["content"] == "payload"
+
+
+def test_secrets_appear_in_no_response_webhook_or_log(all_inputs: Server, peer: Peer) -> None:
+    secret = "sk-do-not-leak-4711"
+    hook = peer.on("POST", "/secret-hook", respond(200))
+    response = all_inputs.post("/predictions", json={"input": {"text": "x", "token": secret}, "webhook": hook})
+    assert response.json()["status"] == "succeeded"
+    assert response.json()["input"]["token"] == "**********"
+    hooks = peer.wait_for("/secret-hook", lambda r: any(h.json["status"] == "succeeded" for h in r),
+                          "the completed webhook")
+    assert all(h.json["input"]["token"] == "**********" for h in hooks)
+    assert "hook-token" in hooks[0].headers["Authorization"]
+    # Only the predictor's own output could carry it, and this one returns it on purpose:
+    assert response.json()["output"]["token"] == secret
+    assert all(secret not in json.dumps(h.json["input"]) for h in hooks)
+    assert secret not in all_inputs.log() and "hook-token" not in all_inputs.log()
