@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 5000
 
-.PHONY: install serve test test-fast clean settings-table bench docker-env
+.PHONY: install serve test test-fast clean settings-table bench docker-env system-deps soak
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,11 @@ serve: install
 docker-env:
 	sh scripts/base-image.sh
 
-test: install docker-env
+# Debian packages the tests drive for real: HAProxy, for the gateway test.
+system-deps:
+	@command -v haproxy >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy)
+
+test: install system-deps docker-env
 	$(PY) -m pytest
 
 # Everything but the tests that need a Docker engine.
@@ -44,6 +48,12 @@ $(BENCH_VENV)/.installed: benchmarks/requirements.txt
 bench: install $(BENCH_VENV)/.installed
 	@command -v wrk >/dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
 	$(BENCH_VENV)/bin/python -m benchmarks $(BENCH_ARGS)
+
+# 20 000 mixed predictions against one server, reporting resource drift (benchmarks/soak/).
+# SOAK_ARGS=--help. Writes benchmarks/results/soak-<date>.json; exits 1 on any failed request.
+SOAK_ARGS ?=
+soak: install
+	$(PY) -m benchmarks.soak $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -1,0 +1,1 @@
+"""Soak: many predictions against one server, watching its resources for drift (`python -m benchmarks.soak`)."""
