@@ -28,7 +28,13 @@ docker-env:
 system-deps:
 	@command -v haproxy >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy)
 
-test: install system-deps docker-env
+# The examples' own packages (torch 2.13.0 CPU, sentence-transformers, OpenCV), for the tests
+# that run each example through the runtime.
+$(VENV)/.examples: $(VENV)/.installed examples/requirements-test.txt examples/face-detect/requirements.txt examples/text-embed/requirements.txt
+	$(PY) -m pip install --quiet -r examples/requirements-test.txt
+	touch $@
+
+test: install $(VENV)/.examples system-deps docker-env
 	$(PY) -m pytest
 
 # Everything but the tests that need a Docker engine.

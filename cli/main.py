@@ -130,8 +130,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     with _start_server(args) as server:
         _say("waiting for setup to finish")
         wait_ready(server, timeout=args.setup_timeout)
-        status, schema = get_json(f"{server.url}/openapi.json", timeout=10)
-        payload = build_input(pairs, args.json, schema if status == 200 else None)
+        schema_status, schema = get_json(f"{server.url}/openapi.json", timeout=10)
+        if schema_status != 200 or not isinstance(schema, dict):
+            schema = None
+        payload = build_input(pairs, args.json, schema)
         _say("running prediction")
         started = time.monotonic()
         status, body = get_json(f"{server.url}/predictions", timeout=args.predict_timeout,
@@ -144,7 +146,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
         error = body.get("error") or body.get("detail") or "no error message"
         raise PredictionFailed(f"prediction {body['status']}: {error}")
     _say(f"prediction succeeded in {time.monotonic() - started:.2f}s")
-    write_outputs(body.get("output"), args.output)
+    output = body.get("output")
+    output_schema = schema.get("components", {}).get("schemas", {}).get("Output", {}) if schema else {}
+    if output_schema.get("x-cog-array-display") == "concatenate" and isinstance(output, list):
+        output = "".join(str(item) for item in output)  # a token stream reads as its text, as in cog
+    write_outputs(output, args.output)
     return 0
 
 

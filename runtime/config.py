@@ -204,6 +204,8 @@ class ServerConfig:
     log_format: str
     shutdown_token: str | None
     workdir: str
+    # cog.yaml's `environment:`, for the worker; what the process environment sets wins.
+    model_environment: tuple[tuple[str, str], ...] = ()
 
 
 def settings_table() -> str:
@@ -259,6 +261,17 @@ def load_cog_yaml(workdir: str) -> dict[str, Any]:
     return document
 
 
+def _model_environment(cog_yaml: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    entries = cog_yaml.get("environment") or []
+    pairs = []
+    for entry in entries if isinstance(entries, list) else [entries]:
+        name, sep, value = entry.partition("=") if isinstance(entry, str) else ("", "", "")
+        if not sep or not name:
+            raise ConfigError(f"cog.yaml environment entries must look like NAME=value, got {entry!r}")
+        pairs.append((name, value))
+    return tuple(pairs)
+
+
 def _concurrency(cog_yaml: Mapping[str, Any]) -> int | None:
     section = cog_yaml.get("concurrency")
     if section is None:
@@ -290,9 +303,11 @@ def load_config(argv: Sequence[str], environ: Mapping[str, str], workdir: str) -
     mode = values["mode"]
     if mode not in ("predict", "train"):
         raise ConfigError(f"--x-mode has value {mode!r}: use predict or train")
+    model_environment: tuple[tuple[str, str], ...] = ()
     # With the predictor named in the environment (as Cog's images do) cog.yaml is optional.
     if values["predictor_ref"] is None or os.path.exists(os.path.join(workdir, "cog.yaml")):
         cog_yaml = load_cog_yaml(workdir)
+        model_environment = _model_environment(cog_yaml)
         for name, key in (("predictor_ref", "predict"), ("trainer_ref", "train")):
             if values[name] is None:
                 values[name] = _ref_from_yaml(cog_yaml, key)
@@ -310,4 +325,4 @@ def load_config(argv: Sequence[str], environ: Mapping[str, str], workdir: str) -
             _check_file(workdir, ref)
     if values["ready_file"] is None and environ.get("KUBERNETES_SERVICE_HOST"):
         values["ready_file"] = "/var/run/cog/ready"
-    return ServerConfig(workdir=workdir, **values)
+    return ServerConfig(workdir=workdir, model_environment=model_environment, **values)

@@ -95,7 +95,7 @@ def spawn_worker(endpoints: Endpoints, settings: WorkerSettings) -> WorkerProces
          "--parent-pid", str(os.getpid()),
          "--healthcheck-interval", str(settings.healthcheck_interval),
          "--healthcheck-timeout", str(settings.healthcheck_timeout)],
-        cwd=settings.workdir, stdin=subprocess.DEVNULL)
+        cwd=settings.workdir, stdin=subprocess.DEVNULL, env={**dict(settings.environment), **os.environ})
     log.info("worker=%d started for %s", popen.pid, settings.predictor_ref)
     return WorkerProcess(popen)
 

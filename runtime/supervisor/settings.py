@@ -26,6 +26,7 @@ class WorkerSettings:
     healthcheck_interval: float = 10.0
     healthcheck_timeout: float = 5.0
     ready_file: str | None = None  # written while READY or BUSY (Kubernetes convention)
+    environment: tuple[tuple[str, str], ...] = ()  # cog.yaml's; the process environment wins
 
 
 def worker_settings(config: ServerConfig) -> WorkerSettings:
@@ -36,4 +37,4 @@ def worker_settings(config: ServerConfig) -> WorkerSettings:
         queue_size=config.queue_size, queue_timeout=config.queue_timeout,
         restart=RestartPolicy(config.restart_policy, config.max_restarts, config.restart_backoff),
         nice=config.worker_nice, max_log_bytes=config.max_log_bytes, healthcheck_interval=config.healthcheck_interval, healthcheck_timeout=config.healthcheck_timeout,
-        ready_file=config.ready_file)
+        ready_file=config.ready_file, environment=config.model_environment)

@@ -166,3 +166,15 @@ def test_schema_without_building(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     schema = json.loads(result.stdout)
     assert schema["components"]["schemas"]["Input"]["properties"]["text"]["type"] == "string"
+
+
+def test_predict_prints_a_concatenated_token_stream_as_text(tmp_path: Path) -> None:
+    (tmp_path / "cog.yaml").write_text('build:\n  python_version: "3.11"\npredict: "predict.py:Predictor"\n')
+    (tmp_path / "predict.py").write_text(
+        "from cog import BasePredictor, ConcatenateIterator\n\n"
+        "class Predictor(BasePredictor):\n"
+        "    def predict(self) -> ConcatenateIterator[str]:\n"
+        "        yield from ['Hello', ', ', 'world']\n")
+    result = sprocket("predict", "--local", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Hello, world\n"

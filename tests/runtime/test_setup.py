@@ -86,7 +86,8 @@ def test_bad_cog_yaml_is_one_line(tmp_path: Path) -> None:
     for text, message in [("build: [unclosed", "cog.yaml is not valid YAML at line"),
                           ("- a list", "cog.yaml must be a mapping"),
                           ("build: {}", "cog.yaml has no 'predict' key"),
-                          ("predict: 5", "cog.yaml 'predict' must look like")]:
+                          ("predict: 5", "cog.yaml 'predict' must look like"),
+                          ('predict: "p.py:P"\nenvironment: [JUSTANAME]', "environment entries must look like NAME=value")]:
         (tmp_path / "cog.yaml").write_text(text)
         result = _run_front(tmp_path)
         assert result.returncode == 2 and message in result.stderr, (text, result.stderr)
@@ -119,3 +120,14 @@ def test_cog_yaml_in_the_working_directory_names_the_predictor(tmp_path: Path, s
     server = start_server("", workdir=tmp_path)
     server.wait_for_status("READY")
     assert server.predict(text="yaml")["output"] == "hello yaml"
+
+
+def test_cog_yaml_environment_reaches_the_worker_and_the_process_environment_wins(tmp_path: Path,
+                                                                                 start_server) -> None:
+    (tmp_path / "cog.yaml").write_text('predict: "p.py:Predictor"\nenvironment:\n  - GREETING=hi\n  - NAME=yaml\n')
+    (tmp_path / "p.py").write_text("import os\nfrom cog import BasePredictor\n\nclass Predictor(BasePredictor):\n"
+                                   "    def predict(self) -> str:\n"
+                                   "        return os.environ['GREETING'] + ' ' + os.environ['NAME']\n")
+    server = start_server("", workdir=tmp_path, env={"NAME": "process"})
+    server.wait_for_status("READY")
+    assert server.predict()["output"] == "hi process"
