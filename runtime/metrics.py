@@ -4,6 +4,8 @@ prefix, base units (seconds, bytes), `_total` for counters."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 # From a noop prediction (about a millisecond) to a long generation.
@@ -45,13 +47,19 @@ class Metrics:
         self.gpu_utilization = Gauge("sprocket_gpu_utilization_ratio", "GPU busy share, 0 to 1.", gpu, registry=r)
         self.gpu_temperature = Gauge("sprocket_gpu_temperature_celsius", "GPU temperature.", gpu, registry=r)
         self.gpu_power = Gauge("sprocket_gpu_power_watts", "GPU power draw.", gpu, registry=r)
-        for name in STATES:
-            self.state.labels(name).set(1 if name == "STARTING" else 0)
+        # Children looked up once: READY <-> BUSY moves happen on every prediction.
+        self._state_of = {name: self.state.labels(name) for name in STATES}
+        self._moves: dict[tuple[str, str], Any] = {}
+        for name, child in self._state_of.items():
+            child.set(1 if name == "STARTING" else 0)
 
     def set_state(self, old: str, new: str) -> None:
-        self.state.labels(old).set(0)
-        self.state.labels(new).set(1)
-        self.transitions.labels(old, new).inc()
+        self._state_of[old].set(0)
+        self._state_of[new].set(1)
+        move = self._moves.get((old, new))
+        if move is None:
+            move = self._moves[(old, new)] = self.transitions.labels(old, new)
+        move.inc()
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
