@@ -16,7 +16,7 @@ from runtime.http.errors import error_response, json_response
 from runtime.http.keys import LOOP_WATCH, MONITOR, SERVICE, SHUTDOWN_REQUESTED
 from runtime.http.prediction import Prediction
 from runtime.http.request_body import BadRequestBody, read_prediction_request
-from runtime.http.service import PredictionService, Refused
+from runtime.http.service import BUSY, PredictionService, Refused
 from runtime.http.sse import last_event_id, stream_events
 from runtime.supervisor.state import State
 from runtime.supervisor.supervisor import Supervisor
@@ -152,21 +152,24 @@ async def _answer(request: web.Request, service: PredictionService, prediction: 
 
 async def _create(request: web.Request, prediction_id: str | None, train: bool) -> web.StreamResponse:
     service = request.app[SERVICE]
+    if service.full() and (prediction_id is None or prediction_id not in service.predictions):
+        # Busy is answered before the body is read or checked, as Cog does: under a flood of
+        # requests the 409s must cost the front (and so the running prediction) little.
+        return error_response(409, BUSY)
     try:
         body = await read_prediction_request(request, service.config.max_body_bytes)
     except BadRequestBody as error:
         return error_response(error.status, error.detail)
     if prediction_id is None:
         prediction_id = body.id or uuid.uuid4().hex
-    elif body.id is not None and body.id != prediction_id:
+    if body.id is not None and body.id != prediction_id:
         noun = "training" if train else "prediction"
         return error_response(422, [{"loc": ["body", "id"], "type": "value_error",
                                      "msg": f"{noun} ID must match the ID supplied in the URL"}])
-    else:
-        existing = service.predictions.get(prediction_id)
-        if existing is not None:  # a retry of a prediction already running
-            log.debug("a retried PUT attaches to the running prediction", extra={"prediction_id": prediction_id})
-            return await _answer(request, service, existing)
+    existing = service.predictions.get(prediction_id)
+    if existing is not None:  # a retry of a prediction already running
+        log.debug("a retried request attaches to the running prediction", extra={"prediction_id": prediction_id})
+        return await _answer(request, service, existing)
     try:
         prediction = await service.start(body, prediction_id, request.headers, train=train,
                                          stream=_wants_events(request))

@@ -34,6 +34,7 @@ from runtime.supervisor.supervisor import Supervisor
 log = logging.getLogger("sprocket.http")
 
 _TRACE_HEADERS = ("traceparent", "tracestate")
+BUSY = "Already running a prediction"
 
 
 class Refused(Exception):
@@ -119,6 +120,13 @@ class PredictionService:
 
     # ------------------------------------------------------------ starting
 
+    def full(self) -> bool:
+        """Would a prediction arriving now get 409 (every slot taken, no room to queue)?"""
+        supervisor = self.supervisor
+        slots = supervisor.slots
+        return (supervisor.state is State.BUSY and not supervisor.draining and slots.full
+                and slots.queued >= slots.queue_size)
+
     def _refuse_if_unavailable(self) -> None:
         supervisor = self.supervisor
         if supervisor.draining:
@@ -178,7 +186,7 @@ class PredictionService:
         admission = await self.supervisor.admit(prediction_id)
         self.metrics.queue_wait.observe(time.monotonic() - arrived)
         if admission is Admission.BUSY:
-            raise Refused(409, "Already running a prediction")
+            raise Refused(409, BUSY)
         if admission is Admission.QUEUE_TIMEOUT:
             raise Refused(503, f"Every prediction slot stayed busy for {self.config.queue_timeout:.0f} s "
                                "(SPROCKET_QUEUE_TIMEOUT); try again later",

@@ -24,7 +24,7 @@ def test_retries_attach_and_other_ids_meet_409(gated: Server, tmp_path: Path) ->
     assert other.status_code == 409
     with ThreadPoolExecutor(1) as pool:
         waiting = pool.submit(gated.put, "/predictions/p-1", json=payload)
-        gated.wait_for_log("a retried PUT attaches to the running prediction", count=2)
+        gated.wait_for_log("a retried request attaches to the running prediction", count=2)
         release.touch()
         final = waiting.result(30)
     assert final.status_code == 200
