@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import aiohttp
+import pybase64
 
 from runtime.ipc.messages import OutputFile, PredictorSpec
 from runtime.schema.validation import InputValidationError
@@ -54,11 +55,18 @@ class DownloadLimits:
 
 
 def _decode_data_uri(uri: str) -> tuple[bytes, str]:
-    header, _, payload = uri.partition(",")
+    comma = uri.find(",")
+    header = uri[:comma]
     media_type = header[5:].split(";")[0] or "text/plain"
-    if header.endswith(";base64"):
-        return base64.b64decode(payload, validate=True), media_type
-    return urllib.parse.unquote_to_bytes(payload), media_type
+    if not header.endswith(";base64"):
+        return urllib.parse.unquote_to_bytes(uri[comma + 1:]), media_type
+    # pybase64 decodes with SIMD, several times faster than the standard library on megabytes,
+    # and a view of the payload spares copying it first.
+    payload = memoryview(uri.encode("ascii"))[comma + 1:]
+    try:
+        return pybase64.b64decode(payload, validate=True), media_type
+    except binascii.Error:
+        return base64.b64decode(payload, validate=True), media_type  # its message says what is wrong
 
 
 def _write_data_uri(uri: str, directory: str, prefix: str, max_bytes: int) -> str:
@@ -195,7 +203,7 @@ def _media_type(path: str) -> str:
 
 def _data_uri(path: str) -> str:
     with open(path, "rb") as file:
-        encoded = base64.b64encode(file.read()).decode("ascii")
+        encoded = pybase64.b64encode(file.read()).decode("ascii")
     return f"data:{_media_type(path)};base64,{encoded}"
 
 

@@ -117,8 +117,12 @@ async def stream_events(request: web.Request, prediction: Prediction, events: Ev
                 except asyncio.TimeoutError:
                     await response.write(b": keep-alive\n\n")
                     continue
-                await response.write(_frame(event))
-                if event[1] == "completed":
+                # Whatever else is already waiting goes out in the same write.
+                frames = [event]
+                while not queue.empty() and frames[-1][1] != "completed":
+                    frames.append(queue.get_nowait())
+                await response.write(b"".join(_frame(frame) for frame in frames))
+                if frames[-1][1] == "completed":
                     return response
         finally:
             events.unsubscribe(queue)
