@@ -92,7 +92,7 @@ def _driver_present() -> bool:
 
 
 async def test_real_nvml_without_driver_stays_quiet(watch: Callable[..., Watch], caplog: pytest.LogCaptureFixture) -> None:
-    pytest.importorskip("pynvml")
+    import pynvml  # noqa: F401  (a runtime dependency: nvidia-ml-py)
     if _driver_present():
         pytest.skip("an NVIDIA driver is present")
     caplog.set_level(logging.INFO, "sprocket.supervisor")
@@ -105,7 +105,7 @@ async def test_real_nvml_without_driver_stays_quiet(watch: Callable[..., Watch],
 
 
 async def test_real_nvml_with_driver_samples_every_gpu(watch: Callable[..., Watch]) -> None:
-    pynvml = pytest.importorskip("pynvml")
+    import pynvml  # a runtime dependency (nvidia-ml-py)
     if not _driver_present():
         pytest.skip("no NVIDIA driver")
     gpus = watch(interval=0.1, module_name="pynvml")
@@ -122,7 +122,7 @@ async def test_real_nvml_with_driver_samples_every_gpu(watch: Callable[..., Watc
 
 
 def test_stand_in_matches_real_pynvml() -> None:
-    pynvml = pytest.importorskip("pynvml")
+    import pynvml  # a runtime dependency (nvidia-ml-py)
     for name in fake_nvml.__all__:
         ours, theirs = getattr(fake_nvml, name), getattr(pynvml, name, None)
         assert theirs is not None, f"pynvml has no {name}"
