@@ -7,6 +7,7 @@ they died (`failure()`), so every wait ends with evidence instead of a bare time
 from __future__ import annotations
 
 import json
+import io
 import os
 import socket
 import subprocess
@@ -202,8 +203,9 @@ class LocalServer(Server):
             [sys.executable, "-m", "runtime", "--host", host], cwd=directory, env=env,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             start_new_session=True)
-        assert self._process.stdout is not None
-        self._logs = _Tail(iter(lambda: self._process.stdout.read1(65536), b""), echo)  # type: ignore[union-attr]
+        stdout = self._process.stdout
+        assert isinstance(stdout, io.BufferedReader)  # a pipe opened in binary mode
+        self._logs = _Tail(iter(lambda: stdout.read1(65536), b""), echo)
 
     @property
     def pid(self) -> int:

@@ -44,7 +44,8 @@ def bind_listener(host: str | None, port: int) -> socket.socket:
                 return _listen(socket.AF_INET, ("0.0.0.0", port), dual_stack=False)
         bare = host.strip("[]")
         family, _, _, _, address = socket.getaddrinfo(bare, port, type=socket.SOCK_STREAM)[0]
-        return _listen(family, address[:2], dual_stack=False)
+        host_address, port_number = str(address[0]), int(address[1])
+        return _listen(family, (host_address, port_number), dual_stack=False)
     except socket.gaierror as error:
         raise ConfigError(f"--host {host!r} is not an address this machine has: {error.strerror}") from None
     except OSError as error:

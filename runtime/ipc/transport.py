@@ -18,7 +18,7 @@ import asyncio
 import shutil
 import tempfile
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import msgspec
 import zmq
@@ -141,17 +141,17 @@ class FrontChannel:
             # burst (a fast iterator's thousand chunks) is taken in batches, with the loop free
             # in between, so the first chunk reaches its client before the last is read.
             for _ in range(_EVENTS_PER_BATCH):
-                if self._loop is not loop or not events.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                if self._loop is not loop or not cast(int, events.EVENTS) & zmq.POLLIN:
                     return  # stopped receiving, or nothing is left
                 on_event(decode_event(events.recv(zmq.NOBLOCK)))
             loop.call_soon(drain)
 
-        loop.add_reader(events.getsockopt(zmq.FD), drain)
+        loop.add_reader(events.FD, drain)
         loop.call_soon(drain)  # events that arrived before the reader was added
 
     def stop_receiving(self) -> None:
         if self._loop is not None and self._events is not None:
-            self._loop.remove_reader(self._events.getsockopt(zmq.FD))
+            self._loop.remove_reader(self._events.FD)
         self._loop = None
 
     async def receive_pending(self, within: float) -> list[EventMessage]:

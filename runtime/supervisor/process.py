@@ -67,10 +67,15 @@ class WorkerProcess:
         if self._popen.poll() is not None:
             return self._popen.returncode
         loop = asyncio.get_running_loop()
-        exited = loop.create_future()
+        exited: asyncio.Future[None] = loop.create_future()
+
+        def on_exit() -> None:
+            if not exited.done():
+                exited.set_result(None)
+
         pidfd = os.pidfd_open(self.pid)  # readable once the process has exited
         try:
-            loop.add_reader(pidfd, lambda: exited.done() or exited.set_result(None))
+            loop.add_reader(pidfd, on_exit)
             try:
                 if self._popen.poll() is None:
                     await exited

@@ -129,5 +129,5 @@ class PredictionStream:
 
 
 def route_by_prediction(deliver: Deliver) -> None:
-    sys.stdout = PredictionStream(sys.stdout, "stdout", deliver)  # type: ignore[assignment]
-    sys.stderr = PredictionStream(sys.stderr, "stderr", deliver)  # type: ignore[assignment]
+    sys.stdout = PredictionStream(sys.stdout, "stdout", deliver)
+    sys.stderr = PredictionStream(sys.stderr, "stderr", deliver)

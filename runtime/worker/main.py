@@ -68,7 +68,7 @@ def _serve_control(channel: WorkerChannel, runner: SyncRunner | AsyncRunner, par
             message = channel.receive(channel.control)
             if isinstance(message, Cancel):
                 runner.cancel(message.id)
-        if channel.requests in ready:
+        if isinstance(runner, AsyncRunner) and channel.requests in ready:
             request = channel.receive(channel.requests)
             if request is not None:
                 runner.submit(request)

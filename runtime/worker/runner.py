@@ -266,9 +266,7 @@ class AsyncRunner(_Runner):
                 await asyncio.gather(*self._tasks.values(), return_exceptions=True)
                 return EXIT_OK
             if isinstance(message, Predict):
-                task = asyncio.create_task(self._predict(message))
-                self._tasks[message.id] = task
-                task.add_done_callback(lambda _, key=message.id: self._tasks.pop(key, None))
+                self._tasks[message.id] = asyncio.create_task(self._predict(message))
 
     async def _predict(self, request: Predict) -> None:
         self._start(request)
@@ -286,6 +284,7 @@ class AsyncRunner(_Runner):
             outcome = PredictionCanceled(prediction_id=request.id)
         except BaseException as error:
             outcome = self._failed(request.id, error)
+        self._tasks.pop(request.id, None)
         self._finish(outcome)
 
     async def _call(self, entry: Entrypoint, request: Predict, arguments: dict[str, Any]) -> Any:
