@@ -200,24 +200,35 @@ class PredictionService:
         task.add_done_callback(self._tasks.discard)
 
     async def _run(self, prediction: Prediction, view: EntrypointView, values: dict[str, Any], train: bool) -> None:
+        """Fetch inputs, hand over to the worker, wait for the end. Whatever goes wrong here
+        still ends the prediction (failed) and frees its slot: no accepted prediction hangs."""
         prediction.hold()
         try:
-            if view.files.has_downloads(values):
-                assert self.session is not None
-                try:
-                    values = await view.files.download(values, prediction.workdir, self.session, self._limits)
-                except InputFileError as error:
-                    self.supervisor.release(prediction.id)
-                    prediction.on_failed(str(error))
-                    return
-            request = Predict(id=prediction.id, input=values, workdir=prediction.workdir, train=train)
-            submitted = time.monotonic()
-            await self.supervisor.submit(request, prediction)
-            await prediction.finished.wait()
-            self.metrics.predict_duration.labels(prediction.status).observe(time.monotonic() - submitted)
+            await self._fetch_and_run(prediction, view, values, train)
+        except Exception as error:
+            log.exception("prediction could not be run", extra={"prediction_id": prediction.id})
+            self.supervisor.release(prediction.id)
+            prediction.on_failed(f"internal error: {type(error).__name__}: {error}")
         finally:
             self.metrics.predictions.labels(prediction.status).inc()
             prediction.release()
+
+    async def _fetch_and_run(self, prediction: Prediction, view: EntrypointView, values: dict[str, Any],
+                             train: bool) -> None:
+        if view.files.has_downloads(values):
+            assert self.session is not None
+            try:
+                values = await view.files.download(values, prediction.workdir, self.session, self._limits)
+            except InputFileError as error:
+                self.supervisor.release(prediction.id)
+                prediction.on_failed(str(error))
+                return
+        request = Predict(id=prediction.id, input=values, workdir=prediction.workdir, train=train)
+        submitted = time.monotonic()
+        await self.supervisor.submit(request, prediction)
+        await prediction.finished.wait()
+        self.metrics.predict_duration.labels(prediction.status).observe(time.monotonic() - submitted)
+
 
     def events_for(self, prediction: Prediction) -> EventStream:
         events = self.event_streams.get(prediction.id)

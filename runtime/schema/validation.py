@@ -54,10 +54,16 @@ def _check_str(value: Any) -> str:
     return value
 
 
+_INT_RANGE = (-(2**63), 2**64 - 1)  # what msgpack carries to the worker
+
+
 def _check_int(value: Any) -> int:
     # bool is an int subclass, but true is not a number a client meant to send.
     if not isinstance(value, int) or isinstance(value, bool):
         raise _Invalid("value is not a valid integer", "type_error.integer")
+    if not _INT_RANGE[0] <= value <= _INT_RANGE[1]:
+        raise _Invalid("integer is out of range (64 bits at most)", "value_error.integer.range",
+                       {"limit_value": list(_INT_RANGE)})
     return value
 
 

@@ -27,6 +27,8 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
+import msgspec
+
 from runtime.ipc.messages import (
     ControlMessage,
     EventMessage,
@@ -139,7 +141,12 @@ class _Runner:
         if self.alone:
             self.capture.drain()
             self.capture.owner = None
-        self.send(outcome)
+        try:
+            self.send(outcome)
+        except (OverflowError, TypeError, msgspec.EncodeError) as error:  # an output msgpack cannot carry
+            assert isinstance(outcome, PredictionSucceeded)
+            self.send(PredictionFailed(prediction_id=outcome.prediction_id,
+                                       error=f"predict() returned an output that cannot be sent: {error}"))
 
     def _failed(self, prediction_id: str, error: BaseException) -> PredictionFailed:
         traceback.print_exception(error)

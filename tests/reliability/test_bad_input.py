@@ -148,3 +148,13 @@ def test_secrets_appear_in_no_response_webhook_or_log(all_inputs: Server, peer: 
     assert response.json()["output"]["token"] == secret
     assert all(secret not in json.dumps(h.json["input"]) for h in hooks)
     assert secret not in all_inputs.log() and "hook-token" not in all_inputs.log()
+
+
+def test_integers_beyond_64_bits_are_refused_not_stuck(all_inputs: Server) -> None:
+    # Found by the fuzz test: such an integer once passed validation, could not be sent to the
+    # worker, and left the replica BUSY for good.
+    response = all_inputs.post("/predictions", json={"input": {"text": "x", "maybe": -36893488147419103233}})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "input", "maybe"]
+    assert all_inputs.status() == "READY"
+    assert all_inputs.predict(text="after")["status"] == "succeeded"

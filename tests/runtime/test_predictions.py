@@ -66,6 +66,13 @@ def test_falsy_outputs_come_back_as_themselves(falsy: Server, kind: str, expecte
     assert body["output"] == expected and type(body["output"]) is type(expected)
 
 
+def test_an_output_too_big_to_send_fails_the_prediction_not_the_worker(falsy: Server) -> None:
+    body = falsy.predict(kind="huge")
+    assert body["status"] == "failed"
+    assert body["error"].startswith("predict() returned an output that cannot be sent")
+    assert falsy.status() == "READY" and falsy.predict(kind="zero")["output"] == 0
+
+
 def test_exception_in_predict_fails_the_prediction_with_traceback(raises: Server) -> None:
     body = raises.predict()
     assert body["status"] == "failed"
