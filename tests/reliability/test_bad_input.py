@@ -32,8 +32,11 @@ def test_generated_requests_never_get_a_server_error(all_inputs: Server) -> None
     assert {(op.method.upper(), op.path) for op in operations} >= {("POST", "/predictions"), ("POST", "/shutdown")}
     for operation in operations:
 
+        # derandomize: the same cases on every run, so CI's verdict does not depend on luck; to
+        # explore, run with derandomize off (it found an out-of-range integer that way).
         @given(case=operation.as_strategy())
-        @settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+        @settings(max_examples=60, deadline=None, database=None, derandomize=True,
+                  suppress_health_check=list(HealthCheck))
         def no_server_error(case: schemathesis.Case) -> None:
             _keep_on_loopback(case)
             case.call_and_validate(checks=[not_a_server_error], timeout=30)
