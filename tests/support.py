@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -33,6 +34,28 @@ def wait_until(predicate: Callable[[], T], timeout: float, what: str, interval: 
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}; last saw {last!r}")
+
+
+class GatedPrediction:
+    """A prediction of the `gated` fixture predictor, running in a thread: inside predict() once
+    `start` returns, until `release` is called. Leaving the `with` block releases it."""
+
+    def __init__(self, server: "Server", directory: Path) -> None:
+        self._entered, self._release = directory / "entered", directory / "release"
+        self._pool = ThreadPoolExecutor(1)
+        self.result = self._pool.submit(server.predict, entered=str(self._entered), release=str(self._release))
+
+    def __enter__(self) -> "GatedPrediction":
+        wait_until(self._entered.exists, 10, "the gated prediction to enter predict()")
+        return self
+
+    def release(self) -> dict[str, Any]:
+        self._release.touch()
+        return self.result.result(30)
+
+    def __exit__(self, *exc: object) -> None:
+        self._release.touch()
+        self._pool.shutdown(wait=True)
 
 
 class Server:

@@ -9,7 +9,7 @@ from pathlib import Path
 import requests
 
 from tests.conftest import module_server
-from tests.support import Server, wait_until
+from tests.support import GatedPrediction, Server, wait_until
 
 gated = module_server("gated")
 gil = module_server("gil")
@@ -17,16 +17,12 @@ hello = module_server("hello")
 
 
 def test_second_concurrent_prediction_gets_409(gated: Server, tmp_path: Path) -> None:
-    entered, release = tmp_path / "entered", tmp_path / "release"
-    with ThreadPoolExecutor(1) as pool:
-        first = pool.submit(gated.predict, entered=str(entered), release=str(release))
-        wait_until(entered.exists, 10, "the first prediction to enter predict()")
+    with GatedPrediction(gated, tmp_path) as first:
         assert gated.status() == "BUSY"
         second = gated.post("/predictions", json={"input": {"entered": "x", "release": "y"}})
         assert second.status_code == 409
         assert second.json() == {"detail": "Already running a prediction"}
-        release.touch()
-        assert first.result(30)["output"] == "released"
+        assert first.release()["output"] == "released"
     assert gated.status() == "READY"
 
 

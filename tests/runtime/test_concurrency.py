@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tests.conftest import module_server
-from tests.support import Server, wait_until
+from tests.support import GatedPrediction, Server, wait_until
 
 concurrent = module_server("async_sleep", env={"COG_MAX_CONCURRENCY": "3"})
 
@@ -46,13 +46,9 @@ def test_queued_requests_wait_for_a_slot_in_order(start_server, tmp_path: Path) 
 def test_queue_timeout_is_503_with_retry_after(start_server, tmp_path: Path) -> None:
     server: Server = start_server("gated", env={"SPROCKET_QUEUE_SIZE": "1", "SPROCKET_QUEUE_TIMEOUT": "0.5"})
     server.wait_for_status("READY")
-    entered, release = tmp_path / "entered", tmp_path / "release"
-    with ThreadPoolExecutor(1) as pool:
-        first = pool.submit(server.predict, entered=str(entered), release=str(release))
-        wait_until(entered.exists, 10, "the first prediction to run")
+    with GatedPrediction(server, tmp_path) as first:
         waited = server.post("/predictions", json={"input": {"entered": "x", "release": "y"}})
         assert waited.status_code == 503
         assert waited.headers["Retry-After"] == "1"
         assert "SPROCKET_QUEUE_TIMEOUT" in waited.json()["detail"]
-        release.touch()
-        assert first.result(30)["status"] == "succeeded"
+        assert first.release()["status"] == "succeeded"

@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
 
-from tests.support import Server, wait_until
+from tests.support import GatedPrediction, Server, wait_until
 
 
 def metric(server: Server, name: str, **labels: str) -> float:
@@ -42,16 +41,12 @@ def test_probes_while_setup_runs_then_ready_then_busy(start_server, tmp_path: Pa
 def test_readyz_is_503_while_the_only_slot_is_busy(start_server, tmp_path: Path) -> None:
     server: Server = start_server("gated")
     server.wait_for_status("READY")
-    entered, release = tmp_path / "entered", tmp_path / "release"
-    with ThreadPoolExecutor(1) as pool:
-        running = pool.submit(server.predict, entered=str(entered), release=str(release))
-        wait_until(entered.exists, 10, "the prediction to start")
+    with GatedPrediction(server, tmp_path) as running:
         busy = server.get("/readyz")
         assert busy.status_code == 503 and busy.json()["status"] == "BUSY"
         assert server.get("/livez").status_code == 200
         assert probe(server) == 1 and probe(server, "--allow-busy") == 0
-        release.touch()
-        running.result(30)
+        assert running.release()["status"] == "succeeded"
 
 
 def test_after_a_crash_without_restarts_the_replica_is_not_alive(start_server) -> None:

@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 import signal
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tests.support import Server, wait_until
+from tests.support import GatedPrediction, Server
 
 
 def test_sigterm_lets_the_running_prediction_finish_then_exits_0(start_server, tmp_path: Path) -> None:
     server: Server = start_server("gated")
     server.wait_for_status("READY")
-    entered, release = tmp_path / "entered", tmp_path / "release"
-    with ThreadPoolExecutor(1) as pool:
-        running = pool.submit(server.predict, entered=str(entered), release=str(release))
-        wait_until(entered.exists, 10, "the prediction to enter predict()")
+    with GatedPrediction(server, tmp_path) as running:
         server.signal(signal.SIGTERM)
         server.wait_for_log("shutting down")
         refused = server.post("/predictions", json={"input": {"entered": "a", "release": "b"}})
         assert refused.status_code == 503
         assert "shutting down" in refused.json()["detail"]
-        release.touch()
-        assert running.result(30)["output"] == "released"
+        assert running.release()["output"] == "released"
     assert server.wait_exit() == 0
 
 
