@@ -86,7 +86,6 @@ class FrontChannel:
     def __init__(self) -> None:
         self._context = zmq.Context()
         self._sockets: list[zmq.Socket] = []
-        self._monitors: list[zmq.Socket] = []
         self._events: zmq.Socket | None = None
         self._requests: zmq.Socket | None = None
         self._control: zmq.Socket | None = None
@@ -107,15 +106,12 @@ class FrontChannel:
         sock.setsockopt(zmq.LINGER, _LINGER_MS)
         sock.bind(endpoint)
         self._sockets.append(sock)
-        # Watched from before the worker starts: a worker quicker than the front's own start-up
-        # connects before `seal` runs, and its accept must not be missed.
-        self._monitors.append(sock.get_monitor_socket(zmq.EVENT_ACCEPTED))
         return sock
 
     async def seal(self) -> None:
         """Wait until the worker has connected to every socket, then remove their files."""
         directory = self.directory
-        await asyncio.gather(*(_accepted(monitor) for monitor in list(self._monitors)))
+        await asyncio.gather(*(_accepted(sock) for sock in list(self._sockets)))
         if directory is not None and directory == self.directory:
             shutil.rmtree(directory, ignore_errors=True)
 
@@ -172,11 +168,9 @@ class FrontChannel:
 
     def _close_sockets(self) -> None:
         self.stop_receiving()
-        for monitor in self._monitors:
-            monitor.close(linger=0)
         for sock in self._sockets:
             sock.close(linger=0)
-        self._sockets, self._monitors = [], []
+        self._sockets = []
         self._events = self._requests = self._control = None
         if self.directory is not None:
             shutil.rmtree(self.directory, ignore_errors=True)
@@ -187,11 +181,15 @@ class FrontChannel:
         self._context.term()
 
 
-async def _accepted(monitor: zmq.Socket) -> None:
-    """Wait for the accept event on a socket's monitor."""
-    events = zmq.asyncio.Socket.from_socket(monitor)
-    while parse_monitor_message(await events.recv_multipart())["event"] != zmq.EVENT_ACCEPTED:
-        pass
+async def _accepted(sock: zmq.Socket) -> None:
+    monitor = zmq.asyncio.Socket.from_socket(sock.get_monitor_socket(zmq.EVENT_ACCEPTED))
+    try:
+        while parse_monitor_message(await monitor.recv_multipart())["event"] != zmq.EVENT_ACCEPTED:
+            pass
+    finally:
+        if not sock.closed:
+            sock.disable_monitor()
+        monitor.close(linger=0)
 
 
 class WorkerChannel:
