@@ -1,4 +1,4 @@
-"""The reference servers' virtualenvs under benchmarks/.envs/, created on first use.
+"""The servers' virtualenvs under benchmarks/.envs/, created on first use.
 
 Each env is made once and marked with a `.installed` file naming what was installed; a marker
 that names other packages (the pins changed) makes the env be rebuilt.
@@ -6,6 +6,7 @@ that names other packages (the pins changed) makes the env be rebuilt.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
@@ -112,3 +113,35 @@ def coglet(version: str = "0.23.1") -> ReferenceEnv:
         version = closest_coglet_pair(version)
         env = ReferenceEnv(f"coglet{version.replace('.', '')}", (f"cog=={version}", f"coglet=={version}"))
     return ensure(env)
+
+
+_SOURCE_ITEMS = ("runtime", "builder", "cli", "setup.cfg", "pyproject.toml", "README.md")
+
+
+def sprocket(repo: Path) -> tuple[ReferenceEnv, str]:
+    """Sprocket installed from a snapshot of `repo` taken now, the way an image installs it.
+
+    A regular install, not the editable one in .venv: that one's import hook costs each process
+    ~10 ms at start-up, which no deployed Sprocket pays (and the references are regular installs
+    too). The snapshot keeps edits made during a run out of it. Returns the env and a digest of
+    the snapshot's Python files, to record which code was measured.
+    """
+    snapshot = ENVS_DIR / "sprocket-snapshot"
+    shutil.rmtree(snapshot, ignore_errors=True)
+    for item in _SOURCE_ITEMS:
+        source = repo / item
+        if source.is_dir():
+            shutil.copytree(source, snapshot / item, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            snapshot.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, snapshot / item)
+    digest = hashlib.sha256()
+    for path in sorted((snapshot / "runtime").rglob("*.py")):
+        digest.update(path.relative_to(snapshot).as_posix().encode())
+        digest.update(path.read_bytes())
+    env = ensure(ReferenceEnv("sprocket", (str(snapshot),)))  # its dependencies, the first time
+    result = _pip(env.python, "install", "--quiet", "--no-deps", "--force-reinstall", str(snapshot))
+    if result.returncode != 0:
+        tail = "\n".join(result.stderr.splitlines()[-15:])
+        raise EnvError(f"pip install {snapshot} into {env.root} failed:\n{tail}")
+    return env, digest.hexdigest()[:12]

@@ -14,7 +14,7 @@ from typing import Any
 
 from benchmarks import envs, schemas
 from benchmarks.scenarios import SCENARIOS, Settings
-from benchmarks.servers import ServerSpec, cog098_spec, coglet_spec, running, sprocket_spec
+from benchmarks.servers import REPO, ServerSpec, cog098_spec, coglet_spec, running, sprocket_spec
 from benchmarks.webhooks import Receiver
 
 log = logging.getLogger("bench.run")
@@ -34,10 +34,11 @@ class RunRecord:
 
 def server_specs(coglet_version: str) -> list[ServerSpec]:
     """Sprocket, Cog 0.9.8 and coglet, creating the reference envs if they are missing."""
+    own, digest = envs.sprocket(REPO)
     cog = envs.cog_098()
     cl = envs.coglet(coglet_version)
     return [
-        sprocket_spec(),
+        sprocket_spec(own.python, digest),
         cog098_spec(cog.python, envs.installed_version(cog, "cog")),
         coglet_spec(cl.python, cl.bin_dir, envs.installed_version(cl, "coglet")),
     ]

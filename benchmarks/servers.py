@@ -7,7 +7,6 @@ SIGTERM, a deadline, then SIGKILL. Nothing else on the machine is touched.
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import json
 import os
@@ -209,24 +208,9 @@ def running(spec: ServerSpec, predictor: str, schema: dict[str, object] | None =
         shutil.rmtree(model_dir.parent, ignore_errors=True)
 
 
-def sprocket_spec() -> ServerSpec:
-    """Sprocket from a snapshot of runtime/ taken now, so edits made during the run do not mix in.
-
-    The snapshot goes first on PYTHONPATH, ahead of the editable install in .venv, whose
-    dependencies it uses.
-    """
-    python = REPO / ".venv" / "bin" / "python"
-    if not python.exists():
-        raise ServerError(f"{python} is missing: run `make install` first")
-    snapshot = Path(__file__).resolve().parent / ".envs" / "sprocket-snapshot"
-    shutil.rmtree(snapshot, ignore_errors=True)
-    shutil.copytree(REPO / "runtime", snapshot / "runtime", ignore=shutil.ignore_patterns("__pycache__"))
-    digest = hashlib.sha256()
-    for path in sorted((snapshot / "runtime").rglob("*.py")):
-        digest.update(path.relative_to(snapshot).as_posix().encode())
-        digest.update(path.read_bytes())
+def sprocket_spec(python: Path, digest: str) -> ServerSpec:
     return ServerSpec("sprocket", python, ("-m", "runtime", "--host", "127.0.0.1"),
-                      env={"PYTHONPATH": str(snapshot)}, version=f"runtime/ sha256 {digest.hexdigest()[:12]}")
+                      version=f"runtime/ sha256 {digest}")
 
 
 def cog098_spec(python: Path, version: str) -> ServerSpec:

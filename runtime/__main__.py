@@ -1,13 +1,19 @@
 """`python -m runtime`: serve the predictor named in ./cog.yaml over Cog's HTTP API.
 
 Start-up order matters for cold start: read the settings, take the port, start the worker, and
-only then import the HTTP stack (aiohttp alone takes a few hundred milliseconds), so the worker's
-imports and setup() overlap with the front's.
+only then import the HTTP stack (aiohttp alone takes over 100 milliseconds), so the worker's
+imports and setup() overlap with the front's. The cyclic garbage collector stays off while the
+modules load (start-up allocates a lot and frees almost nothing: each collection would be wasted
+work, ~30 ms in all), and what they built is then frozen out of later collections' way.
 
 Exit codes: 0 after a clean shutdown, 2 when the configuration is wrong (one line on stderr).
 """
 
 from __future__ import annotations
+
+import gc
+
+gc.disable()
 
 import asyncio
 import os
@@ -38,7 +44,10 @@ def main() -> None:
         first_worker = spawn_worker(channel.open_for_worker(), worker_settings(config))
         from runtime.server import serve  # the HTTP stack, imported while the worker boots
 
-        with asyncio.Runner(loop_factory=_event_loop_factory()) as runner:  # type: ignore[arg-type]
+        loop_factory = _event_loop_factory()
+        gc.freeze()
+        gc.enable()
+        with asyncio.Runner(loop_factory=loop_factory) as runner:  # type: ignore[arg-type]
             runner.run(serve(config, sock, channel, first_worker))
     except ConfigError as error:
         print(f"sprocket: {error}", file=sys.stderr)

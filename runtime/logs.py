@@ -1,5 +1,9 @@
 """The server's log lines: one JSON object per line by default, for log collectors, or readable
-lines with LOG_FORMAT=console; and the access log, one line per HTTP request."""
+lines with LOG_FORMAT=console.
+
+No aiohttp here: the front configures logging before it starts the worker, and importing aiohttp
+that early would delay the worker by the import's ~200 ms (the access log is in runtime.http).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,6 @@ import time
 from typing import Any
 
 import msgspec
-from aiohttp import web
-from aiohttp.abc import AbstractAccessLogger
 
 # Attributes a record may carry (through `extra=`) that the JSON lines include as keys.
 EXTRA_KEYS = ("prediction_id", "method", "path", "status", "duration_ms", "remote", "bytes")
@@ -64,25 +66,3 @@ def configure_logging(level: str, log_format: str | None) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.captureWarnings(True)  # a warning printed raw would break the one-object-per-line stream
-
-
-class AccessLogger(AbstractAccessLogger):
-    """One INFO line per request on the logger aiohttp is given (use `sprocket.access`):
-    `GET /predictions 200 12.3 ms 345 B from 127.0.0.1`, with the fields as JSON keys.
-
-    aiohttp calls log() after the response is written, on the event loop: it stays a few
-    attribute reads and one logging call."""
-
-    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        duration_ms = round(time * 1000, 3)
-        remote = request.remote or "-"
-        size = response.body_length
-        self.logger.info(
-            "%s %s %d %.1f ms %d B from %s", request.method, request.path, response.status, duration_ms, size, remote,
-            extra={"method": request.method, "path": request.path, "status": response.status,
-                   "duration_ms": duration_ms, "remote": remote, "bytes": size})
-
-    @property
-    def enabled(self) -> bool:
-        """aiohttp skips log() altogether when the access logger would drop the line."""
-        return self.logger.isEnabledFor(logging.INFO)

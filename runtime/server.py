@@ -19,7 +19,7 @@ from runtime.http.app import build_app
 from runtime.http.keys import SERVICE, SHUTDOWN_REQUESTED
 from runtime.ipc.transport import FrontChannel
 from runtime.listen import display
-from runtime.logs import AccessLogger
+from runtime.http.access_log import AccessLogger
 from runtime.supervisor.process import WorkerProcess
 
 log = logging.getLogger("sprocket.server")

@@ -14,7 +14,8 @@ from typing import Any, Iterator
 import pytest
 from aiohttp import ClientSession, web
 
-from runtime.logs import AccessLogger, ConsoleFormatter, JsonFormatter, configure_logging
+from runtime.http.access_log import AccessLogger
+from runtime.logs import ConsoleFormatter, JsonFormatter, configure_logging
 from tests.support import wait_until
 
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")

@@ -17,8 +17,6 @@ from runtime.supervisor.gpu import GpuSample, GpuWatcher
 from tests.fakes import fake_nvml
 from tests.support import wait_until
 
-# The deprecated `pynvml` distribution installs an import hook that warns on `import pynvml`.
-pytestmark = pytest.mark.filterwarnings("ignore:The pynvml package is deprecated:FutureWarning")
 
 FAKE = "tests.fakes.fake_nvml"
 A100 = {"name": "NVIDIA A100", "uuid": "GPU-1", "memory_used": 1, "memory_total": 2, "utilization": 50,
