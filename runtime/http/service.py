@@ -10,11 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import shutil
-import tempfile
 import time
-import uuid
 from typing import Any
 
 import aiohttp
@@ -24,6 +20,7 @@ from runtime.http.files import DownloadLimits, InputFileError, InputFiles, Outpu
 from runtime.http.prediction import Prediction, PredictionRequest
 from runtime.http.sse import EventStream
 from runtime.http.webhooks import ALL_EVENTS, WebhookNotifier, WebhookSettings
+from runtime.http.workdirs import WorkdirPool
 from runtime.ipc.messages import Predict, PredictorSpec
 from runtime.schema.openapi import openapi_document
 from runtime.schema.validation import InputValidationError, InputValidator, input_echo
@@ -64,7 +61,8 @@ class PredictionService:
         self.session: aiohttp.ClientSession | None = None
         self._views: list[EntrypointView] = []
         self._openapi: tuple[Any, dict[str, Any]] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Future[None]] = set()
+        self._workdirs = WorkdirPool()
         self._shutdown_deadline = float("inf")
         self._limits = DownloadLimits(config.download_max_bytes, config.download_timeout)
         self.metrics = supervisor.metrics
@@ -94,6 +92,7 @@ class PredictionService:
                 await asyncio.gather(*pending, return_exceptions=True)
         if self.session is not None:
             await self.session.close()
+        self._workdirs.close()
 
     # ------------------------------------------------------------ descriptions
 
@@ -148,9 +147,7 @@ class PredictionService:
         if spec is None:
             raise Refused(404, "This model has no trainer: cog.yaml has no 'train' entry")
         view = self._view(spec)
-        # The directory is named for a fresh uuid, never for the client's id, which could hold
-        # "../". It is made only when something is written into it.
-        workdir = os.path.join(tempfile.gettempdir(), f"sprocket-prediction-{uuid.uuid4().hex}")
+        workdir = self._workdirs.acquire()
         try:
             raw = values = view.validator.validate(body.input)
             if view.files.has_data_urls(values):
@@ -195,7 +192,7 @@ class PredictionService:
             self._refuse_if_unavailable()
             raise Refused(503, f"The replica cannot take predictions now: {self.supervisor.machine.reason}")
 
-    def _track(self, task: asyncio.Task[None]) -> None:
+    def _track(self, task: asyncio.Future[None]) -> None:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -251,12 +248,7 @@ class PredictionService:
         self._discard(prediction.workdir)
 
     def _discard(self, workdir: str) -> None:
-        """Remove a prediction's directory: one rmdir when it is empty or missing (the common
-        case), a thread for the rest."""
-        try:
-            os.rmdir(workdir)
-        except FileNotFoundError:
-            pass
-        except OSError:
-            self._track(asyncio.ensure_future(asyncio.to_thread(shutil.rmtree, workdir, True)))
+        removal = self._workdirs.release(workdir)
+        if removal is not None:
+            self._track(removal)
 

@@ -1,7 +1,7 @@
 """ZeroMQ sockets between the front and the worker.
 
 Three one-way PUSH/PULL pipes over `ipc://` endpoints in a private (0700) directory the front
-creates, and removes once the worker is connected:
+creates, and removes once the worker has connected to all three:
 
     requests  front -> worker   Predict, Shutdown: work, taken in order by the worker's main thread
     control   front -> worker   Cancel: read by a thread of its own, so it is never stuck behind work
@@ -22,7 +22,6 @@ from typing import Any, Callable, cast
 
 import msgspec
 import zmq
-import zmq.asyncio
 from zmq.utils.monitor import parse_monitor_message
 
 from runtime.ipc.messages import ControlMessage, EventMessage, OutputFile
@@ -79,13 +78,16 @@ class FrontChannel:
 
     Each worker gets fresh endpoints (`open_for_worker`), so nothing a dead worker left unread
     reaches its successor. Once the worker has connected to all three, the socket files and their
-    directory are removed (`seal`): connected ipc sockets no longer need them, and a front killed
-    outright then leaves no files behind.
+    directory are removed: connected ipc sockets no longer need them, and a front killed outright
+    then leaves no files behind. Each socket's monitor records the accept from the moment it is
+    bound (a worker can connect before the front has an event loop); the monitors are read as the
+    worker's events arrive, which can only happen once it has connected.
     """
 
     def __init__(self) -> None:
         self._context = zmq.Context()
         self._sockets: list[zmq.Socket] = []
+        self._unaccepted: dict[zmq.Socket, zmq.Socket] = {}  # bound socket -> its monitor
         self._events: zmq.Socket | None = None
         self._requests: zmq.Socket | None = None
         self._control: zmq.Socket | None = None
@@ -104,16 +106,26 @@ class FrontChannel:
     def _bind(self, kind: int, endpoint: str) -> zmq.Socket:
         sock = self._context.socket(kind)
         sock.setsockopt(zmq.LINGER, _LINGER_MS)
+        self._unaccepted[sock] = sock.get_monitor_socket(zmq.EVENT_ACCEPTED)
         sock.bind(endpoint)
         self._sockets.append(sock)
         return sock
 
-    async def seal(self) -> None:
-        """Wait until the worker has connected to every socket, then remove their files."""
-        directory = self.directory
-        await asyncio.gather(*(_accepted(sock) for sock in list(self._sockets)))
-        if directory is not None and directory == self.directory:
-            shutil.rmtree(directory, ignore_errors=True)
+    def _seal_if_connected(self) -> None:
+        """Stop watching each socket the worker has connected to; once it has connected to all
+        three, remove the socket files."""
+        for sock, monitor in list(self._unaccepted.items()):
+            while monitor.poll(0):
+                if parse_monitor_message(monitor.recv_multipart())["event"] == zmq.EVENT_ACCEPTED:
+                    self._unwatch(sock)
+                    break
+        if not self._unaccepted and self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.directory = None
+
+    def _unwatch(self, sock: zmq.Socket) -> None:
+        sock.disable_monitor()
+        self._unaccepted.pop(sock).close(linger=0)
 
     # ------------------------------------------------------------ sending
 
@@ -140,6 +152,8 @@ class FrontChannel:
             # The descriptor is edge-triggered: read until the socket says nothing is left. A
             # burst (a fast iterator's thousand chunks) is taken in batches, with the loop free
             # in between, so the first chunk reaches its client before the last is read.
+            if self._unaccepted:
+                self._seal_if_connected()
             for _ in range(_EVENTS_PER_BATCH):
                 if self._loop is not loop or not cast(int, events.EVENTS) & zmq.POLLIN:
                     return  # stopped receiving, or nothing is left
@@ -168,6 +182,8 @@ class FrontChannel:
 
     def _close_sockets(self) -> None:
         self.stop_receiving()
+        for sock in list(self._unaccepted):
+            self._unwatch(sock)
         for sock in self._sockets:
             sock.close(linger=0)
         self._sockets = []
@@ -179,17 +195,6 @@ class FrontChannel:
     def close(self) -> None:
         self._close_sockets()
         self._context.term()
-
-
-async def _accepted(sock: zmq.Socket) -> None:
-    monitor = zmq.asyncio.Socket.from_socket(sock.get_monitor_socket(zmq.EVENT_ACCEPTED))
-    try:
-        while parse_monitor_message(await monitor.recv_multipart())["event"] != zmq.EVENT_ACCEPTED:
-            pass
-    finally:
-        if not sock.closed:
-            sock.disable_monitor()
-        monitor.close(linger=0)
 
 
 class WorkerChannel:

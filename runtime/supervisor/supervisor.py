@@ -125,7 +125,6 @@ class Supervisor:
         self._channel = channel or FrontChannel()
         self._first_worker = first_worker
         self._process: WorkerProcess | None = None
-        self._sealing: asyncio.Task[None] | None = None
         self._watch: asyncio.Task[None] | None = None
         self._setup_timer: asyncio.TimerHandle | None = None
         self._inflight: dict[str, _InFlight] = {}
@@ -176,7 +175,6 @@ class Supervisor:
         self.spec = self.training_spec = None
         self.user_health = None
         self.worker_pid = self._process.pid
-        self._sealing = asyncio.create_task(self._channel.seal(), name="ipc-seal")
         self.watch = ProcessWatch(self._process.pid)
         self._channel.start_receiving(self._dispatch)
         self._watch = asyncio.create_task(self._watch_exit(self._process), name="worker-exit")
@@ -411,8 +409,6 @@ class Supervisor:
         reason, cause = self._exit_reason(returncode)
         self._kill = None
         (log.info if self._stopping else log.error)("worker=%d: %s", process.pid, describe_exit(returncode))
-        if self._sealing is not None:
-            self._sealing.cancel()  # a worker that died before connecting never will
         if self._stopping:
             self._fail_in_flight(reason)
             return

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import tempfile
 import time
@@ -132,7 +133,7 @@ def test_downloaded_file_names_cannot_escape_the_prediction_directory(whereis: S
     assert body["status"] == "succeeded", body["error"]
     where = body["output"]["path"]
     directory, _, name = where.rpartition("/")
-    assert directory.startswith(f"{tempfile.gettempdir()}/sprocket-prediction-")
+    assert re.fullmatch(rf"{re.escape(tempfile.gettempdir())}/sprocket-work-[^/]+/[0-9a-f]{{32}}", directory), where
     assert "/" not in name and "\x00" not in name and not name.startswith(".") and len(name) <= 110
     assert body["output"]["content"] == "payload"
 

@@ -112,14 +112,23 @@ def test_body_over_the_limit_is_413(start_server) -> None:
     assert response.json()["detail"].startswith("Request body too large")
 
 
-def test_a_thousand_predictions_leave_the_temp_directory_as_it_was(tmp_path: Path, start_server) -> None:
+def _files_under(root: Path) -> list[str]:
+    return sorted(os.path.join(top, name) for top, _, names in os.walk(root) for name in names)
+
+
+def test_a_thousand_predictions_leave_no_files_and_shutdown_leaves_nothing(tmp_path: Path, start_server) -> None:
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     server: Server = start_server("files", env={"TMPDIR": str(scratch)})
     server.wait_for_status("READY")
     source = "data:text/plain;base64," + base64.b64encode(b"in").decode()
-    before = sorted(os.walk(scratch))
     for _ in range(1000):
         assert server.predict(source=source)["status"] == "succeeded"
-    # Removal runs in the background once each response is out.
-    wait_until(lambda: sorted(os.walk(scratch)) == before, 10, "the temp directory to be as before")
+        assert server.predict(text="no input file")["status"] == "succeeded"
+    # Removal runs in the background once each response is out; emptied directories are kept
+    # for reuse, a few at most.
+    wait_until(lambda: _files_under(scratch) == [], 10, "the predictions' files to be removed")
+    directories = [top for top, _, _ in os.walk(scratch)]
+    assert len(directories) <= 1 + 1 + 16, directories  # scratch, the pool's root, its directories
+    server.stop()
+    assert list(scratch.iterdir()) == []

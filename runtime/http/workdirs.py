@@ -1,0 +1,54 @@
+"""Each prediction's working directory: its input files, and what predict() writes with tempfile.
+
+Making a directory and removing it cost ~100 µs each on an ext4 disk, more than all the rest of a
+noop prediction's work in the front. So a directory handed back empty (the common case) waits in
+a small pool for a later prediction instead; one with files left in it is removed, in a thread.
+All of them live in one private (0700) directory, made on first use and removed at close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+import uuid
+
+_KEEP = 16  # empty directories kept for reuse: enough for the concurrency a worker takes
+
+
+class WorkdirPool:
+    def __init__(self) -> None:
+        self._root: str | None = None
+        self._idle: list[str] = []
+
+    def acquire(self) -> str:
+        """An empty directory that no running prediction uses."""
+        if self._idle:
+            return self._idle.pop()
+        if self._root is None:
+            self._root = tempfile.mkdtemp(prefix="sprocket-work-")
+        # Named for a fresh uuid, never for the client's id, which could hold "../".
+        path = os.path.join(self._root, uuid.uuid4().hex)
+        os.mkdir(path)
+        return path
+
+    def release(self, path: str) -> asyncio.Future[None] | None:
+        """Take `path` back once its prediction is over. Returns the removal running in a
+        thread when files were left in it, for the caller to keep track of."""
+        try:
+            with os.scandir(path) as entries:
+                empty = next(entries, None) is None
+        except FileNotFoundError:
+            return None
+        if empty and len(self._idle) < _KEEP:
+            self._idle.append(path)
+            return None
+        return asyncio.ensure_future(asyncio.to_thread(shutil.rmtree, path, True))
+
+    def close(self) -> None:
+        """Remove every directory, those still in use included: call it once nothing runs."""
+        if self._root is not None:
+            shutil.rmtree(self._root, ignore_errors=True)
+        self._root = None
+        self._idle.clear()
