@@ -56,12 +56,14 @@ class Prediction:
         self.started_at = utc_now().isoformat()
         self.completed_at: str | None = None
         self.metrics: dict[str, Any] = {}
+        self.submitted_at: float | None = None  # time.monotonic() when handed to the worker
         self.finished = asyncio.Event()
         self._encoder = encoder
         self._watchers: list[Watcher] = []
         self._steps: collections.deque[Step] = collections.deque()
         self._stepping = False
         self._holds = 0
+        self._done = False
         self._on_done = on_done
 
     # ------------------------------------------------------------ who still needs it
@@ -71,7 +73,12 @@ class Prediction:
 
     def release(self) -> None:
         self._holds -= 1
-        if self._holds == 0 and self.finished.is_set():
+        self._done_if_unheld()
+
+    def _done_if_unheld(self) -> None:
+        """Call on_done, once, when the prediction has ended and nobody holds it."""
+        if self._holds == 0 and self.finished.is_set() and not self._done:
+            self._done = True
             self._on_done(self)
 
     def watch(self, watcher: Watcher) -> None:
@@ -168,8 +175,7 @@ class Prediction:
         self.completed_at = utc_now().isoformat()
         self.finished.set()
         self._emit("completed")
-        if self._holds == 0:
-            self._on_done(self)
+        self._done_if_unheld()
 
     # ------------------------------------------------------------ response
 

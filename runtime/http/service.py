@@ -17,7 +17,7 @@ import aiohttp
 
 from runtime.config import ServerConfig
 from runtime.http.files import DownloadLimits, InputFileError, InputFiles, OutputEncoder
-from runtime.http.prediction import Prediction, PredictionRequest
+from runtime.http.prediction import EventKind, Prediction, PredictionRequest, Watcher
 from runtime.http.sse import EventStream
 from runtime.http.webhooks import ALL_EVENTS, WebhookNotifier, WebhookSettings
 from runtime.http.workdirs import WorkdirPool
@@ -175,7 +175,13 @@ class PredictionService:
                                             self._webhooks, trace).task)
         if stream:
             self.events_for(prediction)
-        self._track(asyncio.create_task(self._run(prediction, view, values, train)))
+        prediction.watch(self._counter_for(prediction))
+        if view.files.has_downloads(values):
+            self._track(asyncio.create_task(self._download_then_submit(prediction, view, values, train)))
+        else:
+            # Straight to the worker, before this request's handler first yields: the worker
+            # runs while the front finishes its side of the request.
+            self._submit(prediction, values, train)
         return prediction
 
     async def _admit(self, prediction_id: str) -> None:
@@ -196,36 +202,48 @@ class PredictionService:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, prediction: Prediction, view: EntrypointView, values: dict[str, Any], train: bool) -> None:
-        """Fetch inputs, hand over to the worker, wait for the end. Whatever goes wrong here
-        still ends the prediction (failed) and frees its slot: no accepted prediction hangs."""
+    def _counter_for(self, prediction: Prediction) -> Watcher:
+        def count_the_end(kind: EventKind, data: Any) -> None:
+            if kind != "completed":
+                return
+            prediction.unwatch(count_the_end)
+            self.metrics.predictions.labels(prediction.status).inc()
+            if prediction.submitted_at is not None:
+                self.metrics.predict_duration.labels(prediction.status).observe(
+                    time.monotonic() - prediction.submitted_at)
+
+        return count_the_end
+
+    def _submit(self, prediction: Prediction, values: dict[str, Any], train: bool) -> None:
+        """Hand the prediction to the worker. Whatever goes wrong here still ends it (failed)
+        and frees its slot: no accepted prediction hangs."""
+        try:
+            request = Predict(id=prediction.id, input=values, workdir=prediction.workdir, train=train)
+            prediction.submitted_at = time.monotonic()
+            self.supervisor.submit(request, prediction)
+        except Exception as error:
+            self._fail(prediction, error)
+
+    def _fail(self, prediction: Prediction, error: Exception) -> None:
+        log.exception("prediction could not be run", extra={"prediction_id": prediction.id})
+        self.supervisor.release(prediction.id)
+        prediction.on_failed(f"internal error: {type(error).__name__}: {error}")
+
+    async def _download_then_submit(self, prediction: Prediction, view: EntrypointView, values: dict[str, Any],
+                                    train: bool) -> None:
         prediction.hold()
         try:
-            await self._fetch_and_run(prediction, view, values, train)
-        except Exception as error:
-            log.exception("prediction could not be run", extra={"prediction_id": prediction.id})
-            self.supervisor.release(prediction.id)
-            prediction.on_failed(f"internal error: {type(error).__name__}: {error}")
-        finally:
-            self.metrics.predictions.labels(prediction.status).inc()
-            prediction.release()
-
-    async def _fetch_and_run(self, prediction: Prediction, view: EntrypointView, values: dict[str, Any],
-                             train: bool) -> None:
-        if view.files.has_downloads(values):
             assert self.session is not None
-            try:
-                values = await view.files.download(values, prediction.workdir, self.session, self._limits)
-            except InputFileError as error:
-                self.supervisor.release(prediction.id)
-                prediction.on_failed(str(error))
-                return
-        request = Predict(id=prediction.id, input=values, workdir=prediction.workdir, train=train)
-        submitted = time.monotonic()
-        await self.supervisor.submit(request, prediction)
-        await prediction.finished.wait()
-        self.metrics.predict_duration.labels(prediction.status).observe(time.monotonic() - submitted)
-
+            values = await view.files.download(values, prediction.workdir, self.session, self._limits)
+        except InputFileError as error:
+            self.supervisor.release(prediction.id)
+            prediction.on_failed(str(error))
+        except Exception as error:
+            self._fail(prediction, error)
+        else:
+            self._submit(prediction, values, train)
+        finally:
+            prediction.release()
 
     def events_for(self, prediction: Prediction) -> EventStream:
         events = self.event_streams.get(prediction.id)

@@ -244,7 +244,7 @@ class Supervisor:
         elif self.state is State.BUSY and not self.slots.full:
             self.machine.transition(State.READY, "a prediction slot is free")
 
-    async def submit(self, request: Predict, listener: PredictionListener) -> None:
+    def submit(self, request: Predict, listener: PredictionListener) -> None:
         """Send an admitted prediction to the worker; `listener` hears how it goes."""
         entry = self._inflight.get(request.id)
         if entry is None or entry.cancel_requested or self._process is None or self._process.returncode is not None:
