@@ -66,3 +66,9 @@ def configure_logging(level: str, log_format: str | None) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.captureWarnings(True)  # a warning printed raw would break the one-object-per-line stream
+    # No line names the caller's source file, thread or process: skip looking them up for every
+    # record (the logging docs' "Optimization" section); the access log writes one per request.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False

@@ -4,7 +4,7 @@ prefix, base units (seconds, bytes), `_total` for counters."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -47,15 +47,18 @@ class Metrics:
         self.gpu_utilization = Gauge("sprocket_gpu_utilization_ratio", "GPU busy share, 0 to 1.", gpu, registry=r)
         self.gpu_temperature = Gauge("sprocket_gpu_temperature_celsius", "GPU temperature.", gpu, registry=r)
         self.gpu_power = Gauge("sprocket_gpu_power_watts", "GPU power draw.", gpu, registry=r)
-        # Children looked up once: READY <-> BUSY moves happen on every prediction.
-        self._state_of = {name: self.state.labels(name) for name in STATES}
         self._moves: dict[tuple[str, str], Any] = {}
-        for name, child in self._state_of.items():
-            child.set(1 if name == "STARTING" else 0)
 
-    def set_state(self, old: str, new: str) -> None:
-        self._state_of[old].set(0)
-        self._state_of[new].set(1)
+    def follow(self, state: Callable[[], str], in_flight: Callable[[], int], queued: Callable[[], int]) -> None:
+        """Read these gauges when scraped: they change twice per prediction, and setting them
+        each time would cost every prediction more than a scrape costs."""
+        for name in STATES:
+            self.state.labels(name).set_function(lambda name=name: 1 if state() == name else 0)  # type: ignore[misc]
+        self.in_flight.set_function(in_flight)
+        self.queued.set_function(queued)
+
+    def count_transition(self, old: str, new: str) -> None:
+        # Children looked up once: READY <-> BUSY moves happen on every prediction.
         move = self._moves.get((old, new))
         if move is None:
             move = self._moves[(old, new)] = self.transitions.labels(old, new)

@@ -122,6 +122,8 @@ class Supervisor:
         self.user_health: HealthcheckResult | None = None
         self.slots = Slots(settings.max_concurrency or 1, settings.queue_size, settings.queue_timeout,
                            self._slots_changed)
+        self.metrics.follow(state=lambda: self.machine.state.value, in_flight=lambda: len(self.slots.held),
+                            queued=lambda: self.slots.queued)
         self._channel = channel or FrontChannel()
         self._first_worker = first_worker
         self._process: WorkerProcess | None = None
@@ -151,7 +153,7 @@ class Supervisor:
         return health.error or "healthcheck() returned False"
 
     def _on_transition(self, old: State, new: State, reason: str) -> None:
-        self.metrics.set_state(old.value, new.value)
+        self.metrics.count_transition(old.value, new.value)
         if new in (State.FAILED, State.SETUP_FAILED):
             self.last_failure = reason
         ready_file = self.settings.ready_file
@@ -237,8 +239,6 @@ class Supervisor:
             self._idle.set()
 
     def _slots_changed(self) -> None:
-        self.metrics.in_flight.set(len(self.slots.held))
-        self.metrics.queued.set(self.slots.queued)
         if self.state is State.READY and self.slots.full:
             self.machine.transition(State.BUSY, "all prediction slots taken")
         elif self.state is State.BUSY and not self.slots.full:
