@@ -13,6 +13,8 @@ from typing import Any, Awaitable, Callable
 import msgspec
 from aiohttp import web
 
+from runtime.http.creation import Reply
+
 log = logging.getLogger("sprocket.http")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -27,6 +29,10 @@ _REASONS = {
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(body=msgspec.json.encode(body), status=status,
                         content_type="application/json", headers=headers)
+
+
+def reply_response(reply: Reply) -> web.Response:
+    return json_response(reply.body, reply.status, reply.headers)
 
 
 def error_response(status: int, detail: Any, headers: dict[str, str] | None = None) -> web.Response:

@@ -50,12 +50,16 @@ def _url_problem(value: str) -> str | None:
     return None
 
 
-async def read_prediction_request(request: web.Request, limit: int) -> PredictionRequest:
-    """Raises BadRequestBody, or aiohttp's 413 for a body over `limit` bytes."""
+async def read_prediction_body(request: web.Request, limit: int) -> bytes:
+    """The raw body; aiohttp's 413 for one over `limit` bytes."""
     if request.content_length is not None and request.content_length > limit:
         # Say no before reading: a client announcing 1 GiB need not send 100 MiB of it first.
         raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
-    raw = await request.read()
+    return await request.read()
+
+
+def decode_prediction_request(raw: bytes) -> PredictionRequest:
+    """Raises BadRequestBody."""
     if not raw.strip():
         return PredictionRequest()
     try:

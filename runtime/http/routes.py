@@ -3,26 +3,23 @@ service; none waits on the worker except a synchronous prediction waiting for it
 
 from __future__ import annotations
 
-import asyncio
 import hmac
-import logging
-import uuid
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from runtime.http.errors import error_response, json_response
+from runtime.http.creation import busy_reply, create
+from runtime.http.errors import error_response, json_response, reply_response
 from runtime.http.keys import LOOP_WATCH, MONITOR, SERVICE, SHUTDOWN_REQUESTED
 from runtime.http.prediction import Prediction
-from runtime.http.request_body import BadRequestBody, read_prediction_request
-from runtime.http.service import BUSY, PredictionService, Refused
+from runtime.http.request_body import read_prediction_body
+from runtime.http.service import Refused
 from runtime.http.sse import last_event_id, stream_events
 from runtime.supervisor.state import State
 from runtime.supervisor.supervisor import Supervisor
 from runtime.version import VERSION
 
-log = logging.getLogger("sprocket.http")
 
 # ---------------------------------------------------------------- status routes
 
@@ -124,58 +121,16 @@ async def shutdown(request: web.Request) -> web.Response:
 # ---------------------------------------------------------------- predictions and trainings
 
 
-def _wants_events(request: web.Request) -> bool:
-    return "text/event-stream" in request.headers.get("Accept", "")
-
-
-def _wants_async(request: web.Request) -> bool:
-    return request.headers.get("Prefer") == "respond-async"
-
-
-async def _answer(request: web.Request, service: PredictionService, prediction: Prediction) -> web.StreamResponse:
-    """Reply as the client asked: an event stream, 202 at once, or the final object."""
-    if _wants_events(request):
-        return await stream_events(request, prediction, service.events_for(prediction), last_event_id(request))
-    if _wants_async(request):
-        return json_response(prediction.as_json(), status=202)
-    prediction.hold()
-    try:
-        await prediction.finished.wait()
-    except asyncio.CancelledError:
-        # The client hung up on a synchronous prediction: nobody wants the result any more.
-        service.cancel(prediction.id)
-        raise
-    finally:
-        prediction.release()
-    return json_response(prediction.as_json())
-
-
 async def _create(request: web.Request, prediction_id: str | None, train: bool) -> web.StreamResponse:
     service = request.app[SERVICE]
-    if service.full() and (prediction_id is None or prediction_id not in service.predictions):
-        # Busy is answered before the body is read or checked, as Cog does: under a flood of
-        # requests the 409s must cost the front (and so the running prediction) little.
-        return error_response(409, BUSY)
-    try:
-        body = await read_prediction_request(request, service.config.max_body_bytes)
-    except BadRequestBody as error:
-        return error_response(error.status, error.detail)
-    if prediction_id is None:
-        prediction_id = body.id or uuid.uuid4().hex
-    if body.id is not None and body.id != prediction_id:
-        noun = "training" if train else "prediction"
-        return error_response(422, [{"loc": ["body", "id"], "type": "value_error",
-                                     "msg": f"{noun} ID must match the ID supplied in the URL"}])
-    existing = service.predictions.get(prediction_id)
-    if existing is not None:  # a retry of a prediction already running
-        log.debug("a retried request attaches to the running prediction", extra={"prediction_id": prediction_id})
-        return await _answer(request, service, existing)
-    try:
-        prediction = await service.start(body, prediction_id, request.headers, train=train,
-                                         stream=_wants_events(request))
-    except Refused as refusal:
-        return error_response(refusal.status, refusal.detail, refusal.headers)
-    return await _answer(request, service, prediction)
+    refusal = busy_reply(service, prediction_id)
+    if refusal is not None:
+        return reply_response(refusal)
+    raw = await read_prediction_body(request, service.config.max_body_bytes)
+    outcome = await create(service, raw, request.headers, prediction_id, train)
+    if isinstance(outcome, Prediction):
+        return await stream_events(request, outcome, service.events_for(outcome), last_event_id(request))
+    return reply_response(outcome)
 
 
 async def create_prediction(request: web.Request) -> web.StreamResponse:

@@ -1,0 +1,86 @@
+"""Creating a prediction (or training) from a request's body and headers, whichever HTTP layer
+received the request: aiohttp's routes, or the fast lane for the plain JSON case.
+
+What comes back is a `Reply` to write as JSON, or, for a client that asked for an event stream,
+the running `Prediction` for the caller to stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from runtime.http.prediction import Prediction
+from runtime.http.request_body import BadRequestBody, decode_prediction_request
+from runtime.http.service import BUSY, PredictionService, Refused
+
+log = logging.getLogger("sprocket.http")
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str] | None = None
+
+
+def error_reply(status: int, detail: Any, headers: dict[str, str] | None = None) -> Reply:
+    return Reply(status, {"detail": detail}, headers)
+
+
+def busy_reply(service: PredictionService, prediction_id: str | None) -> Reply | None:
+    """409 when every slot is taken, decided before the body is read or checked, as Cog does:
+    under a flood of requests the refusals must cost the front (and so the running prediction)
+    little. A retry of a prediction already running is not refused: it attaches to it."""
+    if service.full() and (prediction_id is None or prediction_id not in service.predictions):
+        return error_reply(409, BUSY)
+    return None
+
+
+def wants_events(headers: Mapping[str, str]) -> bool:
+    return "text/event-stream" in headers.get("Accept", "")
+
+
+async def create(service: PredictionService, raw: bytes, headers: Mapping[str, str], prediction_id: str | None,
+                 train: bool) -> Reply | Prediction:
+    """Start the prediction `raw` describes and answer as the headers ask."""
+    try:
+        body = decode_prediction_request(raw)
+    except BadRequestBody as error:
+        return error_reply(error.status, error.detail)
+    if prediction_id is None:
+        prediction_id = body.id or uuid.uuid4().hex
+    if body.id is not None and body.id != prediction_id:
+        noun = "training" if train else "prediction"
+        return error_reply(422, [{"loc": ["body", "id"], "type": "value_error",
+                                  "msg": f"{noun} ID must match the ID supplied in the URL"}])
+    existing = service.predictions.get(prediction_id)
+    if existing is not None:  # a retry of a prediction already running
+        log.debug("a retried request attaches to the running prediction", extra={"prediction_id": prediction_id})
+        return await _answer(service, existing, headers)
+    try:
+        prediction = await service.start(body, prediction_id, headers, train=train, stream=wants_events(headers))
+    except Refused as refusal:
+        return error_reply(refusal.status, refusal.detail, refusal.headers)
+    return await _answer(service, prediction, headers)
+
+
+async def _answer(service: PredictionService, prediction: Prediction, headers: Mapping[str, str]) -> Reply | Prediction:
+    """The prediction itself for an event stream, 202 at once, or the final object."""
+    if wants_events(headers):
+        return prediction
+    if headers.get("Prefer") == "respond-async":
+        return Reply(202, prediction.as_json())
+    prediction.hold()
+    try:
+        await prediction.finished.wait()
+    except asyncio.CancelledError:
+        # The client hung up on a synchronous prediction: nobody wants the result any more.
+        service.cancel(prediction.id)
+        raise
+    finally:
+        prediction.release()
+    return Reply(200, prediction.as_json())
