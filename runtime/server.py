@@ -15,14 +15,20 @@ import socket
 from aiohttp import web
 
 from runtime.config import ServerConfig
+from runtime.http.access_log import AccessLogger
 from runtime.http.app import build_app
+from runtime.http.fastlane import FastLanes
 from runtime.http.keys import SERVICE, SHUTDOWN_REQUESTED
 from runtime.ipc.transport import FrontChannel
 from runtime.listen import display
-from runtime.http.access_log import AccessLogger
 from runtime.supervisor.process import WorkerProcess
 
 log = logging.getLogger("sprocket.server")
+
+# Idle keep-alive connections are closed after this long (aiohttp's default, longer than the
+# idle timeouts of the usual load balancers, so they close first).
+KEEPALIVE_TIMEOUT = 3630.0
+_BACKLOG = 128
 
 async def serve(config: ServerConfig, sock: socket.socket, channel: FrontChannel,
                 first_worker: WorkerProcess) -> None:
@@ -41,10 +47,14 @@ async def serve(config: ServerConfig, sock: socket.socket, channel: FrontChannel
     loop.add_signal_handler(signal.SIGINT, shutdown.set)
 
     # handler_cancellation: a synchronous client that hangs up cancels its prediction.
-    runner = web.AppRunner(app, access_log_class=AccessLogger, access_log=logging.getLogger("sprocket.access"),
-                           handle_signals=False, handler_cancellation=True)
+    access_log = logging.getLogger("sprocket.access")
+    runner = web.AppRunner(app, access_log_class=AccessLogger, access_log=access_log, handle_signals=False,
+                           handler_cancellation=True, keepalive_timeout=KEEPALIVE_TIMEOUT)
     await runner.setup()  # starts the supervisor, which spawns the worker
-    await web.SockSite(runner, sock).start()
+    assert runner.server is not None
+    # Connections start in the fast lane, which hands all but the hot path's requests to aiohttp.
+    lanes = FastLanes(app[SERVICE], runner.server, access_log, KEEPALIVE_TIMEOUT)
+    listener = await loop.create_server(lanes, sock=sock, backlog=_BACKLOG)
     log.info("listening on %s", display(sock))
 
     await shutdown.wait()
@@ -57,5 +67,7 @@ async def serve(config: ServerConfig, sock: socket.socket, channel: FrontChannel
     if running and not await supervisor.wait_idle(config.shutdown_grace):
         log.warning("grace period over with %d predictions still running; cancelling them",
                     supervisor.in_flight())
-    await runner.cleanup()  # closes the listener, then stops the supervisor and the worker
+    listener.close()
+    lanes.close()
+    await runner.cleanup()  # closes aiohttp's connections, then stops the supervisor and the worker
     log.info("shutdown complete")

@@ -1,0 +1,233 @@
+"""The fast lane: the hot path's HTTP/1.1, in front of aiohttp.
+
+Every connection starts here. A request to create a prediction or training with a JSON body,
+answered with JSON (`POST /predictions`, `PUT /predictions/{id}`, and the same for trainings,
+synchronous or `Prefer: respond-async`), is served by this protocol directly, with the code the
+aiohttp routes use (runtime.http.creation). For a noop prediction, aiohttp's request and response
+machinery cost about as much as all the rest of the front's work.
+
+Anything else (another route, an event stream, a chunked or `Expect` body, `Connection: close`, a
+malformed request, HTTP/1.0, a head or body over the limits) is handed to aiohttp with the
+connection and every byte received so far, and aiohttp keeps the connection from then on. So this
+lane only ever recognises the common case; every corner of HTTP stays aiohttp's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import http
+import logging
+import re
+import socket
+import time
+from dataclasses import dataclass
+from typing import Callable, cast
+
+import msgspec
+from multidict import CIMultiDict
+
+from runtime.http.access_log import log_access
+from runtime.http.creation import Reply, busy_reply, create, error_reply, wants_events
+from runtime.http.service import PredictionService
+
+log = logging.getLogger("sprocket.http")
+
+_MAX_HEAD = 16384  # longer heads go to aiohttp, which answers them properly
+_REQUEST_LINE = re.compile(
+    rb"(?:(?P<post>POST) /(?P<post_kind>predictions|trainings)"
+    rb"|(?P<put>PUT) /(?P<put_kind>predictions|trainings)/(?P<id>[A-Za-z0-9._~-]{1,256})) HTTP/1\.1")
+_HEADER_NAME = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+# Headers that ask for something only aiohttp does.
+_DECLINED = ("Transfer-Encoding", "Expect", "Content-Encoding", "Upgrade")
+
+
+@dataclass(frozen=True)
+class Head:
+    method: str
+    path: str
+    prediction_id: str | None
+    train: bool
+    headers: CIMultiDict[str]
+    content_length: int
+
+
+def parse_head(head: bytes) -> Head | None:
+    """The request line and headers (without the blank line), or None unless this lane serves it."""
+    request_line, _, header_block = head.partition(b"\r\n")
+    match = _REQUEST_LINE.fullmatch(request_line)
+    if match is None:
+        return None
+    headers: CIMultiDict[str] = CIMultiDict()
+    for line in header_block.split(b"\r\n") if header_block else ():
+        name, colon, value = line.partition(b":")
+        if not colon or _HEADER_NAME.fullmatch(name) is None:  # also a folded line (leading space)
+            return None
+        headers.add(name.decode("ascii"), value.strip(b" \t").decode("utf-8", "surrogateescape"))
+    if any(name in headers for name in _DECLINED) or wants_events(headers):
+        return None
+    if headers.get("Connection", "keep-alive").lower() != "keep-alive":
+        return None
+    lengths = headers.getall("Content-Length", ["0"])
+    if len(lengths) != 1 or not lengths[0].isdigit():
+        return None
+    kind = (match["post_kind"] or match["put_kind"]).decode()
+    return Head(method="POST" if match["post"] else "PUT", path=request_line.split(b" ")[1].decode(),
+                prediction_id=match["id"].decode() if match["id"] else None, train=kind == "trainings",
+                headers=headers, content_length=int(lengths[0]))
+
+
+class _HttpDate:
+    """The Date header's value, formatted once a second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._value = ""
+
+    def __call__(self) -> str:
+        now = int(time.time())
+        if now != self._second:
+            self._second, self._value = now, email.utils.formatdate(now, usegmt=True)
+        return self._value
+
+
+def encode_reply(reply: Reply, date: str) -> bytes:
+    body = msgspec.json.encode(reply.body)
+    lines = [f"HTTP/1.1 {reply.status} {http.HTTPStatus(reply.status).phrase}",
+             "Content-Type: application/json", f"Content-Length: {len(body)}", f"Date: {date}"]
+    lines += [f"{name}: {value}" for name, value in (reply.headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+class FastLanes:
+    """The protocol factory for the listening socket, and what its connections share."""
+
+    def __init__(self, service: PredictionService, aiohttp_handler: Callable[[], asyncio.Protocol],
+                 access_log: logging.Logger, keepalive_timeout: float) -> None:
+        self.service = service
+        self.aiohttp_handler = aiohttp_handler
+        self.access_log = access_log
+        self.keepalive_timeout = keepalive_timeout
+        self.date = _HttpDate()
+        self.connections: set[FastLane] = set()
+        self.closing = False
+
+    def __call__(self) -> FastLane:
+        return FastLane(self)
+
+    def close(self) -> None:
+        """Close idle connections now, the others once their reply is written."""
+        self.closing = True
+        for connection in list(self.connections):
+            connection.close_when_idle()
+
+
+class FastLane(asyncio.Protocol):
+    def __init__(self, lanes: FastLanes) -> None:
+        self._lanes = lanes
+        self._transport: asyncio.Transport | None = None
+        self._remote = "-"
+        self._buffer = bytearray()
+        self._head: tuple[Head, int] | None = None  # parsed, waiting for the rest of its body
+        self._serving: asyncio.Task[None] | None = None
+        self._idle_timer: asyncio.TimerHandle | None = None
+
+    # ------------------------------------------------------------ asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        peer = transport.get_extra_info("peername")
+        self._remote = str(peer[0]) if isinstance(peer, tuple) else "-"
+        self._lanes.connections.add(self)
+        self._wait_idle()
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        if self._serving is None:
+            self._take_request()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lanes.connections.discard(self)
+        self._stop_idle_timer()
+        if self._serving is not None:
+            self._serving.cancel()  # as aiohttp's handler_cancellation: the prediction is cancelled
+
+    # ------------------------------------------------------------ requests
+
+    def _take_request(self) -> None:
+        if self._head is None:
+            end = self._buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self._buffer) > _MAX_HEAD:
+                    self._hand_off()
+                return
+            head = parse_head(bytes(self._buffer[:end]))
+            if head is None or head.content_length > self._lanes.service.config.max_body_bytes:
+                self._hand_off()
+                return
+            self._head = (head, end + 4)
+        head, body_start = self._head
+        body_end = body_start + head.content_length
+        if len(self._buffer) < body_end:
+            if busy_reply(self._lanes.service, head.prediction_id) is not None:
+                self._hand_off()  # aiohttp says 409 without waiting for the body, and drains it
+            return
+        body = bytes(self._buffer[body_start:body_end])
+        del self._buffer[:body_end]
+        self._head = None
+        self._stop_idle_timer()
+        self._serving = asyncio.get_running_loop().create_task(self._serve(head, body))
+
+    async def _serve(self, head: Head, body: bytes) -> None:
+        started = time.perf_counter()
+        service = self._lanes.service
+        reply = busy_reply(service, head.prediction_id)
+        if reply is None:
+            try:
+                outcome = await create(service, body, head.headers, head.prediction_id, head.train)
+            except Exception:
+                log.exception("%s %s failed", head.method, head.path)
+                outcome = error_reply(500, "Internal server error; the server log has the details")
+            assert isinstance(outcome, Reply), "event streams are aiohttp's"
+            reply = outcome
+        response = encode_reply(reply, self._lanes.date())
+        assert self._transport is not None
+        self._transport.write(response)
+        log_access(self._lanes.access_log, head.method, head.path, reply.status, time.perf_counter() - started,
+                   len(response), self._remote)
+        self._serving = None
+        if self._lanes.closing:
+            self._transport.close()
+        elif self._buffer:
+            self._take_request()  # a pipelined request
+        else:
+            self._wait_idle()
+
+    def _hand_off(self) -> None:
+        """From now on aiohttp serves this connection, starting with what was received."""
+        assert self._transport is not None
+        self._lanes.connections.discard(self)
+        self._stop_idle_timer()
+        handler = self._lanes.aiohttp_handler()
+        self._transport.set_protocol(handler)
+        handler.connection_made(self._transport)
+        if self._buffer:
+            handler.data_received(bytes(self._buffer))
+        self._buffer.clear()
+
+    # ------------------------------------------------------------ idle connections
+
+    def close_when_idle(self) -> None:
+        if self._serving is None and self._transport is not None:
+            self._transport.close()
+
+    def _wait_idle(self) -> None:
+        self._idle_timer = asyncio.get_running_loop().call_later(self._lanes.keepalive_timeout, self.close_when_idle)
+
+    def _stop_idle_timer(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None

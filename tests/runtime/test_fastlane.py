@@ -1,0 +1,197 @@
+"""The fast lane (runtime/http/fastlane.py) answers the hot path itself and hands every other
+request, with its connection, to aiohttp. Both must answer alike, on real sockets."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runtime.http.fastlane import Head, parse_head
+from tests.conftest import module_server
+from tests.support import GatedPrediction, Server
+
+hello = module_server("hello")
+gated = module_server("gated")
+
+# What differs between two runs of one prediction, whichever lane served it.
+_VOLATILE = ("id", "created_at", "started_at", "completed_at", "metrics")
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection, written and read byte for byte."""
+
+    def __init__(self, server: Server) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        self._pending = b""
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def response(self) -> tuple[int, dict[str, str], bytes]:
+        while b"\r\n\r\n" not in self._pending:
+            self._receive()
+        head, _, self._pending = self._pending.partition(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in header_lines)}
+        length = int(headers.get("content-length", "0"))
+        while len(self._pending) < length:
+            self._receive()
+        body, self._pending = self._pending[:length], self._pending[length:]
+        return int(status_line.split()[1]), headers, body
+
+    def _receive(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        self._pending += chunk
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def request(method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None,
+            chunked: bool = False) -> bytes:
+    """A request; `chunked` sends the body in chunked encoding, which the fast lane leaves to aiohttp."""
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json",
+             *(f"{name}: {value}" for name, value in (headers or {}).items())]
+    if chunked:
+        lines.append("Transfer-Encoding: chunked")
+        payload = (f"{len(body):x}\r\n".encode() + body + b"\r\n" if body else b"") + b"0\r\n\r\n"
+    else:
+        lines.append(f"Content-Length: {len(body)}")
+        payload = body
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
+
+
+def stable(body: bytes) -> Any:
+    value = json.loads(body)
+    if isinstance(value, dict):
+        return {key: item for key, item in value.items() if key not in _VOLATILE}
+    return value
+
+
+@pytest.fixture
+def connection(hello: Server) -> Any:
+    conn = Connection(hello)
+    yield conn
+    conn.close()
+
+
+CASES = [
+    ("POST", "/predictions", b'{"input": {"text": "lanes"}}', {}),
+    ("POST", "/predictions", b"", {}),
+    ("POST", "/predictions", b'{"input": {"text": 5}}', {}),
+    ("POST", "/predictions", b'{"input": {"nope": 1}}', {}),
+    ("POST", "/predictions", b"{not json", {}),
+    ("POST", "/predictions", b'{"input": {}, "webhook": "ftp://example"}', {}),
+    ("PUT", "/predictions/same-id", b'{"id": "other-id", "input": {}}', {}),
+    ("POST", "/predictions", b'{"input": {"text": "later"}}', {"Prefer": "respond-async"}),
+    ("POST", "/trainings", b'{"input": {}}', {}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "headers"), CASES)
+def test_the_fast_lane_and_aiohttp_answer_alike(hello: Server, method: str, path: str, body: bytes,
+                                                headers: dict[str, str]) -> None:
+    answers = []
+    for chunked in (False, True):
+        hello.wait_for_status("READY")  # a respond-async prediction may still be running
+        conn = Connection(hello)
+        try:
+            conn.send(request(method, path, body, headers, chunked=chunked))
+            status, response_headers, payload = conn.response()
+        finally:
+            conn.close()
+        answers.append((status, response_headers["content-type"], stable(payload)))
+    fast, slow = answers
+    assert fast == slow
+    assert fast[0] < 500
+
+
+def test_one_connection_goes_on_in_aiohttp_after_a_request_the_fast_lane_does_not_serve(connection: Connection) -> None:
+    connection.send(request("POST", "/predictions", b'{"input": {"text": "one"}}'))
+    assert connection.response()[0] == 200
+    connection.send(b"GET /health-check HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    status, _, body = connection.response()
+    assert (status, json.loads(body)["status"]) == (200, "READY")
+    connection.send(request("POST", "/predictions", b'{"input": {"text": "two"}}'))
+    status, _, body = connection.response()
+    assert (status, json.loads(body)["output"]) == (200, "hello two")
+
+
+def test_pipelined_requests_are_answered_in_order(connection: Connection) -> None:
+    connection.send(b"".join(request("PUT", f"/predictions/pipe-{i}", json.dumps({"input": {"text": str(i)}}).encode())
+                             for i in range(3)))
+    answers = [connection.response() for _ in range(3)]
+    assert [(status, json.loads(body)["id"], json.loads(body)["output"]) for status, _, body in answers] == [
+        (200, f"pipe-{i}", f"hello {i}") for i in range(3)]
+
+
+def test_a_request_sent_a_byte_at_a_time_is_served(connection: Connection) -> None:
+    connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    for byte in request("POST", "/predictions", b'{"input": {"text": "slowly"}}'):
+        connection.send(bytes([byte]))
+    status, _, body = connection.response()
+    assert (status, json.loads(body)["output"]) == (200, "hello slowly")
+
+
+def test_an_access_line_is_logged_for_each_fast_lane_request(hello: Server, connection: Connection) -> None:
+    connection.send(request("PUT", "/predictions/logged-here", b'{"input": {}}'))
+    assert connection.response()[0] == 200
+    hello.wait_for_log("PUT /predictions/logged-here 200")
+
+
+def test_busy_is_409_whether_or_not_the_body_has_arrived(gated: Server, tmp_path: Path) -> None:
+    body = b'{"input": {"entered": "x", "release": "y"}}'
+    with GatedPrediction(gated, tmp_path):
+        whole = Connection(gated)
+        whole.send(request("POST", "/predictions", body))
+        assert whole.response()[0] == 409
+        # Only the head and half the body: refused before the rest is sent (aiohttp's early 409).
+        partial = Connection(gated)
+        partial.send(request("POST", "/predictions", body)[:-len(body) // 2])
+        status, _, payload = partial.response()
+        assert (status, json.loads(payload)) == (409, {"detail": "Already running a prediction"})
+        whole.close()
+        partial.close()
+
+
+def _head(raw: bytes) -> Head | None:
+    return parse_head(raw.partition(b"\r\n\r\n")[0])
+
+
+@pytest.mark.parametrize(("method", "path", "extra", "expected"), [
+    ("POST", "/predictions", {}, ("POST", None, False, 4)),
+    ("PUT", "/predictions/abc-1.2_~x", {}, ("PUT", "abc-1.2_~x", False, 4)),
+    ("POST", "/trainings", {"Prefer": "respond-async"}, ("POST", None, True, 4)),
+    ("PUT", "/trainings/t1", {"Connection": "Keep-Alive"}, ("PUT", "t1", True, 4)),
+])
+def test_the_fast_lane_takes_plain_prediction_requests(method: str, path: str, extra: dict[str, str],
+                                                       expected: tuple[Any, ...]) -> None:
+    head = _head(request(method, path, b"{}\r\n", extra))
+    assert head is not None
+    assert (head.method, head.prediction_id, head.train, head.content_length) == expected
+
+
+@pytest.mark.parametrize("raw", [
+    b"GET /health-check HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"POST /predictions?x=1 HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}",
+    b"POST /predictions HTTP/1.0\r\nContent-Length: 2\r\n\r\n{}",
+    b"PUT /predictions/a%2Fb HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}",
+    b"POST /predictions/abc/cancel HTTP/1.1\r\n\r\n",
+    b"POST /predictions HTTP/1.1\r\nAccept: text/event-stream\r\nContent-Length: 2\r\n\r\n{}",
+    b"POST /predictions HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    b"POST /predictions HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n{}",
+    b"POST /predictions HTTP/1.1\r\nContent-Encoding: gzip\r\nContent-Length: 2\r\n\r\n{}",
+    b"POST /predictions HTTP/1.1\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}",
+    b"POST /predictions HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}",
+    b"POST /predictions HTTP/1.1\r\nContent-Length: -2\r\n\r\n{}",
+    b"POST /predictions HTTP/1.1\r\nX-Folded: a\r\n  b\r\nContent-Length: 2\r\n\r\n{}",
+    b"POST /predictions HTTP/1.1\r\nBad Header: 1\r\n\r\n",
+])
+def test_the_fast_lane_leaves_everything_else_to_aiohttp(raw: bytes) -> None:
+    assert _head(raw) is None
