@@ -47,7 +47,9 @@ class Metrics:
         self.gpu_utilization = Gauge("sprocket_gpu_utilization_ratio", "GPU busy share, 0 to 1.", gpu, registry=r)
         self.gpu_temperature = Gauge("sprocket_gpu_temperature_celsius", "GPU temperature.", gpu, registry=r)
         self.gpu_power = Gauge("sprocket_gpu_power_watts", "GPU power draw.", gpu, registry=r)
+        # Labelled children looked up once: these are counted on every prediction.
         self._moves: dict[tuple[str, str], Any] = {}
+        self._by_status: dict[str, tuple[Any, Any]] = {}
 
     def follow(self, state: Callable[[], str], in_flight: Callable[[], int], queued: Callable[[], int]) -> None:
         """Read these gauges when scraped: they change twice per prediction, and setting them
@@ -57,8 +59,17 @@ class Metrics:
         self.in_flight.set_function(in_flight)
         self.queued.set_function(queued)
 
+    def count_end(self, status: str, predict_seconds: float | None) -> None:
+        """A prediction ended with `status`, `predict_seconds` after it was sent to the worker."""
+        children = self._by_status.get(status)
+        if children is None:
+            children = self._by_status[status] = (self.predictions.labels(status),
+                                                  self.predict_duration.labels(status))
+        children[0].inc()
+        if predict_seconds is not None:
+            children[1].observe(predict_seconds)
+
     def count_transition(self, old: str, new: str) -> None:
-        # Children looked up once: READY <-> BUSY moves happen on every prediction.
         move = self._moves.get((old, new))
         if move is None:
             move = self._moves[(old, new)] = self.transitions.labels(old, new)

@@ -1,8 +1,8 @@
 """Creating a prediction (or training) from a request's body and headers, whichever HTTP layer
 received the request: aiohttp's routes, or the fast lane for the plain JSON case.
 
-What comes back is a `Reply` to write as JSON, or, for a client that asked for an event stream,
-the running `Prediction` for the caller to stream.
+`begin` starts the prediction (or finds the one a retried request names) and returns it, or a
+`Reply` when there is nothing to wait for; `create` also waits for the end of a synchronous one.
 """
 
 from __future__ import annotations
@@ -44,9 +44,10 @@ def wants_events(headers: Mapping[str, str]) -> bool:
     return "text/event-stream" in headers.get("Accept", "")
 
 
-async def create(service: PredictionService, raw: bytes, headers: Mapping[str, str], prediction_id: str | None,
-                 train: bool) -> Reply | Prediction:
-    """Start the prediction `raw` describes and answer as the headers ask."""
+async def begin(service: PredictionService, raw: bytes, headers: Mapping[str, str], prediction_id: str | None,
+                train: bool) -> Reply | Prediction:
+    """Start the prediction `raw` describes. A Reply (an error, or 202 for `Prefer:
+    respond-async`), or the running prediction for the caller to stream or wait for."""
     try:
         body = decode_prediction_request(raw)
     except BadRequestBody as error:
@@ -57,23 +58,27 @@ async def create(service: PredictionService, raw: bytes, headers: Mapping[str, s
         noun = "training" if train else "prediction"
         return error_reply(422, [{"loc": ["body", "id"], "type": "value_error",
                                   "msg": f"{noun} ID must match the ID supplied in the URL"}])
-    existing = service.predictions.get(prediction_id)
-    if existing is not None:  # a retry of a prediction already running
+    prediction = service.predictions.get(prediction_id)
+    if prediction is not None:  # a retry of a prediction already running
         log.debug("a retried request attaches to the running prediction", extra={"prediction_id": prediction_id})
-        return await _answer(service, existing, headers)
-    try:
-        prediction = await service.start(body, prediction_id, headers, train=train, stream=wants_events(headers))
-    except Refused as refusal:
-        return error_reply(refusal.status, refusal.detail, refusal.headers)
-    return await _answer(service, prediction, headers)
-
-
-async def _answer(service: PredictionService, prediction: Prediction, headers: Mapping[str, str]) -> Reply | Prediction:
-    """The prediction itself for an event stream, 202 at once, or the final object."""
-    if wants_events(headers):
-        return prediction
-    if headers.get("Prefer") == "respond-async":
+    else:
+        try:
+            prediction = await service.start(body, prediction_id, headers, train=train, stream=wants_events(headers))
+        except Refused as refusal:
+            return error_reply(refusal.status, refusal.detail, refusal.headers)
+    if headers.get("Prefer") == "respond-async" and not wants_events(headers):
         return Reply(202, prediction.as_json())
+    return prediction
+
+
+async def create(service: PredictionService, raw: bytes, headers: Mapping[str, str], prediction_id: str | None,
+                 train: bool) -> Reply | Prediction:
+    """`begin`, then wait for a synchronous prediction's end; a prediction for an event stream
+    comes back as it is."""
+    outcome = await begin(service, raw, headers, prediction_id, train)
+    if isinstance(outcome, Reply) or wants_events(headers):
+        return outcome
+    prediction = outcome
     prediction.hold()
     try:
         await prediction.finished.wait()

@@ -3,7 +3,7 @@
 Every connection starts here. A request to create a prediction or training with a JSON body,
 answered with JSON (`POST /predictions`, `PUT /predictions/{id}`, and the same for trainings,
 synchronous or `Prefer: respond-async`), is served by this protocol directly, with the code the
-aiohttp routes use (runtime.http.creation). For a noop prediction, aiohttp's request and response
+aiohttp routes use (runtime.http.creation), and answered from the prediction's `completed` event. For a noop prediction, aiohttp's request and response
 machinery cost about as much as all the rest of the front's work.
 
 Anything else (another route, an event stream, a chunked or `Expect` body, `Connection: close`, a
@@ -22,13 +22,14 @@ import re
 import socket
 import time
 from dataclasses import dataclass
-from typing import Callable, cast
+from typing import Any, Callable, cast
 
 import msgspec
 from multidict import CIMultiDict
 
 from runtime.http.access_log import log_access
-from runtime.http.creation import Reply, busy_reply, create, error_reply, wants_events
+from runtime.http.creation import Reply, begin, busy_reply, error_reply, wants_events
+from runtime.http.prediction import EventKind, Prediction
 from runtime.http.service import PredictionService
 
 log = logging.getLogger("sprocket.http")
@@ -123,14 +124,22 @@ class FastLanes:
 
 
 class FastLane(asyncio.Protocol):
+    """One connection, while it stays in the fast lane. One request at a time: a pipelined one
+    waits in the buffer until the one before it is answered. A synchronous prediction is
+    answered from its `completed` event, without a task waiting for it."""
+
     def __init__(self, lanes: FastLanes) -> None:
         self._lanes = lanes
         self._transport: asyncio.Transport | None = None
         self._remote = "-"
         self._buffer = bytearray()
         self._head: tuple[Head, int] | None = None  # parsed, waiting for the rest of its body
-        self._serving: asyncio.Task[None] | None = None
+        self._request: Head | None = None  # being served
+        self._started = 0.0
+        self._beginning: asyncio.Task[None] | None = None
+        self._waiting_for: Prediction | None = None
         self._idle_timer: asyncio.TimerHandle | None = None
+        self._handed_off = False
 
     # ------------------------------------------------------------ asyncio.Protocol
 
@@ -146,18 +155,23 @@ class FastLane(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
-        if self._serving is None:
-            self._take_request()
+        self._take_request()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        # As aiohttp's handler_cancellation: a client that hangs up cancels its prediction.
         self._lanes.connections.discard(self)
         self._stop_idle_timer()
-        if self._serving is not None:
-            self._serving.cancel()  # as aiohttp's handler_cancellation: the prediction is cancelled
+        if self._beginning is not None:
+            self._beginning.cancel()
+        if self._waiting_for is not None:
+            self._lanes.service.cancel(self._waiting_for.id)
+            self._stop_waiting()
 
     # ------------------------------------------------------------ requests
 
     def _take_request(self) -> None:
+        if self._request is not None or self._handed_off:
+            return
         if self._head is None:
             end = self._buffer.find(b"\r\n\r\n")
             if end < 0:
@@ -179,36 +193,59 @@ class FastLane(asyncio.Protocol):
         del self._buffer[:body_end]
         self._head = None
         self._stop_idle_timer()
-        self._serving = asyncio.get_running_loop().create_task(self._serve(head, body))
+        self._request, self._started = head, time.perf_counter()
+        reply = busy_reply(self._lanes.service, head.prediction_id)
+        if reply is not None:
+            self._answer(reply)
+        else:
+            self._beginning = asyncio.get_running_loop().create_task(self._begin(head, body))
 
-    async def _serve(self, head: Head, body: bytes) -> None:
-        started = time.perf_counter()
-        service = self._lanes.service
-        reply = busy_reply(service, head.prediction_id)
-        if reply is None:
-            try:
-                outcome = await create(service, body, head.headers, head.prediction_id, head.train)
-            except Exception:
-                log.exception("%s %s failed", head.method, head.path)
-                outcome = error_reply(500, "Internal server error; the server log has the details")
-            assert isinstance(outcome, Reply), "event streams are aiohttp's"
-            reply = outcome
+    async def _begin(self, head: Head, body: bytes) -> None:
+        try:
+            outcome = await begin(self._lanes.service, body, head.headers, head.prediction_id, head.train)
+        except Exception:
+            log.exception("%s %s failed", head.method, head.path)
+            outcome = error_reply(500, "Internal server error; the server log has the details")
+        self._beginning = None
+        if isinstance(outcome, Reply):
+            self._answer(outcome)
+        elif outcome.finished.is_set():
+            self._answer(Reply(200, outcome.as_json()))
+        else:
+            self._waiting_for = outcome
+            outcome.hold()
+            outcome.watch(self._on_prediction_event)
+
+    def _on_prediction_event(self, kind: EventKind, data: Any) -> None:
+        if kind == "completed" and self._waiting_for is not None:
+            reply = Reply(200, self._waiting_for.as_json())
+            self._stop_waiting()
+            self._answer(reply)
+
+    def _stop_waiting(self) -> None:
+        prediction, self._waiting_for = self._waiting_for, None
+        assert prediction is not None
+        prediction.unwatch(self._on_prediction_event)
+        prediction.release()
+
+    def _answer(self, reply: Reply) -> None:
+        request, self._request = self._request, None
+        assert self._transport is not None and request is not None
         response = encode_reply(reply, self._lanes.date())
-        assert self._transport is not None
         self._transport.write(response)
-        log_access(self._lanes.access_log, head.method, head.path, reply.status, time.perf_counter() - started,
-                   len(response), self._remote)
-        self._serving = None
+        log_access(self._lanes.access_log, request.method, request.path, reply.status,
+                   time.perf_counter() - self._started, len(response), self._remote)
         if self._lanes.closing:
             self._transport.close()
-        elif self._buffer:
-            self._take_request()  # a pipelined request
+        elif self._buffer:  # a pipelined request; from the loop, so a long run of them cannot recurse
+            asyncio.get_running_loop().call_soon(self._take_request)
         else:
             self._wait_idle()
 
     def _hand_off(self) -> None:
         """From now on aiohttp serves this connection, starting with what was received."""
         assert self._transport is not None
+        self._handed_off = True
         self._lanes.connections.discard(self)
         self._stop_idle_timer()
         handler = self._lanes.aiohttp_handler()
@@ -221,7 +258,7 @@ class FastLane(asyncio.Protocol):
     # ------------------------------------------------------------ idle connections
 
     def close_when_idle(self) -> None:
-        if self._serving is None and self._transport is not None:
+        if self._request is None and self._transport is not None:
             self._transport.close()
 
     def _wait_idle(self) -> None:

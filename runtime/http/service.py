@@ -207,10 +207,8 @@ class PredictionService:
             if kind != "completed":
                 return
             prediction.unwatch(count_the_end)
-            self.metrics.predictions.labels(prediction.status).inc()
-            if prediction.submitted_at is not None:
-                self.metrics.predict_duration.labels(prediction.status).observe(
-                    time.monotonic() - prediction.submitted_at)
+            submitted = prediction.submitted_at
+            self.metrics.count_end(prediction.status, None if submitted is None else time.monotonic() - submitted)
 
         return count_the_end
 

@@ -29,6 +29,8 @@ from runtime.ipc.messages import ControlMessage, EventMessage, OutputFile
 OUTPUT_FILE_EXT = 1
 _LINGER_MS = 0
 _EVENTS_PER_BATCH = 32
+# Plain ints: pyzmq's enum constants cost an object per `&` on the per-event path.
+_EVENTS, _POLLIN, _NOBLOCK = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.NOBLOCK)
 
 
 def _enc_hook(obj: Any) -> Any:
@@ -155,9 +157,9 @@ class FrontChannel:
             if self._unaccepted:
                 self._seal_if_connected()
             for _ in range(_EVENTS_PER_BATCH):
-                if self._loop is not loop or not cast(int, events.EVENTS) & zmq.POLLIN:
+                if self._loop is not loop or not cast(int, events.getsockopt(_EVENTS)) & _POLLIN:
                     return  # stopped receiving, or nothing is left
-                on_event(decode_event(events.recv(zmq.NOBLOCK)))
+                on_event(decode_event(events.recv(_NOBLOCK)))
             loop.call_soon(drain)
 
         loop.add_reader(events.FD, drain)

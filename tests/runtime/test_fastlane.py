@@ -131,6 +131,15 @@ def test_pipelined_requests_are_answered_in_order(connection: Connection) -> Non
         (200, f"pipe-{i}", f"hello {i}") for i in range(3)]
 
 
+def test_a_long_pipelined_run_of_refusals_is_answered_in_full(gated: Server, tmp_path: Path) -> None:
+    with GatedPrediction(gated, tmp_path):
+        conn = Connection(gated)
+        conn.send(request("POST", "/predictions", b'{"input": {}}') * 3000)
+        statuses = {conn.response()[0] for _ in range(3000)}
+        conn.close()
+    assert statuses == {409}
+
+
 def test_a_request_sent_a_byte_at_a_time_is_served(connection: Connection) -> None:
     connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     for byte in request("POST", "/predictions", b'{"input": {"text": "slowly"}}'):
