@@ -1,7 +1,7 @@
 """Creating a prediction (or training) from a request's body and headers, whichever HTTP layer
 received the request: aiohttp's routes, or the fast lane for the plain JSON case.
 
-`begin` starts the prediction (or finds the one a retried request names) and returns it, or a
+`begin_now` starts the prediction (or finds the one a retried request names) and returns it, or a
 `Reply` when there is nothing to wait for; `create` also waits for the end of a synchronous one.
 """
 
@@ -11,9 +11,9 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Coroutine, Mapping
 
-from runtime.http.prediction import Prediction
+from runtime.http.prediction import Prediction, PredictionRequest
 from runtime.http.request_body import BadRequestBody, decode_prediction_request
 from runtime.http.service import BUSY, PredictionService, Refused
 
@@ -44,10 +44,11 @@ def wants_events(headers: Mapping[str, str]) -> bool:
     return "text/event-stream" in headers.get("Accept", "")
 
 
-async def begin(service: PredictionService, raw: bytes, headers: Mapping[str, str], prediction_id: str | None,
-                train: bool) -> Reply | Prediction:
+def begin_now(service: PredictionService, raw: bytes, headers: Mapping[str, str], prediction_id: str | None,
+              train: bool) -> Reply | Prediction | Coroutine[Any, Any, Reply | Prediction]:
     """Start the prediction `raw` describes. A Reply (an error, or 202 for `Prefer:
-    respond-async`), or the running prediction for the caller to stream or wait for."""
+    respond-async`), or the running prediction for the caller to stream or wait for; when
+    starting it means waiting (input files, a queue), a coroutine to await for one of those."""
     try:
         body = decode_prediction_request(raw)
     except BadRequestBody as error:
@@ -61,11 +62,26 @@ async def begin(service: PredictionService, raw: bytes, headers: Mapping[str, st
     prediction = service.predictions.get(prediction_id)
     if prediction is not None:  # a retry of a prediction already running
         log.debug("a retried request attaches to the running prediction", extra={"prediction_id": prediction_id})
-    else:
-        try:
-            prediction = await service.start(body, prediction_id, headers, train=train, stream=wants_events(headers))
-        except Refused as refusal:
-            return error_reply(refusal.status, refusal.detail, refusal.headers)
+        return _started(prediction, headers)
+    try:
+        prediction = service.start_now(body, prediction_id, headers, train=train, stream=wants_events(headers))
+    except Refused as refusal:
+        return error_reply(refusal.status, refusal.detail, refusal.headers)
+    if prediction is None:
+        return _start_later(service, body, prediction_id, headers, train)
+    return _started(prediction, headers)
+
+
+async def _start_later(service: PredictionService, body: PredictionRequest, prediction_id: str,
+                       headers: Mapping[str, str], train: bool) -> Reply | Prediction:
+    try:
+        prediction = await service.start(body, prediction_id, headers, train=train, stream=wants_events(headers))
+    except Refused as refusal:
+        return error_reply(refusal.status, refusal.detail, refusal.headers)
+    return _started(prediction, headers)
+
+
+def _started(prediction: Prediction, headers: Mapping[str, str]) -> Reply | Prediction:
     if headers.get("Prefer") == "respond-async" and not wants_events(headers):
         return Reply(202, prediction.as_json())
     return prediction
@@ -73,9 +89,11 @@ async def begin(service: PredictionService, raw: bytes, headers: Mapping[str, st
 
 async def create(service: PredictionService, raw: bytes, headers: Mapping[str, str], prediction_id: str | None,
                  train: bool) -> Reply | Prediction:
-    """`begin`, then wait for a synchronous prediction's end; a prediction for an event stream
+    """`begin_now`, then wait for a synchronous prediction's end; a prediction for an event stream
     comes back as it is."""
-    outcome = await begin(service, raw, headers, prediction_id, train)
+    outcome = begin_now(service, raw, headers, prediction_id, train)
+    if not isinstance(outcome, (Reply, Prediction)):
+        outcome = await outcome
     if isinstance(outcome, Reply) or wants_events(headers):
         return outcome
     prediction = outcome

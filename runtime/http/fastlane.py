@@ -22,13 +22,13 @@ import re
 import socket
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, cast
+from typing import Any, Callable, Coroutine, cast
 
 import msgspec
 from multidict import CIMultiDict
 
 from runtime.http.access_log import log_access
-from runtime.http.creation import Reply, begin, busy_reply, error_reply, wants_events
+from runtime.http.creation import Reply, begin_now, busy_reply, error_reply, wants_events
 from runtime.http.prediction import EventKind, Prediction
 from runtime.http.service import PredictionService
 
@@ -98,6 +98,11 @@ def encode_reply(reply: Reply, date: str) -> bytes:
              "Content-Type: application/json", f"Content-Length: {len(body)}", f"Date: {date}"]
     lines += [f"{name}: {value}" for name, value in (reply.headers or {}).items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def _internal_error(head: Head) -> Reply:
+    log.exception("%s %s failed", head.method, head.path)
+    return error_reply(500, "Internal server error; the server log has the details")
 
 
 class FastLanes:
@@ -197,16 +202,25 @@ class FastLane(asyncio.Protocol):
         reply = busy_reply(self._lanes.service, head.prediction_id)
         if reply is not None:
             self._answer(reply)
-        else:
-            self._beginning = asyncio.get_running_loop().create_task(self._begin(head, body))
-
-    async def _begin(self, head: Head, body: bytes) -> None:
+            return
         try:
-            outcome = await begin(self._lanes.service, body, head.headers, head.prediction_id, head.train)
+            outcome = begin_now(self._lanes.service, body, head.headers, head.prediction_id, head.train)
         except Exception:
-            log.exception("%s %s failed", head.method, head.path)
-            outcome = error_reply(500, "Internal server error; the server log has the details")
+            outcome = _internal_error(head)
+        if isinstance(outcome, (Reply, Prediction)):
+            self._begun(outcome)
+        else:
+            self._beginning = asyncio.get_running_loop().create_task(self._begin_later(head, outcome))
+
+    async def _begin_later(self, head: Head, starting: Coroutine[Any, Any, Reply | Prediction]) -> None:
+        try:
+            outcome = await starting
+        except Exception:
+            outcome = _internal_error(head)
         self._beginning = None
+        self._begun(outcome)
+
+    def _begun(self, outcome: Reply | Prediction) -> None:
         if isinstance(outcome, Reply):
             self._answer(outcome)
         elif outcome.finished.is_set():

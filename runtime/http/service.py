@@ -139,14 +139,37 @@ class PredictionService:
         if state is State.FAILED:
             raise Refused(503, f"The worker has failed: {supervisor.machine.reason}")
 
-    async def start(self, body: PredictionRequest, prediction_id: str, headers: Any, *, train: bool = False,
-                    stream: bool = False) -> Prediction:
-        """Admit and start a prediction; it runs in the background. Raises Refused."""
+    def _entrypoint(self, train: bool) -> tuple[PredictorSpec, EntrypointView]:
         self._refuse_if_unavailable()
         spec = self.supervisor.training_spec if train else self.supervisor.spec
         if spec is None:
             raise Refused(404, "This model has no trainer: cog.yaml has no 'train' entry")
-        view = self._view(spec)
+        return spec, self._view(spec)
+
+    def start_now(self, body: PredictionRequest, prediction_id: str, headers: Any, *, train: bool = False,
+                  stream: bool = False) -> Prediction | None:
+        """`start` without waiting, for the common case: no input files to write or fetch, and a
+        slot free now. None when something must be waited for: then await `start`. Raises Refused.
+        """
+        spec, view = self._entrypoint(train)
+        if view.files.file_inputs:
+            return None
+        try:
+            values = view.validator.validate(body.input)
+        except InputValidationError as error:
+            raise Refused(422, error.errors) from None
+        admission = self.supervisor.admit_now(prediction_id)
+        if admission is None:
+            return None  # it has to queue; start() validates again, a small cost beside the wait
+        self.metrics.queue_wait.observe(0.0)
+        self._refuse(admission)
+        return self._launch(body, prediction_id, headers, spec, view, values, values, self._workdirs.acquire(),
+                            train, stream)
+
+    async def start(self, body: PredictionRequest, prediction_id: str, headers: Any, *, train: bool = False,
+                    stream: bool = False) -> Prediction:
+        """Admit and start a prediction; it runs in the background. Raises Refused."""
+        spec, view = self._entrypoint(train)
         workdir = self._workdirs.acquire()
         try:
             raw = values = view.validator.validate(body.input)
@@ -160,6 +183,12 @@ class PredictionService:
         except Refused:
             self._discard(workdir)
             raise
+        return self._launch(body, prediction_id, headers, spec, view, raw, values, workdir, train, stream)
+
+    def _launch(self, body: PredictionRequest, prediction_id: str, headers: Any, spec: PredictorSpec,
+                view: EntrypointView, raw: dict[str, Any], values: dict[str, Any], workdir: str, train: bool,
+                stream: bool) -> Prediction:
+        """The admitted prediction, registered and on its way to the worker."""
         trace = {name: headers[name] for name in _TRACE_HEADERS if name in headers}
         assert self.session is not None
         encoder = OutputEncoder(self.session, prediction_id, self.config.upload_url, body.output_file_prefix, trace,
@@ -188,6 +217,10 @@ class PredictionService:
         arrived = time.monotonic()
         admission = await self.supervisor.admit(prediction_id)
         self.metrics.queue_wait.observe(time.monotonic() - arrived)
+        self._refuse(admission)
+
+    def _refuse(self, admission: Admission) -> None:
+        """Raise the Refused an admission other than ACCEPTED stands for."""
         if admission is Admission.BUSY:
             raise Refused(409, BUSY)
         if admission is Admission.QUEUE_TIMEOUT:

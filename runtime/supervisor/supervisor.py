@@ -224,9 +224,22 @@ class Supervisor:
             if not self._accepting():  # the worker died while this request was queued
                 self.slots.give_back(prediction_id)
                 return Admission.REFUSED
-            self._inflight[prediction_id] = _InFlight()
-            self._idle.clear()
+            self._register(prediction_id)
         return admission
+
+    def admit_now(self, prediction_id: str) -> Admission | None:
+        """`admit` when a slot is free now (ACCEPTED), or when the answer is no (REFUSED);
+        None when the prediction would have to wait for a slot: then await `admit`."""
+        if not self._accepting():
+            return Admission.REFUSED
+        if not self.slots.try_take(prediction_id):
+            return None
+        self._register(prediction_id)
+        return Admission.ACCEPTED
+
+    def _register(self, prediction_id: str) -> None:
+        self._inflight[prediction_id] = _InFlight()
+        self._idle.clear()
 
     def release(self, prediction_id: str) -> None:
         entry = self._inflight.pop(prediction_id, None)
