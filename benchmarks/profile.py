@@ -1,8 +1,8 @@
 """Figure 8, Sprocket alone: where a noop prediction's time goes.
 
 Three sources, each honest about what it sees:
-- wall clock at the client: a noop POST /predictions, and GET /health-check (the front alone,
-  no IPC) as the floor of HTTP + aiohttp on this machine;
+- wall clock at the client: a noop POST /predictions (served by the fast lane), and GET
+  /health-check (the front alone, no IPC, served by aiohttp) for comparison;
 - CPU time (psutil, user + system) of the front, the worker and the client over a window of
   back-to-back noop predictions, divided by the requests done: CPU per request per process;
 - py-spy sampling both processes (`--subprocesses --nonblocking --gil`: only the thread holding
@@ -43,7 +43,9 @@ FRONT_LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("JSON / msgspec encode-decode", ("json/", "msgspec")),
     ("input validation (runtime/schema)", ("runtime/schema/",)),
     ("supervisor (runtime/supervisor)", ("runtime/supervisor/",)),
-    ("routes + prediction object (runtime/http)", ("runtime/http/",)),
+    ("access log (logging)", ("runtime/http/access_log", "runtime/logs", "logging/")),
+    ("fast-lane HTTP (runtime/http/fastlane)", ("runtime/http/fastlane",)),
+    ("creation + prediction object (runtime/http)", ("runtime/http/",)),
     ("aiohttp HTTP protocol", ("aiohttp/",)),
     ("event loop (asyncio/uvloop, C)", ("asyncio/", "uvloop")),
 ]
