@@ -1,8 +1,8 @@
 """Figure 8, Sprocket alone: where a noop prediction's time goes.
 
 Three sources, each honest about what it sees:
-- wall clock at the client: a noop POST /predictions (served by the fast lane), and GET
-  /health-check (the front alone, no IPC, served by aiohttp) for comparison;
+- wall clock at the client: a noop POST /predictions and GET /health-check (the front alone,
+  no IPC), both served by the fast lane;
 - CPU time (psutil, user + system) of the front, the worker and the client over a window of
   back-to-back noop predictions, divided by the requests done: CPU per request per process;
 - py-spy sampling both processes (`--subprocesses --nonblocking --gil`: only the thread holding

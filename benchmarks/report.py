@@ -198,7 +198,7 @@ def profile_markdown(profile: dict[str, Any]) -> list[str]:
         "| part | µs per prediction | how measured |",
         "| --- | ---: | --- |",
         f"| noop POST /predictions, p50 at the client | {profile['noop_p50_us']:.0f} | wall clock, no profiler |",
-        f"| GET /health-check, p50 (the front alone, through aiohttp, no IPC) | {profile['health_p50_us']:.0f} | wall clock |",
+        f"| GET /health-check, p50 (the front alone, no IPC) | {profile['health_p50_us']:.0f} | wall clock |",
         f"| predict() as the worker reports it (`metrics.predict_time`) | "
         f"{profile['predict_time_p50_us'] or float('nan'):.0f} | worker's timer |",
         f"| front process CPU | {cpu['front']:.0f} | psutil user+sys over the window |",

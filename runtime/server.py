@@ -18,7 +18,7 @@ from runtime.config import ServerConfig
 from runtime.http.access_log import AccessLogger
 from runtime.http.app import build_app
 from runtime.http.fastlane import FastLanes
-from runtime.http.keys import SERVICE, SHUTDOWN_REQUESTED
+from runtime.http.keys import MONITOR, SERVICE, SHUTDOWN_REQUESTED
 from runtime.ipc.transport import FrontChannel
 from runtime.listen import display
 from runtime.supervisor.process import WorkerProcess
@@ -53,7 +53,7 @@ async def serve(config: ServerConfig, sock: socket.socket, channel: FrontChannel
     await runner.setup()  # starts the supervisor, which spawns the worker
     assert runner.server is not None
     # Connections start in the fast lane, which hands all but the hot path's requests to aiohttp.
-    lanes = FastLanes(app[SERVICE], runner.server, access_log, KEEPALIVE_TIMEOUT)
+    lanes = FastLanes(app[SERVICE], app[MONITOR], runner.server, access_log, KEEPALIVE_TIMEOUT)
     listener = await loop.create_server(lanes, sock=sock, backlog=_BACKLOG)
     log.info("listening on %s", display(sock))
 

@@ -1,10 +1,12 @@
 """The fast lane: the hot path's HTTP/1.1, in front of aiohttp.
 
-Every connection starts here. A request to create a prediction or training with a JSON body,
-answered with JSON (`POST /predictions`, `PUT /predictions/{id}`, and the same for trainings,
-synchronous or `Prefer: respond-async`), is served by this protocol directly, with the code the
-aiohttp routes use (runtime.http.creation), and answered from the prediction's `completed` event. For a noop prediction, aiohttp's request and response
-machinery cost about as much as all the rest of the front's work.
+Every connection starts here. A request to create a prediction or training with a JSON body
+(`POST /predictions`, `PUT /predictions/{id}`, and the same for trainings), synchronous or
+`Prefer: respond-async`, is served by this protocol directly, with the code the aiohttp routes
+use (runtime.http.creation); a synchronous one is answered from its prediction's `completed`
+event. So is `GET /health-check`, so that a client polling it between predictions keeps the
+lane. For a noop prediction, aiohttp's request and response machinery cost about as much as all
+the rest of the front's work.
 
 Anything else (another route, an event stream, a chunked or `Expect` body, `Connection: close`, a
 malformed request, HTTP/1.0, a head or body over the limits) is handed to aiohttp with the
@@ -30,14 +32,17 @@ from multidict import CIMultiDict
 from runtime.http.access_log import log_access
 from runtime.http.creation import Reply, begin_now, busy_reply, error_reply, wants_events
 from runtime.http.prediction import EventKind, Prediction
+from runtime.http.health import health_report
 from runtime.http.service import PredictionService
+from runtime.supervisor.monitor import Monitor
 
 log = logging.getLogger("sprocket.http")
 
 _MAX_HEAD = 16384  # longer heads go to aiohttp, which answers them properly
 _REQUEST_LINE = re.compile(
     rb"(?:(?P<post>POST) /(?P<post_kind>predictions|trainings)"
-    rb"|(?P<put>PUT) /(?P<put_kind>predictions|trainings)/(?P<id>[A-Za-z0-9._~-]{1,256})) HTTP/1\.1")
+    rb"|(?P<put>PUT) /(?P<put_kind>predictions|trainings)/(?P<id>[A-Za-z0-9._~-]{1,256})"
+    rb"|(?P<health>GET /health-check)) HTTP/1\.1")
 _HEADER_NAME = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 # Headers that ask for something only aiohttp does.
 _DECLINED = ("Transfer-Encoding", "Expect", "Content-Encoding", "Upgrade")
@@ -45,6 +50,8 @@ _DECLINED = ("Transfer-Encoding", "Expect", "Content-Encoding", "Upgrade")
 
 @dataclass(frozen=True)
 class Head:
+    """A request this lane serves: a prediction or training to create, or a health check."""
+
     method: str
     path: str
     prediction_id: str | None
@@ -72,8 +79,12 @@ def parse_head(head: bytes) -> Head | None:
     lengths = headers.getall("Content-Length", ["0"])
     if len(lengths) != 1 or not lengths[0].isdigit():
         return None
+    path = request_line.split(b" ")[1].decode()
+    if match["health"]:
+        return Head(method="GET", path=path, prediction_id=None, train=False, headers=headers,
+                    content_length=int(lengths[0]))
     kind = (match["post_kind"] or match["put_kind"]).decode()
-    return Head(method="POST" if match["post"] else "PUT", path=request_line.split(b" ")[1].decode(),
+    return Head(method="POST" if match["post"] else "PUT", path=path,
                 prediction_id=match["id"].decode() if match["id"] else None, train=kind == "trainings",
                 headers=headers, content_length=int(lengths[0]))
 
@@ -108,9 +119,10 @@ def _internal_error(head: Head) -> Reply:
 class FastLanes:
     """The protocol factory for the listening socket, and what its connections share."""
 
-    def __init__(self, service: PredictionService, aiohttp_handler: Callable[[], asyncio.Protocol],
+    def __init__(self, service: PredictionService, monitor: Monitor, aiohttp_handler: Callable[[], asyncio.Protocol],
                  access_log: logging.Logger, keepalive_timeout: float) -> None:
         self.service = service
+        self.monitor = monitor
         self.aiohttp_handler = aiohttp_handler
         self.access_log = access_log
         self.keepalive_timeout = keepalive_timeout
@@ -191,7 +203,7 @@ class FastLane(asyncio.Protocol):
         head, body_start = self._head
         body_end = body_start + head.content_length
         if len(self._buffer) < body_end:
-            if busy_reply(self._lanes.service, head.prediction_id) is not None:
+            if head.method != "GET" and busy_reply(self._lanes.service, head.prediction_id) is not None:
                 self._hand_off()  # aiohttp says 409 without waiting for the body, and drains it
             return
         body = bytes(self._buffer[body_start:body_end])
@@ -199,6 +211,9 @@ class FastLane(asyncio.Protocol):
         self._head = None
         self._stop_idle_timer()
         self._request, self._started = head, time.perf_counter()
+        if head.method == "GET":
+            self._answer(Reply(200, health_report(self._lanes.service.supervisor, self._lanes.monitor)))
+            return
         reply = busy_reply(self._lanes.service, head.prediction_id)
         if reply is not None:
             self._answer(reply)

@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from runtime.http.creation import busy_reply, create
 from runtime.http.errors import error_response, json_response, reply_response
+from runtime.http.health import health_report
 from runtime.http.keys import LOOP_WATCH, MONITOR, SERVICE, SHUTDOWN_REQUESTED
 from runtime.http.prediction import Prediction
 from runtime.http.request_body import read_prediction_body
@@ -44,20 +45,7 @@ async def index(request: web.Request) -> web.Response:
 
 
 async def health_check(request: web.Request) -> web.Response:
-    """Cog's body (`status`, `setup`), then what the supervisor knows, as keys Cog clients ignore."""
-    supervisor = request.app[SERVICE].supervisor
-    status = supervisor.state.value
-    body: dict[str, Any] = {"status": status, "setup": supervisor.setup.as_json()}
-    if supervisor.state in (State.FAILED, State.SETUP_FAILED):
-        body["error"] = supervisor.machine.reason
-    complaint = supervisor.unhealthy
-    if complaint is not None:
-        body["status"] = "UNHEALTHY"
-        body["user_healthcheck_error"] = complaint
-    body |= request.app[MONITOR].as_json()
-    body |= {"restarts": supervisor.restarts, "restart_pending": supervisor.restart_pending,
-             "last_failure": supervisor.last_failure}
-    return json_response(body)
+    return json_response(health_report(request.app[SERVICE].supervisor, request.app[MONITOR]))
 
 
 def _not_ready_reason(supervisor: Supervisor) -> str | None:

@@ -115,12 +115,35 @@ def test_the_fast_lane_and_aiohttp_answer_alike(hello: Server, method: str, path
 def test_one_connection_goes_on_in_aiohttp_after_a_request_the_fast_lane_does_not_serve(connection: Connection) -> None:
     connection.send(request("POST", "/predictions", b'{"input": {"text": "one"}}'))
     assert connection.response()[0] == 200
-    connection.send(b"GET /health-check HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    connection.send(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     status, _, body = connection.response()
-    assert (status, json.loads(body)["status"]) == (200, "READY")
+    assert (status, json.loads(body)["predictions_url"]) == (200, "/predictions")
     connection.send(request("POST", "/predictions", b'{"input": {"text": "two"}}'))
     status, _, body = connection.response()
     assert (status, json.loads(body)["output"]) == (200, "hello two")
+
+
+def test_health_checks_are_answered_alike_and_keep_the_connection_in_the_lane(hello: Server,
+                                                                               connection: Connection) -> None:
+    health = b"GET /health-check HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    bodies = []
+    for _ in range(2):
+        connection.send(health)
+        status, headers, body = connection.response()
+        assert (status, headers["content-type"]) == (200, "application/json")
+        bodies.append(json.loads(body))
+        connection.send(request("POST", "/predictions", b'{"input": {"text": "between"}}'))
+        assert connection.response()[0] == 200
+    aiohttp = Connection(hello)
+    try:
+        aiohttp.send(health.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+        status, _, body = aiohttp.response()
+    finally:
+        aiohttp.close()
+    slow = json.loads(body)
+    for fast in bodies:
+        assert (fast["status"], sorted(fast)) == (slow["status"], sorted(slow)) == ("READY", sorted(slow))
+    hello.wait_for_log("GET /health-check 200", count=3)
 
 
 def test_pipelined_requests_are_answered_in_order(connection: Connection) -> None:
@@ -187,7 +210,9 @@ def test_the_fast_lane_takes_plain_prediction_requests(method: str, path: str, e
 
 
 @pytest.mark.parametrize("raw", [
-    b"GET /health-check HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET /health-check?verbose=1 HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"POST /health-check HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
     b"POST /predictions?x=1 HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}",
     b"POST /predictions HTTP/1.0\r\nContent-Length: 2\r\n\r\n{}",
     b"PUT /predictions/a%2Fb HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}",
