@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from dataclasses import dataclass
 from typing import Any, Coroutine, Mapping
 
+from runtime.http.ids import new_id
 from runtime.http.prediction import Prediction, PredictionRequest
 from runtime.http.request_body import BadRequestBody, decode_prediction_request
 from runtime.http.service import BUSY, PredictionService, Refused
@@ -54,7 +54,7 @@ def begin_now(service: PredictionService, raw: bytes, headers: Mapping[str, str]
     except BadRequestBody as error:
         return error_reply(error.status, error.detail)
     if prediction_id is None:
-        prediction_id = body.id or uuid.uuid4().hex
+        prediction_id = body.id or new_id()
     if body.id is not None and body.id != prediction_id:
         noun = "training" if train else "prediction"
         return error_reply(422, [{"loc": ["body", "id"], "type": "value_error",

@@ -12,7 +12,8 @@ import asyncio
 import os
 import shutil
 import tempfile
-import uuid
+
+from runtime.http.ids import new_id
 
 _KEEP = 16  # empty directories kept for reuse: enough for the concurrency a worker takes
 
@@ -29,7 +30,7 @@ class WorkdirPool:
         if self._root is None:
             self._root = tempfile.mkdtemp(prefix="sprocket-work-")
         # Named for a fresh uuid, never for the client's id, which could hold "../".
-        path = os.path.join(self._root, uuid.uuid4().hex)
+        path = os.path.join(self._root, new_id())
         os.mkdir(path)
         return path
 

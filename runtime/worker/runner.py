@@ -81,9 +81,7 @@ def _setup_arguments(setup: Callable[..., Any]) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def _temporary_directory(workdir: str) -> Iterator[None]:
-    with contextlib.suppress(FileExistsError):  # the front made it for input files
-        os.mkdir(workdir)
-    tempfile.tempdir = workdir
+    tempfile.tempdir = workdir  # the front made it, empty, and removes what is left in it
     try:
         yield
     finally:
