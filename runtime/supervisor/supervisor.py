@@ -373,21 +373,24 @@ class Supervisor:
 
     def _on_terminal(self, event: PredictionSucceeded | PredictionFailed | PredictionCanceled) -> None:
         entry = self._inflight.get(event.prediction_id)
-        # The slot is free before the listener answers its client, so a client sending
-        # requests back to back never meets a 409.
-        self.release(event.prediction_id)
-        if entry is None or entry.listener is None:
-            return
-        listener = entry.listener
-        if entry.timed_out:
-            listener.on_failed(f"prediction timed out after {self.settings.predict_timeout:.1f} s "
-                               "(SPROCKET_PREDICT_TIMEOUT)")
-        elif isinstance(event, PredictionSucceeded):
-            listener.on_succeeded(event.output, event.predict_time)
-        elif isinstance(event, PredictionFailed):
-            listener.on_failed(event.error)
-        else:
-            listener.on_canceled()
+        # The listener may answer its client right here (the fast lane writes the reply from the
+        # prediction's end), so it goes first and the slot's bookkeeping after. The slot is
+        # still free before this callback returns to the event loop, that is before the loop
+        # can read the client's next request: back-to-back requests never meet a 409.
+        try:
+            if entry is not None and entry.listener is not None:
+                listener = entry.listener
+                if entry.timed_out:
+                    listener.on_failed(f"prediction timed out after {self.settings.predict_timeout:.1f} s "
+                                       "(SPROCKET_PREDICT_TIMEOUT)")
+                elif isinstance(event, PredictionSucceeded):
+                    listener.on_succeeded(event.output, event.predict_time)
+                elif isinstance(event, PredictionFailed):
+                    listener.on_failed(event.error)
+                else:
+                    listener.on_canceled()
+        finally:
+            self.release(event.prediction_id)
 
     async def _drain_after_exit(self) -> None:
         self._channel.stop_receiving()
