@@ -77,7 +77,7 @@ def parse_head(head: bytes) -> Head | None:
     if headers.get("Connection", "keep-alive").lower() != "keep-alive":
         return None
     lengths = headers.getall("Content-Length", ["0"])
-    if len(lengths) != 1 or not lengths[0].isdigit():
+    if len(lengths) != 1 or not (lengths[0].isascii() and lengths[0].isdigit()):  # "１" is a digit to str
         return None
     path = request_line.split(b" ")[1].decode()
     if match["health"]:

@@ -224,6 +224,7 @@ def test_the_fast_lane_takes_plain_prediction_requests(method: str, path: str, e
     b"POST /predictions HTTP/1.1\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}",
     b"POST /predictions HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}",
     b"POST /predictions HTTP/1.1\r\nContent-Length: -2\r\n\r\n{}",
+    "POST /predictions HTTP/1.1\r\nContent-Length: \uff12\r\n\r\n{}".encode(),
     b"POST /predictions HTTP/1.1\r\nX-Folded: a\r\n  b\r\nContent-Length: 2\r\n\r\n{}",
     b"POST /predictions HTTP/1.1\r\nBad Header: 1\r\n\r\n",
 ])
