@@ -127,11 +127,12 @@ class Log(Event):
     data: str
 
 
-class OutputChunk(Event):
-    """One item yielded by an iterator predictor, in order."""
+class OutputChunks(Event):
+    """Items yielded by an iterator predictor, in order: several when they came faster than the
+    worker sends them (see runtime/worker/outbox.py)."""
 
     prediction_id: str
-    value: Any
+    values: list[Any]
 
 
 class PredictionSucceeded(Event):
@@ -166,7 +167,7 @@ EventMessage = Union[
     SetupSucceeded,
     SetupFailed,
     Log,
-    OutputChunk,
+    OutputChunks,
     PredictionSucceeded,
     PredictionFailed,
     PredictionCanceled,

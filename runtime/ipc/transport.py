@@ -15,6 +15,7 @@ future per message; the worker's sockets are blocking, its sends shared by threa
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import tempfile
 import threading
@@ -25,6 +26,8 @@ import zmq
 from zmq.utils.monitor import parse_monitor_message
 
 from runtime.ipc.messages import ControlMessage, EventMessage, OutputFile
+
+log = logging.getLogger("sprocket.ipc")
 
 OUTPUT_FILE_EXT = 1
 _LINGER_MS = 0
@@ -50,7 +53,7 @@ _event_decoder = msgspec.msgpack.Decoder(EventMessage, ext_hook=_ext_hook)
 _control_decoder = msgspec.msgpack.Decoder(ControlMessage)
 
 
-def encode(message: msgspec.Struct) -> bytes:
+def encode(message: Any) -> bytes:
     return _encoder.encode(message)
 
 
@@ -159,7 +162,12 @@ class FrontChannel:
             for _ in range(_EVENTS_PER_BATCH):
                 if self._loop is not loop or not cast(int, events.getsockopt(_EVENTS)) & _POLLIN:
                     return  # stopped receiving, or nothing is left
-                on_event(decode_event(events.recv(_NOBLOCK)))
+                try:
+                    on_event(decode_event(events.recv(_NOBLOCK)))
+                except Exception:
+                    # Never stop reading: the descriptor would not fire again for what is queued,
+                    # and the predictions behind this event would never end.
+                    log.exception("handling an event from the worker failed")
             loop.call_soon(drain)
 
         loop.add_reader(events.FD, drain)

@@ -29,7 +29,7 @@ from runtime.ipc.messages import (
     EventMessage,
     HealthcheckResult,
     Log,
-    OutputChunk,
+    OutputChunks,
     Predict,
     PredictionCanceled,
     PredictionFailed,
@@ -328,10 +328,11 @@ class Supervisor:
     def _dispatch(self, event: EventMessage) -> None:
         if isinstance(event, Log):
             self._on_log(event)
-        elif isinstance(event, OutputChunk):
+        elif isinstance(event, OutputChunks):
             entry = self._inflight.get(event.prediction_id)
             if entry is not None and entry.listener is not None:
-                entry.listener.on_output_chunk(event.value)
+                for value in event.values:
+                    entry.listener.on_output_chunk(value)
         elif isinstance(event, (PredictionSucceeded, PredictionFailed, PredictionCanceled)):
             self._on_terminal(event)
         elif isinstance(event, PredictorLoaded):

@@ -33,6 +33,8 @@ from runtime.schema.signature import SignatureError, describe_predictor
 from runtime.worker.capture import OutputCapture, route_by_prediction
 from runtime.worker.healthcheck import Healthchecks, healthcheck_of
 from runtime.worker.loader import LoadError, load_predictor
+from runtime.worker.outbox import Outbox
+from runtime.worker.priority import step_aside
 from runtime.worker.runner import AsyncRunner, Entrypoint, SyncRunner, make_runner
 
 EXIT_LOAD_FAILED = 3
@@ -101,12 +103,13 @@ def run(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _die_with_parent(args.parent_pid)
-    if args.nice:
-        os.nice(args.nice)  # the front must win the CPU when both want it
     channel = WorkerChannel(Endpoints(requests=args.requests, control=args.control, events=args.events))
+    # After the channel: its I/O threads, which carry every message, keep the default priority.
+    step_aside(args.nice)
+    outbox = Outbox(channel.send)
 
     def deliver_log(owner: str | None, stream: Any, text: str) -> None:
-        channel.send(Log(prediction_id=owner, stream=stream, data=text))
+        outbox.send(Log(prediction_id=owner, stream=stream, data=text))
 
     capture = OutputCapture(deliver_log)
     diagnostics = os.fdopen(capture.start(), "w", buffering=1)
@@ -129,16 +132,16 @@ def run(argv: list[str]) -> int:
         if details:
             print(details, file=sys.stderr, end="")
         capture.drain()
-        channel.send(SetupFailed(error=str(error)))
+        outbox.send(SetupFailed(error=str(error)))
         channel.close()
         return EXIT_LOAD_FAILED
-    channel.send(PredictorLoaded(spec=predict.spec, training_spec=train.spec if train else None))
+    outbox.send(PredictorLoaded(spec=predict.spec, training_spec=train.spec if train else None))
     if predict.spec.max_concurrency > 1:
         route_by_prediction(deliver_log)
-    runner = make_runner(predict, train, channel, capture)
+    runner = make_runner(predict, train, channel, outbox, capture)
     check = healthcheck_of(predict.function)
     if check is not None:
-        runner.on_ready = Healthchecks(check, channel.send, args.healthcheck_interval,
+        runner.on_ready = Healthchecks(check, outbox.send, args.healthcheck_interval,
                                        args.healthcheck_timeout).start
     threading.Thread(
         target=_serve_control, args=(channel, runner, args.parent_pid), name="control", daemon=True

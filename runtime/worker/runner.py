@@ -32,7 +32,6 @@ import msgspec
 from runtime.ipc.messages import (
     ControlMessage,
     EventMessage,
-    OutputChunk,
     Predict,
     PredictionCanceled,
     PredictionFailed,
@@ -47,6 +46,7 @@ from runtime.schema.arguments import prepared_arguments
 from runtime.schema.outputs import to_wire
 from runtime.types import CancelationException, Path
 from runtime.worker.capture import OutputCapture, current_prediction
+from runtime.worker.outbox import Outbox
 
 Send = Callable[[EventMessage], None]
 
@@ -89,12 +89,13 @@ def _temporary_directory(workdir: str) -> Iterator[None]:
 
 
 class _Runner:
-    def __init__(self, predict: Entrypoint, train: Entrypoint | None, channel: WorkerChannel,
+    def __init__(self, predict: Entrypoint, train: Entrypoint | None, channel: WorkerChannel, outbox: Outbox,
                  capture: OutputCapture) -> None:
         self.predict = predict
         self.train = train
         self.channel = channel
-        self.send: Send = channel.send
+        self.outbox = outbox
+        self.send: Send = outbox.send
         self.capture = capture
         self.alone = predict.spec.max_concurrency == 1
         self.on_ready: Callable[[], None] | None = None  # called once setup() has succeeded
@@ -151,7 +152,7 @@ class _Runner:
         return PredictionFailed(prediction_id=prediction_id, error=describe_failure(error))
 
     def _emit_chunk(self, prediction_id: str, item: Any, workdir: str) -> None:
-        self.send(OutputChunk(prediction_id=prediction_id, value=to_wire(item, workdir)))
+        self.outbox.send_chunk(prediction_id, to_wire(item, workdir))
 
 
 class SyncRunner(_Runner):
@@ -307,7 +308,7 @@ class AsyncRunner(_Runner):
         return None
 
 
-def make_runner(predict: Entrypoint, train: Entrypoint | None, channel: WorkerChannel,
+def make_runner(predict: Entrypoint, train: Entrypoint | None, channel: WorkerChannel, outbox: Outbox,
                 capture: OutputCapture) -> SyncRunner | AsyncRunner:
     runner_class = AsyncRunner if predict.spec.is_async else SyncRunner
-    return runner_class(predict, train, channel, capture)
+    return runner_class(predict, train, channel, outbox, capture)

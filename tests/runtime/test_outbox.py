@@ -1,0 +1,142 @@
+"""The worker -> front event pipe on real ZeroMQ sockets: how the worker's Outbox batches output
+chunks without holding any back or reordering anything, and a front reader that survives a bad event."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from runtime.ipc.messages import EventMessage, Log, OutputChunks, PredictionSucceeded
+from runtime.ipc.transport import FrontChannel, WorkerChannel
+from runtime.worker.outbox import Outbox
+
+RECEIVE_DEADLINE = 10.0  # far below the 60 s interval the tests use to hold chunks "for ever"
+FOREVER = 60.0
+
+
+@pytest.fixture
+def pipe() -> Iterator[tuple[FrontChannel, WorkerChannel]]:
+    front = FrontChannel()
+    worker = WorkerChannel(front.open_for_worker())
+    yield front, worker
+    worker.close()
+    front.close()
+
+
+def receive(front: FrontChannel, enough: Callable[[list[EventMessage]], bool],
+            on_event: Callable[[EventMessage], None] | None = None) -> list[EventMessage]:
+    """Events as the front's reader delivers them, until `enough` says so (or the deadline)."""
+    received: list[EventMessage] = []
+
+    async def main() -> None:
+        done = asyncio.Event()
+
+        def take(event: EventMessage) -> None:
+            received.append(event)
+            if enough(received):
+                done.set()
+            if on_event is not None:
+                on_event(event)
+
+        front.start_receiving(take)
+        try:
+            await asyncio.wait_for(done.wait(), RECEIVE_DEADLINE)
+        finally:
+            front.stop_receiving()
+
+    asyncio.run(main())
+    return received
+
+
+def ended(prediction_id: str) -> PredictionSucceeded:
+    return PredictionSucceeded(prediction_id=prediction_id, predict_time=0.0)
+
+
+def until_ended(events: list[EventMessage]) -> bool:
+    return isinstance(events[-1], PredictionSucceeded)
+
+
+def chunks(events: list[EventMessage]) -> list[tuple[str, list[object]]]:
+    return [(e.prediction_id, e.values) for e in events if isinstance(e, OutputChunks)]
+
+
+def test_a_burst_sends_its_first_chunk_alone_and_the_rest_together_in_order(pipe: tuple[FrontChannel, WorkerChannel]) -> None:
+    front, worker = pipe
+    outbox = Outbox(worker.send, interval=FOREVER)
+    for i in range(1000):
+        outbox.send_chunk("p", f"tok{i}")
+    outbox.send(ended("p"))
+    events = receive(front, until_ended)
+    assert chunks(events) == [("p", ["tok0"]), ("p", [f"tok{i}" for i in range(1, 1000)])]
+    assert events[-1] == ended("p")
+
+
+def test_a_held_chunk_goes_out_without_anything_else_being_sent(pipe: tuple[FrontChannel, WorkerChannel]) -> None:
+    front, worker = pipe
+    outbox = Outbox(worker.send, interval=0.05)
+    outbox.send_chunk("p", "first")
+    outbox.send_chunk("p", "second")  # held: the predictor now "computes" and yields nothing more
+    events = receive(front, lambda got: sum(len(values) for _, values in chunks(got)) == 2)
+    assert chunks(events) == [("p", ["first"]), ("p", ["second"])]
+
+
+def test_other_messages_come_after_the_chunks_held_before_them(pipe: tuple[FrontChannel, WorkerChannel]) -> None:
+    front, worker = pipe
+    outbox = Outbox(worker.send, interval=FOREVER)
+    outbox.send_chunk("p", "a")
+    outbox.send_chunk("p", "b")
+    outbox.send(Log(prediction_id="p", stream="stdout", data="after b\n"))
+    outbox.send(ended("p"))
+    events = receive(front, until_ended)
+    assert events == [OutputChunks(prediction_id="p", values=["a"]), OutputChunks(prediction_id="p", values=["b"]),
+                      Log(prediction_id="p", stream="stdout", data="after b\n"), ended("p")]
+
+
+def test_each_prediction_first_chunk_goes_at_once(pipe: tuple[FrontChannel, WorkerChannel]) -> None:
+    front, worker = pipe
+    outbox = Outbox(worker.send, interval=FOREVER)
+    outbox.send_chunk("a", 1)
+    outbox.send_chunk("a", 2)  # held
+    outbox.send_chunk("b", 1)  # another prediction's first: not behind a's held chunk
+    events = receive(front, lambda got: len(got) == 2)
+    assert chunks(events) == [("a", [1]), ("b", [1])]
+
+
+def test_a_prediction_id_used_again_after_its_end_starts_afresh(pipe: tuple[FrontChannel, WorkerChannel]) -> None:
+    front, worker = pipe
+    outbox = Outbox(worker.send, interval=FOREVER)
+    outbox.send_chunk("p", "before")
+    outbox.send(ended("p"))
+    outbox.send_chunk("p", "again")  # would be held for a minute if the old stream were remembered
+    events = receive(front, lambda got: len(got) == 3)
+    assert events == [OutputChunks(prediction_id="p", values=["before"]), ended("p"),
+                      OutputChunks(prediction_id="p", values=["again"])]
+
+
+def test_a_value_msgpack_cannot_carry_fails_where_it_is_yielded(pipe: tuple[FrontChannel, WorkerChannel]) -> None:
+    front, worker = pipe
+    outbox = Outbox(worker.send, interval=FOREVER)
+    outbox.send_chunk("p", "fine")
+    with pytest.raises(OverflowError):
+        outbox.send_chunk("p", 2**70)
+    outbox.send(ended("p"))
+    assert chunks(receive(front, until_ended)) == [("p", ["fine"])]
+
+
+def test_the_front_reader_goes_on_after_an_event_it_could_not_handle(
+        pipe: tuple[FrontChannel, WorkerChannel], caplog: pytest.LogCaptureFixture) -> None:
+    front, worker = pipe
+    for i in range(3):
+        worker.send(Log(prediction_id=None, stream="stdout", data=f"line {i}\n"))
+
+    def fail_on_the_first(event: EventMessage) -> None:
+        if isinstance(event, Log) and event.data == "line 0\n":
+            raise RuntimeError("a bug in a listener")
+
+    with caplog.at_level(logging.ERROR, logger="sprocket.ipc"):
+        events = receive(front, lambda got: len(got) == 3, on_event=fail_on_the_first)
+    assert [e.data for e in events if isinstance(e, Log)] == ["line 0\n", "line 1\n", "line 2\n"]
+    assert "handling an event from the worker failed" in caplog.text
