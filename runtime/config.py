@@ -129,6 +129,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Retries of the terminal webhook on connection errors, 429 and 5xx (backoff 0.1 s doubling, at most 30 s)."),
     Setting("stream_history", None, "COG_STREAM_HISTORY_CAPACITY", parse_count, 1024,
             "Server-sent events kept per prediction for a client that reconnects; 0: no replay."),
+    Setting("sse_keepalive", None, "SPROCKET_SSE_KEEPALIVE", parse_seconds, 15.0,
+            "Seconds an event stream may stay silent before it gets a keep-alive comment, so proxies "
+            "do not close it as idle."),
     Setting("queue_size", None, "SPROCKET_QUEUE_SIZE", parse_count, 0,
             "Predictions that may wait for a busy slot instead of getting 409; 0: no queue."),
     Setting("queue_timeout", None, "SPROCKET_QUEUE_TIMEOUT", parse_seconds, 30.0,
@@ -148,8 +151,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("nvml_module", None, "SPROCKET_NVML_MODULE", str, "pynvml",
             "Python module that provides NVML; tests name a stand-in."),
     Setting("worker_nice", None, "SPROCKET_WORKER_NICE", int, 5,
-            "Niceness added to the worker, so the front wins the CPU when both want it and health "
-            "checks stay fast under a CPU-bound predict(); 0 to keep them equal."),
+            "Niceness added to the worker (with a longer scheduler slice on Linux 6.12+), so the front "
+            "wins the CPU when both want it and health checks stay fast under a CPU-bound predict(); "
+            "0 to keep them equal."),
     Setting("healthcheck_interval", None, "SPROCKET_HEALTHCHECK_INTERVAL", parse_seconds, 10.0,
             "Seconds between calls of the predictor's own healthcheck(), if it has one."),
     Setting("healthcheck_timeout", None, "SPROCKET_HEALTHCHECK_TIMEOUT", parse_seconds, 5.0,
@@ -188,6 +192,7 @@ class ServerConfig:
     webhook_timeout: float
     webhook_retries: int
     stream_history: int
+    sse_keepalive: float
     queue_size: int
     queue_timeout: float
     restart_policy: str

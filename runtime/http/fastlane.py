@@ -1,14 +1,16 @@
 """The fast lane: the hot path's HTTP/1.1, in front of aiohttp.
 
 Every connection starts here. A request to create a prediction or training with a JSON body
-(`POST /predictions`, `PUT /predictions/{id}`, and the same for trainings), synchronous or
-`Prefer: respond-async`, is served by this protocol directly, with the code the aiohttp routes
-use (runtime.http.creation); a synchronous one is answered from its prediction's `completed`
-event. So is `GET /health-check`, so that a client polling it between predictions keeps the
-lane. For a noop prediction, aiohttp's request and response machinery cost about as much as all
-the rest of the front's work.
+(`POST /predictions`, `PUT /predictions/{id}`, and the same for trainings), synchronous,
+`Prefer: respond-async` or `Accept: text/event-stream`, is served by this protocol directly,
+with the code the aiohttp routes use (runtime.http.creation); a synchronous one is answered from
+its prediction's `completed` event, an event stream by runtime.http.lane_events. So is
+`GET /health-check`, so that a client polling it between predictions keeps the lane. For a noop
+prediction, aiohttp's request and response machinery cost about as much as all the rest of the
+front's work; for an event stream, it delayed the prediction's start several times longer than
+this lane does.
 
-Anything else (another route, an event stream, a chunked or `Expect` body, `Connection: close`, a
+Anything else (another route, a chunked or `Expect` body, `Connection: close`, a
 malformed request, HTTP/1.0, a head or body over the limits) is handed to aiohttp with the
 connection and every byte received so far, and aiohttp keeps the connection from then on. So this
 lane only ever recognises the common case; every corner of HTTP stays aiohttp's.
@@ -31,8 +33,10 @@ from multidict import CIMultiDict
 
 from runtime.http.access_log import log_access
 from runtime.http.creation import Reply, begin_now, busy_reply, error_reply, wants_events
-from runtime.http.prediction import EventKind, Prediction
 from runtime.http.health import health_report
+from runtime.http.lane_events import LaneEventWriter, response_head
+from runtime.http.prediction import EventKind, Prediction
+from runtime.http.sse import last_event_id
 from runtime.http.service import PredictionService
 from runtime.supervisor.monitor import Monitor
 
@@ -72,7 +76,7 @@ def parse_head(head: bytes) -> Head | None:
         if not colon or _HEADER_NAME.fullmatch(name) is None:  # also a folded line (leading space)
             return None
         headers.add(name.decode("ascii"), value.strip(b" \t").decode("utf-8", "surrogateescape"))
-    if any(name in headers for name in _DECLINED) or wants_events(headers):
+    if any(name in headers for name in _DECLINED):
         return None
     if headers.get("Connection", "keep-alive").lower() != "keep-alive":
         return None
@@ -155,6 +159,7 @@ class FastLane(asyncio.Protocol):
         self._started = 0.0
         self._beginning: asyncio.Task[None] | None = None
         self._waiting_for: Prediction | None = None
+        self._event_writer: LaneEventWriter | None = None
         self._idle_timer: asyncio.TimerHandle | None = None
         self._handed_off = False
 
@@ -183,6 +188,9 @@ class FastLane(asyncio.Protocol):
         if self._waiting_for is not None:
             self._lanes.service.cancel(self._waiting_for.id)
             self._stop_waiting()
+        if self._event_writer is not None:  # an event stream's client may come back for the rest
+            self._event_writer.abort()
+            self._event_writer = None
 
     # ------------------------------------------------------------ requests
 
@@ -236,8 +244,11 @@ class FastLane(asyncio.Protocol):
         self._begun(outcome)
 
     def _begun(self, outcome: Reply | Prediction) -> None:
+        assert self._request is not None
         if isinstance(outcome, Reply):
             self._answer(outcome)
+        elif wants_events(self._request.headers):
+            self._stream_events(outcome)
         elif outcome.finished.is_set():
             self._answer(Reply(200, outcome.as_json()))
         else:
@@ -257,13 +268,29 @@ class FastLane(asyncio.Protocol):
         prediction.unwatch(self._on_prediction_event)
         prediction.release()
 
+    def _stream_events(self, prediction: Prediction) -> None:
+        assert self._transport is not None and self._request is not None
+        events = self._lanes.service.events_for(prediction)
+        self._event_writer = LaneEventWriter(self._transport, prediction, events,
+                                             self._lanes.service.config.sse_keepalive, self._streamed)
+        self._event_writer.start(response_head(self._lanes.date()), last_event_id(self._request.headers))
+
+    def _streamed(self, written: int) -> None:
+        self._event_writer = None
+        self._finish(200, written)
+
     def _answer(self, reply: Reply) -> None:
-        request, self._request = self._request, None
-        assert self._transport is not None and request is not None
+        assert self._transport is not None
         response = encode_reply(reply, self._lanes.date())
         self._transport.write(response)
-        log_access(self._lanes.access_log, request.method, request.path, reply.status,
-                   time.perf_counter() - self._started, len(response), self._remote)
+        self._finish(reply.status, len(response))
+
+    def _finish(self, status: int, written: int) -> None:
+        """Log the request just answered, then go on to the next one."""
+        request, self._request = self._request, None
+        assert self._transport is not None and request is not None
+        log_access(self._lanes.access_log, request.method, request.path, status,
+                   time.perf_counter() - self._started, written, self._remote)
         if self._lanes.closing:
             self._transport.close()
         elif self._buffer:  # a pipelined request; from the loop, so a long run of them cannot recurse

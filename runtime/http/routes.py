@@ -117,7 +117,8 @@ async def _create(request: web.Request, prediction_id: str | None, train: bool) 
     raw = await read_prediction_body(request, service.config.max_body_bytes)
     outcome = await create(service, raw, request.headers, prediction_id, train)
     if isinstance(outcome, Prediction):
-        return await stream_events(request, outcome, service.events_for(outcome), last_event_id(request))
+        return await stream_events(request, outcome, service.events_for(outcome), last_event_id(request.headers),
+                                   service.config.sse_keepalive)
     return reply_response(outcome)
 
 

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from typing import Any
+from typing import Any, Callable, Mapping
 
 import msgspec
 from aiohttp import web
 
 from runtime.http.prediction import EventKind, Prediction
 
-KEEP_ALIVE_SECONDS = 15.0
+KEEP_ALIVE = b": keep-alive\n\n"  # a comment line: clients ignore it, proxies see traffic
 
-_Event = tuple[int, str, bytes]
+Event = tuple[int, str, bytes]
+Deliver = Callable[[Event], None]
 
 
 class Truncated(Exception):
@@ -29,7 +30,7 @@ class Truncated(Exception):
         self.skipped = skipped
 
 
-def _format(seq: int, name: str, data: Any) -> _Event:
+def _format(seq: int, name: str, data: Any) -> Event:
     return seq, name, msgspec.json.encode(data)
 
 
@@ -38,9 +39,9 @@ class EventStream:
 
     def __init__(self, prediction: Prediction, capacity: int) -> None:
         self._prediction = prediction
-        self._history: collections.deque[_Event] = collections.deque(maxlen=capacity or None)
+        self._history: collections.deque[Event] = collections.deque(maxlen=capacity or None)
         self._keep_history = capacity > 0
-        self._subscribers: set[asyncio.Queue[_Event]] = set()
+        self._subscribers: set[Deliver] = set()
         self._seq = 0
         self._publish("start", {"id": prediction.id, "status": "processing"})
         if prediction.finished.is_set():  # a client attaching after the end gets the result
@@ -64,67 +65,70 @@ class EventStream:
         event = _format(self._seq, name, data)
         if self._keep_history:
             self._history.append(event)
-        for queue in self._subscribers:
-            queue.put_nowait(event)
+        for deliver in tuple(self._subscribers):  # one may unsubscribe as it takes the last event
+            deliver(event)
 
-    def subscribe(self, after: int) -> tuple[list[_Event], asyncio.Queue[_Event]]:
-        """Events after `after` still held, and a queue of the ones to come."""
+    def subscribe(self, after: int, deliver: Deliver) -> list[Event]:
+        """The events after `after` still held; `deliver` is called with each one to come."""
         if after < self._seq:
             oldest = self._history[0][0] if self._history else self._seq + 1
             if oldest > after + 1:
                 raise Truncated(oldest - after - 1)
-        replay = [event for event in self._history if event[0] > after]
-        queue: asyncio.Queue[_Event] = asyncio.Queue()
-        self._subscribers.add(queue)
-        return replay, queue
+        self._subscribers.add(deliver)
+        return [event for event in self._history if event[0] > after]
 
-    def unsubscribe(self, queue: asyncio.Queue[_Event]) -> None:
-        self._subscribers.discard(queue)
+    def unsubscribe(self, deliver: Deliver) -> None:
+        self._subscribers.discard(deliver)
 
 
-def _frame(event: _Event) -> bytes:
+def frame(event: Event) -> bytes:
     seq, name, data = event
     return b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, name.encode(), data)
 
 
-def last_event_id(request: web.Request) -> int:
-    value = request.headers.get("Last-Event-ID", "")
+def truncation_frame(after: int, error: Truncated) -> bytes:
+    return frame((after, "error", msgspec.json.encode(
+        {"error": "SSE stream replay truncated; events were dropped", "skipped": error.skipped})))
+
+
+def last_event_id(headers: Mapping[str, str]) -> int:
+    value = headers.get("Last-Event-ID", "")
     return int(value) if value.isdigit() else 0
 
 
 async def stream_events(request: web.Request, prediction: Prediction, events: EventStream,
-                        after: int) -> web.StreamResponse:
+                        after: int, keep_alive: float) -> web.StreamResponse:
     """Write the prediction's events until `completed`; the prediction is held meanwhile."""
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                                            "X-Accel-Buffering": "no"})
     prediction.hold()
     try:
         await response.prepare(request)
+        queue: asyncio.Queue[Event] = asyncio.Queue()
         try:
-            replay, queue = events.subscribe(after)
+            replay = events.subscribe(after, queue.put_nowait)
         except Truncated as error:
-            await response.write(_frame((after, "error", msgspec.json.encode(
-                {"error": "SSE stream replay truncated; events were dropped", "skipped": error.skipped}))))
+            await response.write(truncation_frame(after, error))
             return response
         try:
             for event in replay:
-                await response.write(_frame(event))
+                await response.write(frame(event))
                 if event[1] == "completed":
                     return response
             while True:
                 try:
-                    event = await asyncio.wait_for(queue.get(), KEEP_ALIVE_SECONDS)
+                    event = await asyncio.wait_for(queue.get(), keep_alive)
                 except asyncio.TimeoutError:
-                    await response.write(b": keep-alive\n\n")
+                    await response.write(KEEP_ALIVE)
                     continue
                 # Whatever else is already waiting goes out in the same write.
                 frames = [event]
                 while not queue.empty() and frames[-1][1] != "completed":
                     frames.append(queue.get_nowait())
-                await response.write(b"".join(_frame(frame) for frame in frames))
+                await response.write(b"".join(frame(each) for each in frames))
                 if frames[-1][1] == "completed":
                     return response
         finally:
-            events.unsubscribe(queue)
+            events.unsubscribe(queue.put_nowait)
     finally:
         prediction.release()

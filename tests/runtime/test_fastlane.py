@@ -16,6 +16,9 @@ from tests.support import GatedPrediction, Server
 
 hello = module_server("hello")
 gated = module_server("gated")
+streamer = module_server("streamer", env={"SPROCKET_SSE_KEEPALIVE": "0.2"})
+
+SSE = {"Accept": "text/event-stream"}
 
 # What differs between two runs of one prediction, whichever lane served it.
 _VOLATILE = ("id", "created_at", "started_at", "completed_at", "metrics")
@@ -32,16 +35,42 @@ class Connection:
         self.sock.sendall(data)
 
     def response(self) -> tuple[int, dict[str, str], bytes]:
+        status, headers = self._head()
+        length = int(headers.get("content-length", "0"))
+        body = self._take(length)
+        return status, headers, body
+
+    def chunked_response(self) -> tuple[int, dict[str, str], bytes]:
+        """A response with a chunked body (an event stream), read up to its last chunk."""
+        status, headers = self._head()
+        assert headers.get("transfer-encoding") == "chunked"
+        body = b""
+        while True:
+            size = int(self._line(), 16)
+            body += self._take(size)
+            assert self._take(2) == b"\r\n"
+            if size == 0:
+                return status, headers, body
+
+    def _head(self) -> tuple[int, dict[str, str]]:
         while b"\r\n\r\n" not in self._pending:
             self._receive()
         head, _, self._pending = self._pending.partition(b"\r\n\r\n")
         status_line, *header_lines = head.decode("latin-1").split("\r\n")
         headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in header_lines)}
-        length = int(headers.get("content-length", "0"))
-        while len(self._pending) < length:
+        return int(status_line.split()[1]), headers
+
+    def _line(self) -> bytes:
+        while b"\r\n" not in self._pending:
             self._receive()
-        body, self._pending = self._pending[:length], self._pending[length:]
-        return int(status_line.split()[1]), headers, body
+        line, _, self._pending = self._pending.partition(b"\r\n")
+        return line
+
+    def _take(self, size: int) -> bytes:
+        while len(self._pending) < size:
+            self._receive()
+        taken, self._pending = self._pending[:size], self._pending[size:]
+        return taken
 
     def _receive(self) -> None:
         chunk = self.sock.recv(65536)
@@ -110,6 +139,83 @@ def test_the_fast_lane_and_aiohttp_answer_alike(hello: Server, method: str, path
     fast, slow = answers
     assert fast == slow
     assert fast[0] < 500
+
+
+def events_of(body: bytes) -> list[tuple[str, Any]]:
+    """(event, data) of each event in an event stream, with what differs between runs left out;
+    comment lines (keep-alives) as ("comment", text)."""
+    events = []
+    for block in body.decode().split("\n\n"):
+        fields = dict(line.partition(": ")[::2] for line in block.splitlines() if not line.startswith(":"))
+        events += [("comment", line) for line in block.splitlines() if line.startswith(":")]
+        if "event" in fields:
+            events.append((fields["event"], stable(fields["data"].encode())))
+    return events
+
+
+def stream(server: Server, body: bytes, chunked: bool, path: str = "/predictions", method: str = "POST",
+           headers: dict[str, str] | None = None) -> tuple[dict[str, str], list[tuple[str, Any]]]:
+    conn = Connection(server)
+    try:
+        conn.send(request(method, path, body, {**SSE, **(headers or {})}, chunked=chunked))
+        status, response_headers, payload = conn.chunked_response()
+    finally:
+        conn.close()
+    assert status == 200
+    return response_headers, events_of(payload)
+
+
+def test_an_event_stream_is_alike_in_both_lanes(streamer: Server) -> None:
+    answers = []
+    for chunked in (False, True):
+        headers, events = stream(streamer, b'{"input": {"count": 3}}', chunked)
+        answers.append(([headers[name] for name in ("content-type", "cache-control", "x-accel-buffering")],
+                        [name for name, _ in events if name != "log"],
+                        [data for name, data in events if name == "output"],
+                        "".join(data["data"] for name, data in events if name == "log"),
+                        events[-1]))
+    fast, slow = answers
+    assert fast == slow
+    assert fast[1] == ["start", "output", "output", "output", "completed"]
+    assert fast[2] == [{"chunk": f"t{i} ", "index": i} for i in range(3)]
+    assert fast[4][1]["output"] == ["t0 ", "t1 ", "t2 "]
+
+
+def test_a_quiet_event_stream_gets_keep_alive_comments_in_both_lanes(streamer: Server) -> None:
+    for chunked in (False, True):
+        _, events = stream(streamer, b'{"input": {"count": 2, "pause": 0.7}}', chunked)
+        assert ("comment", ": keep-alive") in events
+        assert [name for name, _ in events if name not in ("log", "comment")] == [
+            "start", "output", "output", "completed"]
+
+
+def test_after_an_event_stream_the_connection_serves_the_next_request(streamer: Server) -> None:
+    conn = Connection(streamer)
+    try:
+        for count in (2, 1):
+            conn.send(request("PUT", f"/predictions/keep-{count}", json.dumps({"input": {"count": count}}).encode(), SSE))
+            status, _, payload = conn.chunked_response()
+            assert (status, events_of(payload)[-1][1]["output"]) == (200, [f"t{i} " for i in range(count)])
+        conn.send(request("POST", "/predictions", b'{"input": {"count": 2}}'))
+        status, _, body = conn.response()
+        assert (status, json.loads(body)["output"]) == (200, ["t0 ", "t1 "])
+    finally:
+        conn.close()
+    streamer.wait_for_log("PUT /predictions/keep-2 200")  # its access line, once the stream ended
+
+
+def test_an_event_stream_error_is_a_json_reply_in_both_lanes(streamer: Server) -> None:
+    answers = []
+    for chunked in (False, True):
+        conn = Connection(streamer)
+        try:
+            conn.send(request("POST", "/predictions", b'{"input": {"count": "many"}}', SSE, chunked=chunked))
+            status, headers, body = conn.response()
+        finally:
+            conn.close()
+        answers.append((status, headers["content-type"], json.loads(body)))
+    assert answers[0] == answers[1]
+    assert answers[0][:2] == (422, "application/json")
 
 
 def test_one_connection_goes_on_in_aiohttp_after_a_request_the_fast_lane_does_not_serve(connection: Connection) -> None:
@@ -201,6 +307,7 @@ def _head(raw: bytes) -> Head | None:
     ("PUT", "/predictions/abc-1.2_~x", {}, ("PUT", "abc-1.2_~x", False, 4)),
     ("POST", "/trainings", {"Prefer": "respond-async"}, ("POST", None, True, 4)),
     ("PUT", "/trainings/t1", {"Connection": "Keep-Alive"}, ("PUT", "t1", True, 4)),
+    ("POST", "/predictions", {"Accept": "text/event-stream"}, ("POST", None, False, 4)),
 ])
 def test_the_fast_lane_takes_plain_prediction_requests(method: str, path: str, extra: dict[str, str],
                                                        expected: tuple[Any, ...]) -> None:
@@ -217,7 +324,6 @@ def test_the_fast_lane_takes_plain_prediction_requests(method: str, path: str, e
     b"POST /predictions HTTP/1.0\r\nContent-Length: 2\r\n\r\n{}",
     b"PUT /predictions/a%2Fb HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}",
     b"POST /predictions/abc/cancel HTTP/1.1\r\n\r\n",
-    b"POST /predictions HTTP/1.1\r\nAccept: text/event-stream\r\nContent-Length: 2\r\n\r\n{}",
     b"POST /predictions HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
     b"POST /predictions HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n{}",
     b"POST /predictions HTTP/1.1\r\nContent-Encoding: gzip\r\nContent-Length: 2\r\n\r\n{}",

@@ -50,6 +50,10 @@ def test_single_value_predictor_streams_start_and_completed(hello: Server) -> No
         events = [(name, data) for _, name, data in read_events(response)]
     assert [name for name, _ in events] == ["start", "completed"]
     assert events[-1][1]["output"] == "hello sse"
+    # The stream ends as its last event is published: nothing on the way may break on that. The
+    # server reads this health check only after it is done with that event, and whatever it logged.
+    assert hello.get("/health-check").status_code == 200
+    assert '"severity":"ERROR"' not in hello.log()
 
 
 def test_reconnecting_client_resumes_after_its_last_event(streamer: Server) -> None:
