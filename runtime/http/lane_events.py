@@ -58,9 +58,8 @@ class LaneEventWriter:
             self._write(head + _chunk(truncation_frame(after, error)))
             self._end()
             return
-        self._write(head)
         self._pending.extend(replay)
-        self._flush()
+        self._flush(head)
         if self._open:
             self._keep_alive = self._loop.call_later(self._keep_alive_after, self._keep_quiet_stream_open)
 
@@ -73,21 +72,22 @@ class LaneEventWriter:
         if self._flush_scheduled:
             return
         if len(self._pending) == 1 and not self._transport.get_write_buffer_size():
-            # The first event of a burst goes out now, before the rest of the burst is even read;
+            # The first event of a burst goes out now, before the rest of the burst is handled;
             # the ones that follow it in this pass of the loop go out together.
             self._flush()
         self._flush_scheduled = True
         self._loop.call_soon(self._flush)
 
-    def _flush(self) -> None:
+    def _flush(self, head: bytes = b"") -> None:
+        """Write the pending events in one chunk, after `head` if given."""
         self._flush_scheduled = False
-        if not self._open or not self._pending:
+        if not self._open or not (self._pending or head):
             return
         events, self._pending = self._pending, []
         completed = next((i for i, event in enumerate(events) if event[1] == "completed"), None)
         if completed is not None:
             events = events[:completed + 1]
-        self._write(_chunk(b"".join(frame(event) for event in events)))
+        self._write(head + (_chunk(b"".join(frame(event) for event in events)) if events else b""))
         if completed is not None:
             self._end()
 
