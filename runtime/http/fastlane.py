@@ -258,9 +258,9 @@ class FastLane(asyncio.Protocol):
 
     def _on_prediction_event(self, kind: EventKind, data: Any) -> None:
         if kind == "completed" and self._waiting_for is not None:
-            reply = Reply(200, self._waiting_for.as_json())
+            # The reply first: letting go of the prediction sets off its clean-up.
+            self._answer(Reply(200, self._waiting_for.as_json()))
             self._stop_waiting()
-            self._answer(reply)
 
     def _stop_waiting(self) -> None:
         prediction, self._waiting_for = self._waiting_for, None

@@ -13,6 +13,7 @@ import codecs
 import contextvars
 import fcntl
 import os
+import select
 import selectors
 import sys
 import threading
@@ -67,6 +68,7 @@ class OutputCapture:
         self._deliver = deliver
         self._lock = threading.Lock()
         self._pipes: list[_Pipe] = []
+        self._readable = select.poll()
         self.owner: str | None = None
 
     def start(self) -> int:
@@ -74,6 +76,8 @@ class OutputCapture:
         sys.stderr.flush()
         original_stderr = os.dup(2)
         self._pipes = [_Pipe(1, "stdout"), _Pipe(2, "stderr")]
+        for pipe in self._pipes:
+            self._readable.register(pipe.read_fd, select.POLLIN)
         # fd 1 is a pipe now, so Python would buffer whole blocks: keep lines timely.
         sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
         threading.Thread(target=self._forward_forever, name="output-capture", daemon=True).start()
@@ -84,8 +88,12 @@ class OutputCapture:
         sys.stdout.flush()
         sys.stderr.flush()
         with self._lock:
+            # One poll instead of a read per pipe: drain runs twice per prediction, usually
+            # with nothing to read.
+            ready = {fd for fd, _ in self._readable.poll(0)}
             for pipe in self._pipes:
-                self._forward(pipe)
+                if pipe.read_fd in ready:
+                    self._forward(pipe)
 
     def _forward(self, pipe: _Pipe) -> None:
         text = pipe.read_available()
