@@ -42,11 +42,18 @@ def main() -> None:
         sock = bind_listener(config.host, config.port)
         channel = FrontChannel()
         first_worker = spawn_worker(channel.open_for_worker(), worker_settings(config))
-        from runtime.server import serve  # the HTTP stack, imported while the worker boots
+        # The HTTP stack, imported while the worker boots. aiohttp's CA certificates are read on
+        # a thread while the rest of it loads (ssl itself only now, after the worker is on its way).
+        from runtime.http.certificates import read_in_background
+
+        with read_in_background() as certificates:
+            import aiohttp  # noqa: F401 - builds its default SSL contexts
+        from runtime.server import serve
 
         loop_factory = _event_loop_factory()
         gc.freeze()
         gc.enable()
+        certificates.wait()  # read beside the imports; needed before anything is served
         with asyncio.Runner(loop_factory=loop_factory) as runner:  # type: ignore[arg-type]
             runner.run(serve(config, sock, channel, first_worker))
     except ConfigError as error:
