@@ -14,18 +14,19 @@ future per message; the worker's sockets are blocking, its sends shared by threa
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import shutil
 import tempfile
 import threading
-from typing import Any, Callable, cast
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 import msgspec
 import zmq
-from zmq.utils.monitor import parse_monitor_message
 
 from runtime.ipc.messages import ControlMessage, EventMessage, OutputFile
+
+if TYPE_CHECKING:
+    import asyncio
 
 log = logging.getLogger("sprocket.ipc")
 
@@ -119,6 +120,8 @@ class FrontChannel:
     def _seal_if_connected(self) -> None:
         """Stop watching each socket the worker has connected to; once it has connected to all
         three, remove the socket files."""
+        from zmq.utils.monitor import parse_monitor_message  # it loads zmq.asyncio: front only
+
         for sock, monitor in list(self._unaccepted.items()):
             while monitor.poll(0):
                 if parse_monitor_message(monitor.recv_multipart())["event"] == zmq.EVENT_ACCEPTED:
@@ -147,6 +150,8 @@ class FrontChannel:
 
     def start_receiving(self, on_event: Callable[[EventMessage], None]) -> None:
         """Call `on_event` for each event, from the running event loop, until `stop_receiving`."""
+        import asyncio  # here, not above: the worker imports this module and has no event loop
+
         assert self._events is not None
         events = self._events
         self._loop = asyncio.get_running_loop()
@@ -180,6 +185,8 @@ class FrontChannel:
 
     async def receive_pending(self, within: float) -> list[EventMessage]:
         """Events that arrive within `within` seconds, for after the worker has exited."""
+        import asyncio
+
         assert self._events is not None
         received = []
         deadline = asyncio.get_running_loop().time() + within

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import signal
@@ -64,6 +63,8 @@ class WorkerProcess:
             self._popen.kill()
 
     async def wait(self) -> int:
+        import asyncio  # not at the top: the first worker is spawned before the front needs asyncio
+
         if self._popen.poll() is not None:
             return self._popen.returncode
         loop = asyncio.get_running_loop()
@@ -106,6 +107,8 @@ def spawn_worker(endpoints: Endpoints, settings: WorkerSettings) -> WorkerProces
 
 
 async def wait_exit(process: WorkerProcess, timeout: float) -> bool:
+    import asyncio
+
     try:
         await asyncio.wait_for(process.wait(), timeout)
     except asyncio.TimeoutError:

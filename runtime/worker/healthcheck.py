@@ -6,12 +6,12 @@ only changes are sent to the front.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import threading
 from typing import Any, Callable
 
 from runtime.ipc.messages import HealthcheckResult
+from runtime.worker.awaiting import run_to_completion
 
 Send = Callable[[HealthcheckResult], None]
 
@@ -20,16 +20,12 @@ def _invoke(check: Callable[[], Any]) -> HealthcheckResult:
     try:
         result = check()
         if inspect.isawaitable(result):
-            result = asyncio.run(_await(result))
+            result = run_to_completion(result)
     except Exception as error:
         return HealthcheckResult(healthy=False, error=f"healthcheck() raised {type(error).__name__}: {error}")
     if result is False:
         return HealthcheckResult(healthy=False, error="healthcheck() returned False")
     return HealthcheckResult(healthy=True)
-
-
-async def _await(awaitable: Any) -> Any:
-    return await awaitable
 
 
 class Healthchecks:

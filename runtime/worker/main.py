@@ -35,7 +35,7 @@ from runtime.worker.healthcheck import Healthchecks, healthcheck_of
 from runtime.worker.loader import LoadError, load_predictor
 from runtime.worker.outbox import Outbox
 from runtime.worker.priority import step_aside
-from runtime.worker.runner import AsyncRunner, Entrypoint, SyncRunner, make_runner
+from runtime.worker.runner import Entrypoint, Runner, make_runner
 
 EXIT_LOAD_FAILED = 3
 _PARENT_CHECK_MS = 250
@@ -54,12 +54,12 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _serve_control(channel: WorkerChannel, runner: SyncRunner | AsyncRunner, parent_pid: int) -> None:
+def _serve_control(channel: WorkerChannel, runner: Runner, parent_pid: int) -> None:
     """Hand cancels (and, for an async runner, requests too) to the runner; exit the process if
     the front has gone. A sync runner's main thread reads its requests itself."""
     poller = zmq.Poller()
     poller.register(channel.control, zmq.POLLIN)
-    if isinstance(runner, AsyncRunner):
+    if not runner.reads_own_requests:
         poller.register(channel.requests, zmq.POLLIN)
     while True:
         ready = dict(poller.poll(_PARENT_CHECK_MS))
@@ -70,7 +70,7 @@ def _serve_control(channel: WorkerChannel, runner: SyncRunner | AsyncRunner, par
             message = channel.receive(channel.control)
             if isinstance(message, Cancel):
                 runner.cancel(message.id)
-        if isinstance(runner, AsyncRunner) and channel.requests in ready:
+        if not runner.reads_own_requests and channel.requests in ready:
             request = channel.receive(channel.requests)
             if request is not None:
                 runner.submit(request)

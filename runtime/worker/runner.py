@@ -1,13 +1,12 @@
-"""Run setup() and then predict() (or train()) for each Predict message, sync or async.
+"""Run setup() and then predict() (or train()) for each Predict message: what every runner
+shares, and the runner for synchronous predictors (runtime/worker/async_runner.py has the other).
 
 Invariant: every Predict the runner accepts ends in exactly one terminal event
 (PredictionSucceeded, PredictionFailed or PredictionCanceled), sent after every log line the
 prediction wrote. A worker that dies instead is the front's to report.
 
 Sync predictors run in the main thread, one at a time; a cancel interrupts them with SIGUSR1,
-whose handler raises CancelationException only while that prediction's predict() runs. Async
-predictors run as tasks on one event loop (shared with an async setup()), up to max_concurrency
-at once; a cancel cancels the task.
+whose handler raises CancelationException only while that prediction's predict() runs.
 
 While a prediction runs alone, Python's temporary directory is the prediction's own directory,
 so files it creates with `tempfile` go when the front removes that directory.
@@ -15,7 +14,6 @@ so files it creates with `tempfile` go when the front removes that directory.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import inspect
 import os
@@ -45,7 +43,8 @@ from runtime.ipc.transport import WorkerChannel
 from runtime.schema.arguments import prepared_arguments
 from runtime.schema.outputs import to_wire
 from runtime.types import CancelationException, Path
-from runtime.worker.capture import OutputCapture, current_prediction
+from runtime.worker.awaiting import run_to_completion
+from runtime.worker.capture import OutputCapture
 from runtime.worker.outbox import Outbox
 
 Send = Callable[[EventMessage], None]
@@ -80,7 +79,7 @@ def _setup_arguments(setup: Callable[..., Any]) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _temporary_directory(workdir: str) -> Iterator[None]:
+def temporary_directory(workdir: str) -> Iterator[None]:
     tempfile.tempdir = workdir  # the front made it, empty, and removes what is left in it
     try:
         yield
@@ -88,7 +87,20 @@ def _temporary_directory(workdir: str) -> Iterator[None]:
         tempfile.tempdir = None
 
 
-class _Runner:
+class Runner:
+    """What the worker's main thread runs: setup(), then predictions until Shutdown."""
+
+    reads_own_requests = True  # False: the control thread hands requests over with submit()
+
+    def run(self) -> int:
+        raise NotImplementedError
+
+    def cancel(self, prediction_id: str) -> None:
+        raise NotImplementedError
+
+    def submit(self, message: ControlMessage) -> None:
+        raise NotImplementedError
+
     def __init__(self, predict: Entrypoint, train: Entrypoint | None, channel: WorkerChannel, outbox: Outbox,
                  capture: OutputCapture) -> None:
         self.predict = predict
@@ -155,7 +167,7 @@ class _Runner:
         self.outbox.send_chunk(prediction_id, to_wire(item, workdir))
 
 
-class SyncRunner(_Runner):
+class SyncRunner(Runner):
     """Reads its requests itself, in the main thread: no hand-off between threads per prediction."""
 
     def __init__(self, *args: Any) -> None:
@@ -180,7 +192,7 @@ class SyncRunner(_Runner):
         try:
             for result in self._setup_calls():
                 if inspect.isawaitable(result):
-                    asyncio.run(_await(result))
+                    run_to_completion(result)
         except BaseException as error:
             return self._report_setup(error)
         self._report_setup(None)
@@ -196,7 +208,7 @@ class SyncRunner(_Runner):
         outcome: EventMessage
         try:
             entry = self._entry(request)
-            with _temporary_directory(request.workdir), prepared_arguments(entry.spec, request.input) as arguments:
+            with temporary_directory(request.workdir), prepared_arguments(entry.spec, request.input) as arguments:
                 started = time.perf_counter()
                 self._running = request.id
                 try:
@@ -217,7 +229,7 @@ class SyncRunner(_Runner):
     def _call(self, entry: Entrypoint, request: Predict, arguments: dict[str, Any]) -> Any:
         result = entry.function(**arguments)
         if inspect.isawaitable(result):  # an async trainer beside a sync predictor
-            result = asyncio.run(_await(result))
+            result = run_to_completion(result)
         if not entry.spec.is_iterator:
             return to_wire(result, request.workdir)
         for item in result:
@@ -225,90 +237,10 @@ class SyncRunner(_Runner):
         return None
 
 
-async def _await(awaitable: Any) -> Any:
-    return await awaitable
-
-
-class AsyncRunner(_Runner):
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._inbox: asyncio.Queue[ControlMessage] | None = None
-        self._ready = threading.Event()
-        self._tasks: dict[str, asyncio.Task[None]] = {}
-
-    def submit(self, message: ControlMessage) -> None:
-        self._ready.wait()
-        assert self._loop is not None and self._inbox is not None
-        self._loop.call_soon_threadsafe(self._inbox.put_nowait, message)
-
-    def cancel(self, prediction_id: str) -> None:
-        self._ready.wait()
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._cancel_task, prediction_id)
-
-    def _cancel_task(self, prediction_id: str) -> None:
-        task = self._tasks.get(prediction_id)
-        if task is not None:
-            task.cancel()
-
-    def run(self) -> int:
-        return asyncio.run(self._run())
-
-    async def _run(self) -> int:
-        self._loop = asyncio.get_running_loop()
-        self._inbox = asyncio.Queue()
-        self._ready.set()
-        try:
-            for result in self._setup_calls():
-                if inspect.isawaitable(result):
-                    await result
-        except BaseException as error:
-            return self._report_setup(error)
-        self._report_setup(None)
-        while True:
-            message = await self._inbox.get()
-            if isinstance(message, Shutdown):
-                await asyncio.gather(*self._tasks.values(), return_exceptions=True)
-                return EXIT_OK
-            if isinstance(message, Predict):
-                self._tasks[message.id] = asyncio.create_task(self._predict(message))
-
-    async def _predict(self, request: Predict) -> None:
-        self._start(request)
-        current_prediction.set(request.id)  # this task's own context: its print()s are its logs
-        outcome: EventMessage
-        try:
-            entry = self._entry(request)
-            scratch = _temporary_directory(request.workdir) if self.alone else contextlib.nullcontext()
-            with scratch, prepared_arguments(entry.spec, request.input) as arguments:
-                started = time.perf_counter()
-                output = await self._call(entry, request, arguments)
-            outcome = PredictionSucceeded(
-                prediction_id=request.id, predict_time=time.perf_counter() - started, output=output)
-        except asyncio.CancelledError:
-            outcome = PredictionCanceled(prediction_id=request.id)
-        except BaseException as error:
-            outcome = self._failed(request.id, error)
-        self._tasks.pop(request.id, None)
-        self._finish(outcome)
-
-    async def _call(self, entry: Entrypoint, request: Predict, arguments: dict[str, Any]) -> Any:
-        result = entry.function(**arguments)
-        if inspect.isawaitable(result):
-            result = await result
-        if not entry.spec.is_iterator:
-            return to_wire(result, request.workdir)
-        if hasattr(result, "__aiter__"):
-            async for item in result:
-                self._emit_chunk(request.id, item, request.workdir)
-        else:  # a sync trainer beside an async predictor
-            for item in result:
-                self._emit_chunk(request.id, item, request.workdir)
-        return None
-
-
 def make_runner(predict: Entrypoint, train: Entrypoint | None, channel: WorkerChannel, outbox: Outbox,
-                capture: OutputCapture) -> SyncRunner | AsyncRunner:
-    runner_class = AsyncRunner if predict.spec.is_async else SyncRunner
-    return runner_class(predict, train, channel, outbox, capture)
+                capture: OutputCapture) -> Runner:
+    if predict.spec.is_async:
+        from runtime.worker.async_runner import AsyncRunner  # and asyncio, only for async predictors
+
+        return AsyncRunner(predict, train, channel, outbox, capture)
+    return SyncRunner(predict, train, channel, outbox, capture)

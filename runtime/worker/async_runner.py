@@ -1,0 +1,99 @@
+"""Async predictors: tasks on one event loop (shared with an async setup()), up to
+max_concurrency at once; a cancel cancels the task. The control thread hands requests over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import threading
+import time
+from typing import Any
+
+from runtime.ipc.messages import ControlMessage, EventMessage, Predict, PredictionCanceled, PredictionSucceeded, Shutdown
+from runtime.schema.arguments import prepared_arguments
+from runtime.schema.outputs import to_wire
+from runtime.worker.capture import current_prediction
+from runtime.worker.runner import EXIT_OK, Entrypoint, Runner, temporary_directory
+
+
+class AsyncRunner(Runner):
+    reads_own_requests = False
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._inbox: asyncio.Queue[ControlMessage] | None = None
+        self._ready = threading.Event()
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    def submit(self, message: ControlMessage) -> None:
+        self._ready.wait()
+        assert self._loop is not None and self._inbox is not None
+        self._loop.call_soon_threadsafe(self._inbox.put_nowait, message)
+
+    def cancel(self, prediction_id: str) -> None:
+        self._ready.wait()
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._cancel_task, prediction_id)
+
+    def _cancel_task(self, prediction_id: str) -> None:
+        task = self._tasks.get(prediction_id)
+        if task is not None:
+            task.cancel()
+
+    def run(self) -> int:
+        return asyncio.run(self._run())
+
+    async def _run(self) -> int:
+        self._loop = asyncio.get_running_loop()
+        self._inbox = asyncio.Queue()
+        self._ready.set()
+        try:
+            for result in self._setup_calls():
+                if inspect.isawaitable(result):
+                    await result
+        except BaseException as error:
+            return self._report_setup(error)
+        self._report_setup(None)
+        while True:
+            message = await self._inbox.get()
+            if isinstance(message, Shutdown):
+                await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+                return EXIT_OK
+            if isinstance(message, Predict):
+                self._tasks[message.id] = asyncio.create_task(self._predict(message))
+
+    async def _predict(self, request: Predict) -> None:
+        self._start(request)
+        current_prediction.set(request.id)  # this task's own context: its print()s are its logs
+        outcome: EventMessage
+        try:
+            entry = self._entry(request)
+            scratch = temporary_directory(request.workdir) if self.alone else contextlib.nullcontext()
+            with scratch, prepared_arguments(entry.spec, request.input) as arguments:
+                started = time.perf_counter()
+                output = await self._call(entry, request, arguments)
+            outcome = PredictionSucceeded(
+                prediction_id=request.id, predict_time=time.perf_counter() - started, output=output)
+        except asyncio.CancelledError:
+            outcome = PredictionCanceled(prediction_id=request.id)
+        except BaseException as error:
+            outcome = self._failed(request.id, error)
+        self._tasks.pop(request.id, None)
+        self._finish(outcome)
+
+    async def _call(self, entry: Entrypoint, request: Predict, arguments: dict[str, Any]) -> Any:
+        result = entry.function(**arguments)
+        if inspect.isawaitable(result):
+            result = await result
+        if not entry.spec.is_iterator:
+            return to_wire(result, request.workdir)
+        if hasattr(result, "__aiter__"):
+            async for item in result:
+                self._emit_chunk(request.id, item, request.workdir)
+        else:  # a sync trainer beside an async predictor
+            for item in result:
+                self._emit_chunk(request.id, item, request.workdir)
+        return None
