@@ -1,8 +1,8 @@
 """Reading the system's CA certificates beside the front's imports instead of in the middle of them.
 
 aiohttp (3.10+) builds its two default SSL contexts (for webhooks, input downloads and uploads)
-when it is imported, and each reads the whole CA bundle: about 70 ms of a ~250 ms start on this
-project's machine, on the path to READY. Inside `read_in_background()` those reads are recorded
+when it is imported, and each reads the whole CA bundle: about 70 ms of the few hundred a start
+takes on this project's machine, on the path to READY. Inside `read_in_background()` those reads are recorded
 instead of done; when the block ends, the contexts are built and a thread does the reads (OpenSSL
 releases the GIL for them) while the rest of the front's modules load. `wait()` returns once every
 context holds its certificates; the front calls it before it serves anything, so no request can
@@ -50,6 +50,7 @@ def read_in_background() -> Iterator[CertificateLoading]:
     created inside the block; a thread calls it for them once the block ends."""
     loading = CertificateLoading()
     original: _Load = ssl.SSLContext.set_default_verify_paths
+    # A function, not the bound `loading.defer`: only a function receives the context as `self`.
     ssl.SSLContext.set_default_verify_paths = lambda context: loading.defer(context)  # type: ignore[method-assign,assignment]
     try:
         yield loading
