@@ -2,11 +2,11 @@
 
 aiohttp (3.10+) builds its two default SSL contexts (for webhooks, input downloads and uploads)
 when it is imported, and each reads the whole CA bundle: about 70 ms of the few hundred a start
-takes on this project's machine, on the path to READY. Inside `read_in_background()` those reads are recorded
-instead of done; when the block ends, the contexts are built and a thread does the reads (OpenSSL
-releases the GIL for them) while the rest of the front's modules load. `wait()` returns once every
-context holds its certificates; the front calls it before it serves anything, so no request can
-meet a context without them.
+takes on this project's machine, on the path to READY. Inside `read_in_background()` those reads
+are recorded instead of done; when the block ends, the contexts are built and a thread does the
+reads (OpenSSL releases the GIL for them) while the rest of the front's modules load. `wait()`
+returns once every context holds its certificates; the front calls it before it serves anything,
+so no request can meet a context without them.
 """
 
 from __future__ import annotations
