@@ -11,7 +11,14 @@ import threading
 import time
 from typing import Any
 
-from runtime.ipc.messages import ControlMessage, EventMessage, Predict, PredictionCanceled, PredictionSucceeded, Shutdown
+from runtime.ipc.messages import (
+    ControlMessage,
+    EventMessage,
+    Predict,
+    PredictionCanceled,
+    PredictionSucceeded,
+    Shutdown,
+)
 from runtime.schema.arguments import prepared_arguments
 from runtime.schema.outputs import to_wire
 from runtime.worker.capture import current_prediction

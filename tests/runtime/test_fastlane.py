@@ -193,7 +193,8 @@ def test_after_an_event_stream_the_connection_serves_the_next_request(streamer: 
     conn = Connection(streamer)
     try:
         for count in (2, 1):
-            conn.send(request("PUT", f"/predictions/keep-{count}", json.dumps({"input": {"count": count}}).encode(), SSE))
+            body = json.dumps({"input": {"count": count}}).encode()
+            conn.send(request("PUT", f"/predictions/keep-{count}", body, SSE))
             status, _, payload = conn.chunked_response()
             assert (status, events_of(payload)[-1][1]["output"]) == (200, [f"t{i} " for i in range(count)])
         conn.send(request("POST", "/predictions", b'{"input": {"count": 2}}'))

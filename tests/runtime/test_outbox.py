@@ -16,9 +16,11 @@ from runtime.worker.outbox import Outbox
 RECEIVE_DEADLINE = 10.0  # far below the 60 s interval the tests use to hold chunks "for ever"
 FOREVER = 60.0
 
+Pipe = tuple[FrontChannel, WorkerChannel]
+
 
 @pytest.fixture
-def pipe() -> Iterator[tuple[FrontChannel, WorkerChannel]]:
+def pipe() -> Iterator[Pipe]:
     front = FrontChannel()
     worker = WorkerChannel(front.open_for_worker())
     yield front, worker
@@ -63,7 +65,7 @@ def chunks(events: list[EventMessage]) -> list[tuple[str, list[object]]]:
     return [(e.prediction_id, e.values) for e in events if isinstance(e, OutputChunks)]
 
 
-def test_a_burst_sends_its_first_chunk_alone_and_the_rest_together_in_order(pipe: tuple[FrontChannel, WorkerChannel]) -> None:
+def test_a_burst_sends_its_first_chunk_alone_and_the_rest_together_in_order(pipe: Pipe) -> None:
     front, worker = pipe
     outbox = Outbox(worker.send, interval=FOREVER)
     for i in range(1000):
@@ -74,7 +76,7 @@ def test_a_burst_sends_its_first_chunk_alone_and_the_rest_together_in_order(pipe
     assert events[-1] == ended("p")
 
 
-def test_a_held_chunk_goes_out_without_anything_else_being_sent(pipe: tuple[FrontChannel, WorkerChannel]) -> None:
+def test_a_held_chunk_goes_out_without_anything_else_being_sent(pipe: Pipe) -> None:
     front, worker = pipe
     outbox = Outbox(worker.send, interval=0.05)
     outbox.send_chunk("p", "first")
@@ -83,7 +85,7 @@ def test_a_held_chunk_goes_out_without_anything_else_being_sent(pipe: tuple[Fron
     assert chunks(events) == [("p", ["first"]), ("p", ["second"])]
 
 
-def test_other_messages_come_after_the_chunks_held_before_them(pipe: tuple[FrontChannel, WorkerChannel]) -> None:
+def test_other_messages_come_after_the_chunks_held_before_them(pipe: Pipe) -> None:
     front, worker = pipe
     outbox = Outbox(worker.send, interval=FOREVER)
     outbox.send_chunk("p", "a")
@@ -95,7 +97,7 @@ def test_other_messages_come_after_the_chunks_held_before_them(pipe: tuple[Front
                       Log(prediction_id="p", stream="stdout", data="after b\n"), ended("p")]
 
 
-def test_each_prediction_first_chunk_goes_at_once(pipe: tuple[FrontChannel, WorkerChannel]) -> None:
+def test_each_prediction_first_chunk_goes_at_once(pipe: Pipe) -> None:
     front, worker = pipe
     outbox = Outbox(worker.send, interval=FOREVER)
     outbox.send_chunk("a", 1)
@@ -105,7 +107,7 @@ def test_each_prediction_first_chunk_goes_at_once(pipe: tuple[FrontChannel, Work
     assert chunks(events) == [("a", [1]), ("b", [1])]
 
 
-def test_a_prediction_id_used_again_after_its_end_starts_afresh(pipe: tuple[FrontChannel, WorkerChannel]) -> None:
+def test_a_prediction_id_used_again_after_its_end_starts_afresh(pipe: Pipe) -> None:
     front, worker = pipe
     outbox = Outbox(worker.send, interval=FOREVER)
     outbox.send_chunk("p", "before")
@@ -116,7 +118,7 @@ def test_a_prediction_id_used_again_after_its_end_starts_afresh(pipe: tuple[Fron
                       OutputChunks(prediction_id="p", values=["again"])]
 
 
-def test_a_value_msgpack_cannot_carry_fails_where_it_is_yielded(pipe: tuple[FrontChannel, WorkerChannel]) -> None:
+def test_a_value_msgpack_cannot_carry_fails_where_it_is_yielded(pipe: Pipe) -> None:
     front, worker = pipe
     outbox = Outbox(worker.send, interval=FOREVER)
     outbox.send_chunk("p", "fine")
@@ -127,7 +129,7 @@ def test_a_value_msgpack_cannot_carry_fails_where_it_is_yielded(pipe: tuple[Fron
 
 
 def test_the_front_reader_goes_on_after_an_event_it_could_not_handle(
-        pipe: tuple[FrontChannel, WorkerChannel], caplog: pytest.LogCaptureFixture) -> None:
+        pipe: Pipe, caplog: pytest.LogCaptureFixture) -> None:
     front, worker = pipe
     for i in range(3):
         worker.send(Log(prediction_id=None, stream="stdout", data=f"line {i}\n"))
