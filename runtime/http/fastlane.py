@@ -81,7 +81,8 @@ def parse_head(head: bytes) -> Head | None:
     if headers.get("Connection", "keep-alive").lower() != "keep-alive":
         return None
     lengths = headers.getall("Content-Length", ["0"])
-    if len(lengths) != 1 or not (lengths[0].isascii() and lengths[0].isdigit()):  # "１" is a digit to str
+    # "１" is a digit to str; aiohttp answers lengths it cannot take (and int() refuses 4300+ digits).
+    if len(lengths) != 1 or not (lengths[0].isascii() and lengths[0].isdigit()) or len(lengths[0]) > 18:
         return None
     path = request_line.split(b" ")[1].decode()
     if match["health"]:

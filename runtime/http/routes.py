@@ -4,7 +4,6 @@ service; none waits on the worker except a synchronous prediction waiting for it
 from __future__ import annotations
 
 import hmac
-from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST

@@ -91,9 +91,13 @@ def truncation_frame(after: int, error: Truncated) -> bytes:
         {"error": "SSE stream replay truncated; events were dropped", "skipped": error.skipped})))
 
 
+_MAX_EVENT_ID_DIGITS = 18  # far past any stream; int() refuses 4300+ digits
+
+
 def last_event_id(headers: Mapping[str, str]) -> int:
+    """The event a reconnecting client last saw; 0 (from the start) for anything not an event id."""
     value = headers.get("Last-Event-ID", "")
-    return int(value) if value.isdigit() else 0
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= _MAX_EVENT_ID_DIGITS else 0
 
 
 async def stream_events(request: web.Request, prediction: Prediction, events: EventStream,

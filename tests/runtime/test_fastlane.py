@@ -219,6 +219,20 @@ def test_an_event_stream_error_is_a_json_reply_in_both_lanes(streamer: Server) -
     assert answers[0][:2] == (422, "application/json")
 
 
+def test_a_content_length_of_thousands_of_digits_is_a_4xx(hello: Server, connection: Connection) -> None:
+    connection.send(b"POST /predictions HTTP/1.1\r\nHost: x\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n{}")
+    status, _, _ = connection.response()
+    assert 400 <= status < 500
+    assert hello.get("/health-check").json()["status"] == "READY"
+
+
+def test_a_last_event_id_that_is_no_event_id_replays_from_the_start_in_both_lanes(streamer: Server) -> None:
+    for value in ("9" * 5000, "-3", "abc"):
+        for chunked in (False, True):
+            _, events = stream(streamer, b'{"input": {"count": 1}}', chunked, headers={"Last-Event-ID": value})
+            assert [name for name, _ in events if name != "log"] == ["start", "output", "completed"], (value, chunked)
+
+
 def test_one_connection_goes_on_in_aiohttp_after_a_request_the_fast_lane_does_not_serve(connection: Connection) -> None:
     connection.send(request("POST", "/predictions", b'{"input": {"text": "one"}}'))
     assert connection.response()[0] == 200
@@ -332,6 +346,7 @@ def test_the_fast_lane_takes_plain_prediction_requests(method: str, path: str, e
     b"POST /predictions HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}",
     b"POST /predictions HTTP/1.1\r\nContent-Length: -2\r\n\r\n{}",
     "POST /predictions HTTP/1.1\r\nContent-Length: \uff12\r\n\r\n{}".encode(),
+    b"POST /predictions HTTP/1.1\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n{}",
     b"POST /predictions HTTP/1.1\r\nX-Folded: a\r\n  b\r\nContent-Length: 2\r\n\r\n{}",
     b"POST /predictions HTTP/1.1\r\nBad Header: 1\r\n\r\n",
 ])

@@ -10,8 +10,6 @@ import platform
 import subprocess
 import sys
 
-import pytest
-
 from runtime.worker.priority import WORKER_SLICE_NS
 from tests.support import REPO
 
@@ -47,7 +45,6 @@ def _has_custom_slices() -> bool:
     return (major, minor) >= (6, 12) and platform.machine() in ("x86_64", "aarch64")
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="the worker's priority is Linux's")
 def test_the_worker_and_its_later_threads_are_nicer_with_a_long_slice() -> None:
     baseline = report_after_step_aside(0)
     stepped = report_after_step_aside(5)
