@@ -5,8 +5,9 @@ a thread wakes on a CPU the worker is using. Linux's EEVDF scheduler lets a runn
 its slice (1.4 ms by default on two CPUs) unless the waking one asks for a shorter slice than
 its own. So a predict() burning a CPU would hold up, for up to a slice each, the ZeroMQ I/O
 thread carrying its output, the front, and a client on the same host. A worker slice longer than
-the default makes every such wake-up preempt it at once. Threads the worker starts after this
-(the predictor's own, its thread pools) inherit both.
+the default makes such a wake-up preempt it at once, unless the waking thread has had more than
+its share of the CPU lately (runtime/worker/outbox.py deals with that case for streamed output).
+Threads the worker starts after this (the predictor's own, its thread pools) inherit both.
 
 Kernels before 6.12 ignore the slice; other systems and architectures skip it.
 """
