@@ -18,7 +18,7 @@ from typing import Any
 
 import psutil
 
-from benchmarks import report
+from benchmarks import noise, report
 from benchmarks.profile import profile_sprocket
 from benchmarks.run import run_plan, server_specs
 from benchmarks.scenarios import SCENARIOS, Settings
@@ -66,6 +66,7 @@ def main(argv: list[str]) -> int:
     specs = server_specs(args.coglet_version)
     names = [s.name for s in specs]
     log.info("servers: %s", ", ".join(f"{s.name} ({s.version})" for s in specs))
+    before = noise.snapshot()
     records, extra = run_plan(specs, settings, args.predictors)
     profile: dict[str, Any] | None = None
     if not args.no_profile:
@@ -74,6 +75,7 @@ def main(argv: list[str]) -> int:
             profile = profile_sprocket(specs[0], args.requests)
         except Exception as error:  # noqa: BLE001 - the other figures are still worth writing
             log.error("profile failed: %s", error)
+    company = noise.company(before, noise.snapshot())
     memory = psutil.virtual_memory().total / 2**30
     meta = {
         "date": datetime.date.today().isoformat(),
@@ -81,7 +83,8 @@ def main(argv: list[str]) -> int:
         "settings": settings.__dict__,
         "seconds": time.monotonic() - started,
         "machine": {"cores": os.cpu_count(), "cpu": _cpu_model(), "memory_gib": memory,
-                    "system": f"{platform.system()} {platform.release()}", "python": platform.python_version()},
+                    "system": f"{platform.system()} {platform.release()}", "python": platform.python_version(),
+                    "company": company},
         "sprocket_commit": _commit(),
         "versions": {s.name: s.version for s in specs},
         "commands": {s.name: " ".join(s.args) + (f" (env {s.env})" if s.env else "") for s in specs},

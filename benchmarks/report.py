@@ -146,6 +146,13 @@ def _notes(records: list[RunRecord], servers: Sequence[str]) -> dict[str, list[s
     return out
 
 
+def _company(shares: dict[str, float] | None) -> str:
+    if shares is None:
+        return ""
+    return (f" Other work on the machine meanwhile: {shares['other_cpu_share']:.1%} of its CPU time outside "
+            f"the harness and its servers; steal {shares['steal_share']:.1%}.")
+
+
 def markdown(meta: dict[str, Any], summary: dict[str, dict[str, float | None]], servers: Sequence[str],
              goal: list[Target], notes: dict[str, list[str]], profile: dict[str, Any] | None,
              chart_name: str) -> str:
@@ -157,7 +164,7 @@ def markdown(meta: dict[str, Any], summary: dict[str, dict[str, float | None]], 
         f"{meta['machine']['memory_gib']:.0f} GiB, {meta['machine']['system']}, Python {meta['machine']['python']}. "
         f"Sprocket at {meta['sprocket_commit']}. Command: `{meta['command']}`; "
         f"{meta['settings']['repeats']} repeats, servers interleaved (A B C A B C ...); "
-        f"took {meta['seconds'] / 60:.1f} min.",
+        f"took {meta['seconds'] / 60:.1f} min.{_company(meta['machine'].get('company'))}",
         "",
         "Each cell is the median over the repeats of that repeat's value (a p50 of 2000 requests, "
         "a rate over a wrk run, ...). Ratios are Sprocket / reference: below 1 is better for times "
