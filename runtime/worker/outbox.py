@@ -15,8 +15,8 @@ fast iterator also yields it at least every `YIELD_EVERY` between sends: whoever
 (the front, a client on the same host) may wake on this CPU having had more than its fair share of
 it lately, and Linux then lets it in only at the next reschedule, which for a thread that never
 blocks is the next timer tick (4 ms at 250 Hz). On two CPUs that delayed up to a quarter of the
-benchmark's streams by 0.8 to 2 ms before their first token; yielding costs about 2 % of the time
-a thousand-token burst takes.
+benchmark's streams by 0.8 to 2 ms before their first token; yielding costs a few per cent of the
+time a thousand-token burst takes.
 
 Order is kept: any other message (a log line, a result) first sends the chunks held before it.
 Each chunk is encoded when it is yielded, so a value msgpack cannot carry fails the prediction
