@@ -81,8 +81,15 @@ def test_a_burst_sends_its_first_chunk_alone_and_the_rest_together_in_order(pipe
 def test_a_busy_iterator_gives_up_the_cpu_between_its_chunks(pipe: Pipe, monkeypatch: pytest.MonkeyPatch) -> None:
     # A reader waking on the iterator's CPU may otherwise wait for the next timer tick.
     front, worker = pipe
-    yields: list[float] = []
-    monkeypatch.setattr(outbox_module.os, "sched_yield", lambda: yields.append(time.perf_counter()))
+    yields = 0
+    real_yield = outbox_module.os.sched_yield
+
+    def counted_yield() -> None:  # the real call, counted
+        nonlocal yields
+        yields += 1
+        real_yield()
+
+    monkeypatch.setattr(outbox_module.os, "sched_yield", counted_yield)
     outbox = Outbox(worker.send, interval=FOREVER)
     for i in range(20):
         computing_until = time.perf_counter() + 2 * YIELD_EVERY
@@ -90,8 +97,9 @@ def test_a_busy_iterator_gives_up_the_cpu_between_its_chunks(pipe: Pipe, monkeyp
             pass  # a predictor computing its next token, without blocking
         outbox.send_chunk("p", f"tok{i}")
     outbox.send(ended("p"))
-    receive(front, until_ended)
-    assert len(yields) == 20  # the first chunk is sent at once; the held ones each yield too
+    events = receive(front, until_ended)
+    assert yields == 20  # the first chunk is sent at once; the held ones each yield too
+    assert chunks(events) == [("p", ["tok0"]), ("p", [f"tok{i}" for i in range(1, 20)])]
 
 
 def test_a_held_chunk_goes_out_without_anything_else_being_sent(pipe: Pipe) -> None:
