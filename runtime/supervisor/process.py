@@ -53,6 +53,8 @@ class WorkerProcess:
         self._popen = popen
         self.pid = popen.pid
         self.started_at = datetime.now(timezone.utc)
+        # Set once `wait` has seen the exit: checked per prediction, so with no system call.
+        self.exited = False
 
     @property
     def returncode(self) -> int | None:
@@ -66,11 +68,13 @@ class WorkerProcess:
         import asyncio  # not at the top: the first worker is spawned before the front needs asyncio
 
         if self._popen.poll() is not None:
+            self.exited = True
             return self._popen.returncode
         loop = asyncio.get_running_loop()
         exited: asyncio.Future[None] = loop.create_future()
 
         def on_exit() -> None:
+            self.exited = True
             if not exited.done():
                 exited.set_result(None)
 
@@ -84,6 +88,7 @@ class WorkerProcess:
                 loop.remove_reader(pidfd)
         finally:
             os.close(pidfd)
+        self.exited = True
         return self._popen.wait()
 
 

@@ -42,15 +42,17 @@ class Slots:
         return len(self._waiters)
 
     def try_take(self, prediction_id: str) -> bool:
+        """A slot now, if one is free and nobody queues for one. Unlike `take`, it leaves calling
+        `on_change` to the caller, who may have something more urgent to do first."""
         if self.full or self._waiters:
             return False
         self.held.add(prediction_id)
-        self._on_change()
         return True
 
     async def take(self, prediction_id: str) -> Admission:
         """A slot now, or after waiting in the queue when one is configured and has room."""
         if self.try_take(prediction_id):
+            self._on_change()
             return Admission.ACCEPTED
         if len(self._waiters) >= self.queue_size:
             return Admission.BUSY

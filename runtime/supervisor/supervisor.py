@@ -1,10 +1,10 @@
 """The supervisor: owns the worker process, the state machine and the prediction slots.
 
-HTTP handlers call `admit`, `submit` and `cancel`, and read `state`, `setup` and `spec`; none of
-those waits on the worker. Worker events are read by one task and dispatched to the listener of
-the prediction they name.
+HTTP handlers call `admit`, `send`, `listen` and `cancel`, and read `state`, `setup` and `spec`;
+none of those waits on the worker. Worker events are read by one task and dispatched to the
+listener of the prediction they name.
 
-Invariant: every submitted prediction gets exactly one terminal call on its listener. When the
+Invariant: every prediction given a listener gets exactly one terminal call on it. When the
 worker dies, every prediction still in flight is failed with the decoded exit (or reported
 canceled, if a cancel was what killed it).
 
@@ -95,7 +95,9 @@ class SetupInfo:
 
 @dataclass
 class _InFlight:
-    listener: PredictionListener | None = None  # None until submitted
+    listener: PredictionListener | None = None  # None until `listen`
+    sent: bool = False
+    send_error: str | None = None
     cancel_requested: bool = False
     timed_out: bool = False
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
@@ -229,7 +231,9 @@ class Supervisor:
 
     def admit_now(self, prediction_id: str) -> Admission | None:
         """`admit` when a slot is free now (ACCEPTED), or when the answer is no (REFUSED);
-        None when the prediction would have to wait for a slot: then await `admit`."""
+        None when the prediction would have to wait for a slot: then await `admit`. When
+        ACCEPTED, `send` must follow before the event loop runs again: the state's move to BUSY
+        waits for it, so that the prediction reaches the worker first."""
         if not self._accepting():
             return Admission.REFUSED
         if not self.slots.try_take(prediction_id):
@@ -257,22 +261,37 @@ class Supervisor:
         elif self.state is State.BUSY and not self.slots.full:
             self.machine.transition(State.READY, "a prediction slot is free")
 
-    def submit(self, request: Predict, listener: PredictionListener) -> None:
-        """Send an admitted prediction to the worker; `listener` hears how it goes."""
+    def send(self, request: Predict) -> None:
+        """Send an admitted prediction to the worker, if it can run (if not, `listen` says why).
+        `listen` must follow before the event loop runs again, so no event about it can arrive
+        unheard: the caller builds its own side of the prediction in between, while the worker
+        already runs it."""
         entry = self._inflight.get(request.id)
-        if entry is None or entry.cancel_requested or self._process is None or self._process.returncode is not None:
-            reason = self.machine.reason
-            self.release(request.id)
+        if entry is not None and not entry.cancel_requested and self._process is not None and not self._process.exited:
+            try:
+                self._channel.send_request(request)
+                entry.sent = True
+            except Exception as error:
+                log.exception("the prediction could not be sent to the worker", extra={"prediction_id": request.id})
+                entry.send_error = f"prediction could not be sent to the worker: {error}"
+        self._slots_changed()  # admit_now left it until the prediction had gone
+
+    def listen(self, prediction_id: str, listener: PredictionListener) -> None:
+        """`listener` hears how the prediction `send` handled goes; if it was not sent (cancelled
+        first, or no worker to run it), it hears that now and the slot is freed."""
+        entry = self._inflight.get(prediction_id)
+        if entry is None or not entry.sent:
+            reason = (entry and entry.send_error) or f"prediction failed: {self.machine.reason}"
+            self.release(prediction_id)
             if entry is not None and entry.cancel_requested:
                 listener.on_canceled()
             else:
-                listener.on_failed(f"prediction failed: {reason}")
+                listener.on_failed(reason)
             return
         entry.listener = listener
         if self.settings.predict_timeout:
             entry.timers.append(asyncio.get_running_loop().call_later(
-                self.settings.predict_timeout, self._predict_overdue, request.id))
-        self._channel.send_request(request)
+                self.settings.predict_timeout, self._predict_overdue, prediction_id))
 
     def cancel(self, prediction_id: str) -> bool:
         """Ask the worker to stop `prediction_id`; False if it is not in flight."""
@@ -286,8 +305,8 @@ class Supervisor:
         if entry.cancel_requested:
             return
         entry.cancel_requested = True
-        if entry.listener is None:
-            return  # not sent to the worker yet: submit() will report it canceled
+        if not entry.sent:
+            return  # not sent to the worker yet: listen() will report it canceled
         entry.timers.append(asyncio.get_running_loop().call_later(
             self.settings.cancel_grace, self._cancel_overdue, prediction_id))
         self._channel.send_control(Cancel(id=prediction_id))

@@ -73,6 +73,50 @@ def test_async_response_does_not_wait_for_the_download(files: Server, peer: Peer
         release.set()
 
 
+def test_a_prediction_cancelled_while_its_input_downloads_ends_canceled_without_running(
+        files: Server, peer: Peer) -> None:
+    release = threading.Event()
+    try:
+        url = peer.on("GET", "/cancel-me.txt", hang(release, seconds=10))
+        hook = peer.on("POST", "/cancelled", respond(200))
+        response = files.put("/predictions/dl-cancel", json={"input": {"source": url}, "webhook": hook,
+                                                            "webhook_events_filter": ["completed"]},
+                             headers={"Prefer": "respond-async"})
+        assert response.status_code == 202
+        peer.wait_for("/cancel-me.txt", lambda r: len(r) == 1, "the download to start")
+        assert files.post("/predictions/dl-cancel/cancel").status_code == 200
+        release.set()
+        [done] = peer.wait_for("/cancelled", lambda r: len(r) == 1, "the completed webhook")
+        assert done.json["status"] == "canceled"
+        assert done.json["output"] is None  # predict() never ran: it would have returned a file
+    finally:
+        release.set()
+    assert files.predict(text="next")["status"] == "succeeded"  # and its slot is free again
+
+
+def test_a_prediction_whose_worker_dies_while_its_input_downloads_fails_naming_the_exit(
+        start_server, peer: Peer) -> None:
+    server: Server = start_server("files")
+    server.wait_for_status("READY")
+    release = threading.Event()
+    try:
+        url = peer.on("GET", "/outlived.txt", hang(release, seconds=10))
+        hook = peer.on("POST", "/orphan", respond(200))
+        response = server.post("/predictions", json={"input": {"source": url}, "webhook": hook,
+                                                     "webhook_events_filter": ["completed"]},
+                               headers={"Prefer": "respond-async"})
+        assert response.status_code == 202
+        peer.wait_for("/outlived.txt", lambda r: len(r) == 1, "the download to start")
+        server.worker().kill()
+        server.wait_for_status("FAILED")
+        release.set()
+        [done] = peer.wait_for("/orphan", lambda r: len(r) == 1, "the completed webhook")
+    finally:
+        release.set()
+    assert done.json["status"] == "failed"
+    assert done.json["error"] == "prediction failed: worker killed by SIGKILL (out of memory?)"
+
+
 def test_upload_url_receives_the_file_and_the_response_holds_its_url(peer: Peer, start_server) -> None:
     peer.on("PUT", "/uploads/result.txt", respond(201, headers={"Location": "/files/result.txt?sig=1"}))
     server: Server = start_server("files", args=["--upload-url", peer.url + "/uploads/"])
