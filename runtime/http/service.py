@@ -162,8 +162,12 @@ class PredictionService:
         if admission is None:
             return None  # it has to queue; start() validates again, a small cost beside the wait
         self._refuse(admission)
-        prediction = self._launch(body, prediction_id, headers, spec, view, values, values, self._workdirs.acquire(),
-                                  train, stream)
+        try:
+            workdir = self._new_workdir()
+        except Refused:
+            self.supervisor.release(prediction_id)  # a full disk must not keep the slot forever
+            raise
+        prediction = self._launch(body, prediction_id, headers, spec, view, values, values, workdir, train, stream)
         self.metrics.queue_wait.observe(0.0)
         return prediction
 
@@ -171,7 +175,7 @@ class PredictionService:
                     stream: bool = False) -> Prediction:
         """Admit and start a prediction; it runs in the background. Raises Refused."""
         spec, view = self._entrypoint(train)
-        workdir = self._workdirs.acquire()
+        workdir = self._new_workdir()
         try:
             raw = values = view.validator.validate(body.input)
             if view.files.has_data_urls(values):
@@ -185,6 +189,13 @@ class PredictionService:
             self._discard(workdir)
             raise
         return self._launch(body, prediction_id, headers, spec, view, raw, values, workdir, train, stream)
+
+    def _new_workdir(self) -> str:
+        try:
+            return self._workdirs.acquire()
+        except OSError as error:
+            raise Refused(503, f"Could not make the prediction's working directory ({error.strerror}); "
+                               "try again later") from None
 
     def _launch(self, body: PredictionRequest, prediction_id: str, headers: Any, spec: PredictorSpec,
                 view: EntrypointView, raw: dict[str, Any], values: dict[str, Any], workdir: str, train: bool,

@@ -7,6 +7,8 @@ import os
 import threading
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import module_server
 from tests.peers import Peer, hang, respond
 from tests.support import Server, wait_until
@@ -158,6 +160,28 @@ def test_body_over_the_limit_is_413(start_server) -> None:
 
 def _files_under(root: Path) -> list[str]:
     return sorted(os.path.join(top, name) for top, _, names in os.walk(root) for name in names)
+
+
+# Both predictors leave a file in each prediction's directory, so it is removed, not kept, and
+# the next one must be made. Without file inputs a prediction starts on the fast path.
+@pytest.mark.parametrize("predictor, inputs", [("outputs", {"kind": "path"}), ("files", {"text": "x"})],
+                         ids=["fast path", "with file inputs"])
+def test_a_working_directory_that_cannot_be_made_is_503_and_frees_the_slot(
+        tmp_path: Path, start_server, predictor: str, inputs: dict[str, str]) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    server: Server = start_server(predictor, env={"TMPDIR": str(scratch)})
+    server.wait_for_status("READY")
+    assert server.predict(**inputs)["status"] == "succeeded"
+    wait_until(lambda: _files_under(scratch) == [], 10, "the first prediction's files to be removed")
+    [pool] = scratch.iterdir()
+    pool.rmdir()
+    response = server.post("/predictions", json={"input": inputs})
+    assert response.status_code == 503
+    assert response.json()["detail"] == ("Could not make the prediction's working directory "
+                                         "(No such file or directory); try again later")
+    pool.mkdir()
+    assert server.predict(**inputs)["status"] == "succeeded"
 
 
 def test_a_thousand_predictions_leave_no_files_and_shutdown_leaves_nothing(tmp_path: Path, start_server) -> None:
