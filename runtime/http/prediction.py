@@ -81,8 +81,13 @@ class Prediction:
             self._done = True
             self._on_done(self)
 
-    def watch(self, watcher: Watcher) -> None:
-        self._watchers.append(watcher)
+    def watch(self, watcher: Watcher, first: bool = False) -> None:
+        """Call `watcher` with each event from now on; `first` puts it ahead of the others (a
+        client waiting for the reply, which bookkeeping should not delay)."""
+        if first:
+            self._watchers.insert(0, watcher)
+        else:
+            self._watchers.append(watcher)
 
     def unwatch(self, watcher: Watcher) -> None:
         if watcher in self._watchers:
