@@ -58,19 +58,32 @@ def test_download_timeout(files: Server, peer: Peer) -> None:
     assert body["error"] == "input 'source': download took longer than 1 s (SPROCKET_DOWNLOAD_TIMEOUT)"
 
 
+def _held_download(server: Server, peer: Peer, release: threading.Event, name: str, path: str = "/predictions",
+                   method: str = "post") -> str:
+    """Start an async prediction whose input download the peer holds until `release`; returns
+    the path its `completed` webhook goes to, once the download has started."""
+    url = peer.on("GET", f"/{name}.txt", hang(release, seconds=10))
+    hook = peer.on("POST", f"/{name}-hook", respond(200))
+    response = getattr(server, method)(path, json={"input": {"source": url}, "webhook": hook,
+                                                   "webhook_events_filter": ["completed"]},
+                                       headers={"Prefer": "respond-async"})
+    assert response.status_code == 202
+    peer.wait_for(f"/{name}.txt", lambda r: len(r) == 1, "the download to start")
+    return f"/{name}-hook"
+
+
+def _completed(peer: Peer, hook: str) -> dict[str, object]:
+    [done] = peer.wait_for(hook, lambda r: len(r) == 1, "the completed webhook")
+    return done.json
+
+
 def test_async_response_does_not_wait_for_the_download(files: Server, peer: Peer) -> None:
     release = threading.Event()
     try:
-        url = peer.on("GET", "/held.txt", hang(release, seconds=10))
-        hook = peer.on("POST", "/hook", respond(200))
-        response = files.post("/predictions", json={"input": {"source": url}, "webhook": hook,
-                                                    "webhook_events_filter": ["completed"]},
-                              headers={"Prefer": "respond-async"})
-        assert response.status_code == 202
-        assert peer.requests_to("/hook") == []
+        hook = _held_download(files, peer, release, "held")
+        assert peer.requests_to(hook) == []
         release.set()
-        [done] = peer.wait_for("/hook", lambda r: len(r) == 1, "the completed webhook")
-        assert done.json["output"] == "data:text/plain;base64," + base64.b64encode(b"LATE").decode()
+        assert _completed(peer, hook)["output"] == "data:text/plain;base64," + base64.b64encode(b"LATE").decode()
     finally:
         release.set()
 
@@ -79,20 +92,14 @@ def test_a_prediction_cancelled_while_its_input_downloads_ends_canceled_without_
         files: Server, peer: Peer) -> None:
     release = threading.Event()
     try:
-        url = peer.on("GET", "/cancel-me.txt", hang(release, seconds=10))
-        hook = peer.on("POST", "/cancelled", respond(200))
-        response = files.put("/predictions/dl-cancel", json={"input": {"source": url}, "webhook": hook,
-                                                            "webhook_events_filter": ["completed"]},
-                             headers={"Prefer": "respond-async"})
-        assert response.status_code == 202
-        peer.wait_for("/cancel-me.txt", lambda r: len(r) == 1, "the download to start")
+        hook = _held_download(files, peer, release, "cancel-me", path="/predictions/dl-cancel", method="put")
         assert files.post("/predictions/dl-cancel/cancel").status_code == 200
         release.set()
-        [done] = peer.wait_for("/cancelled", lambda r: len(r) == 1, "the completed webhook")
-        assert done.json["status"] == "canceled"
-        assert done.json["output"] is None  # predict() never ran: it would have returned a file
+        done = _completed(peer, hook)
     finally:
         release.set()
+    assert done["status"] == "canceled"
+    assert done["output"] is None  # predict() never ran: it would have returned a file
     assert files.predict(text="next")["status"] == "succeeded"  # and its slot is free again
 
 
@@ -102,21 +109,15 @@ def test_a_prediction_whose_worker_dies_while_its_input_downloads_fails_naming_t
     server.wait_for_status("READY")
     release = threading.Event()
     try:
-        url = peer.on("GET", "/outlived.txt", hang(release, seconds=10))
-        hook = peer.on("POST", "/orphan", respond(200))
-        response = server.post("/predictions", json={"input": {"source": url}, "webhook": hook,
-                                                     "webhook_events_filter": ["completed"]},
-                               headers={"Prefer": "respond-async"})
-        assert response.status_code == 202
-        peer.wait_for("/outlived.txt", lambda r: len(r) == 1, "the download to start")
+        hook = _held_download(server, peer, release, "outlived")
         server.worker().kill()
         server.wait_for_status("FAILED")
         release.set()
-        [done] = peer.wait_for("/orphan", lambda r: len(r) == 1, "the completed webhook")
+        done = _completed(peer, hook)
     finally:
         release.set()
-    assert done.json["status"] == "failed"
-    assert done.json["error"] == "prediction failed: worker killed by SIGKILL (out of memory?)"
+    assert done["status"] == "failed"
+    assert done["error"] == "prediction failed: worker killed by SIGKILL (out of memory?)"
 
 
 def test_upload_url_receives_the_file_and_the_response_holds_its_url(peer: Peer, start_server) -> None:
