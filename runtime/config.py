@@ -59,6 +59,19 @@ def parse_seconds(text: str) -> float:
     return value
 
 
+def parse_port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise ValueError(f"{value} is not a port number (0 to 65535; 0 picks a free one)")
+    return value
+
+
+def parse_log_format(text: str) -> str:
+    if text not in ("json", "console"):
+        raise ValueError("use json or console")
+    return text
+
+
 def parse_restart_policy(text: str) -> str:
     if text not in ("never", "on-failure"):
         raise ValueError("use never or on-failure")
@@ -88,7 +101,7 @@ MIB = 1024 * 1024
 SETTINGS: tuple[Setting, ...] = (
     Setting("host", "--host", "HOST", str, None,
             "Address to listen on. Default: '::' accepting IPv4 and IPv6, or 0.0.0.0 where IPv6 is off."),
-    Setting("port", None, "PORT", int, 5000, "Port to listen on."),
+    Setting("port", None, "PORT", parse_port, 5000, "Port to listen on."),
     Setting("log_level", None, "COG_LOG_LEVEL", parse_log_level, "INFO", "Log level: debug, info, warning, error."),
     Setting("predictor_ref", None, "COG_PREDICT_TYPE_STUB", str, None,
             "Predictor as 'file.py:Class'; overrides cog.yaml's 'predict'."),
@@ -160,7 +173,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds healthcheck() may take before the replica counts as UNHEALTHY."),
     Setting("ready_file", None, "SPROCKET_READY_FILE", str, None,
             "File present while the replica is ready; default /var/run/cog/ready when KUBERNETES_SERVICE_HOST is set."),
-    Setting("log_format", None, "LOG_FORMAT", str, "json",
+    Setting("log_format", None, "LOG_FORMAT", parse_log_format, "json",
             "'json' (one object per line) or 'console' (readable lines)."),
     Setting("shutdown_token", None, "SPROCKET_SHUTDOWN_TOKEN", str, None,
             "When set, POST /shutdown needs 'Authorization: Bearer <token>'."),
@@ -302,7 +315,19 @@ def _check_file(workdir: str, ref: str) -> None:
         raise ConfigError(f"predictor file {file_name} not found in {workdir} (named by {ref!r})")
 
 
+def _check_not_shadowing(workdir: str) -> None:
+    """A model's own `runtime` module would stand in for Sprocket's server package: refuse it.
+
+    Sprocket starts its processes with `python -P`, so the model directory cannot replace the
+    server; but the predictor's `import runtime` would then get Sprocket's package, not its own."""
+    for name in ("runtime.py", os.path.join("runtime", "__init__.py")):
+        if os.path.isfile(os.path.join(workdir, name)):
+            raise ConfigError(f"the model directory has {name}, which has the name of Sprocket's server package "
+                              "'runtime'; rename it (and the imports of it)")
+
+
 def load_config(argv: Sequence[str], environ: Mapping[str, str], workdir: str) -> ServerConfig:
+    _check_not_shadowing(workdir)
     flags = vars(_argument_parser().parse_args(argv))
     values = {s.name: _resolve(s, flags.get(s.name), environ) for s in SETTINGS}
     mode = values["mode"]

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support import PREDICTORS, Server
 
 
@@ -64,7 +66,7 @@ def test_import_error_keeps_the_traceback_in_setup_logs(start_server) -> None:
 
 def _run_front(workdir: Path, env: dict[str, str] | None = None, args: list[str] | None = None) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("COG_")}
-    return subprocess.run([sys.executable, "-m", "runtime", *(args or [])], cwd=workdir,
+    return subprocess.run([sys.executable, "-P", "-m", "runtime", *(args or [])], cwd=workdir,
                           env={**environment, **(env or {})}, capture_output=True, text=True, timeout=30)
 
 
@@ -74,6 +76,9 @@ def test_configuration_mistakes_are_one_line_and_exit_2(tmp_path: Path) -> None:
         ({}, ["--x-mode", "serve"], "--x-mode has value 'serve'"),
         ({"COG_PREDICT_TYPE_STUB": "nothere.py:Predictor"}, [], "predictor file nothere.py not found"),
         ({"COG_PREDICT_TYPE_STUB": "p.py:P", "COG_LOG_LEVEL": "loud"}, [], "COG_LOG_LEVEL has value 'loud'"),
+        ({"COG_PREDICT_TYPE_STUB": "p.py:P", "PORT": "70000"}, [], "PORT has value '70000': 70000 is not a port"),
+        ({"COG_PREDICT_TYPE_STUB": "p.py:P", "PORT": "http"}, [], "PORT has value 'http'"),
+        ({"COG_PREDICT_TYPE_STUB": "p.py:P", "LOG_FORMAT": "Console"}, [], "LOG_FORMAT has value 'Console': use json"),
     ]
     (tmp_path / "p.py").write_text("")
     for env, args, message in cases:
@@ -131,3 +136,15 @@ def test_cog_yaml_environment_reaches_the_worker_and_the_process_environment_win
     server = start_server("", workdir=tmp_path, env={"NAME": "process"})
     server.wait_for_status("READY")
     assert server.predict()["output"] == "hi process"
+
+
+@pytest.mark.parametrize("name", ["runtime.py", "runtime/__init__.py"])
+def test_a_model_directory_holding_a_runtime_module_is_refused_naming_it(tmp_path: Path, name: str) -> None:
+    (tmp_path / "cog.yaml").write_text('predict: "predict.py:Predictor"')
+    (tmp_path / "predict.py").write_text("")
+    (tmp_path / name).parent.mkdir(exist_ok=True)
+    (tmp_path / name).write_text("print('the model file ran'); raise SystemExit(0)\n")
+    result = _run_front(tmp_path)
+    assert result.returncode == 2, result
+    assert result.stderr.count("\n") == 1 and f"the model directory has {name}" in result.stderr, result.stderr
+    assert "the model file ran" not in result.stdout
