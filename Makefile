@@ -17,7 +17,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 install: $(VENV)/.installed
 
 serve: install
-	cd examples/hello && PORT=$(PORT) ../../$(PY) -m runtime
+	cd examples/hello && PORT=$(PORT) ../../$(PY) -P -m runtime
 
 # The builder's tests need a Docker engine and a local stand-in for python:3.11-slim (no image
 # registry is reachable here); scripts/base-image.sh installs and starts what is missing.

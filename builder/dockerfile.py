@@ -78,7 +78,7 @@ UBUNTU_PYTHON = {"22.04": "3.10", "24.04": "3.12"}
 
 # Exit 0 only when the server says READY or BUSY; anything else (STARTING, SETUP_FAILED, no
 # answer) is unhealthy. runtime.probe uses the standard library only.
-HEALTHCHECK_COMMAND = ["python", "-m", "runtime.probe", "--allow-busy"]
+HEALTHCHECK_COMMAND = ["python", "-P", "-m", "runtime.probe", "--allow-busy"]
 
 
 def cuda_base(config: Config) -> CudaBase:
@@ -179,7 +179,7 @@ def generate(config: Config) -> str:
               "HEALTHCHECK --interval=5s --timeout=5s --start-period=600s --retries=3 "
               f"CMD {json.dumps(HEALTHCHECK_COMMAND)}",
               f'ENTRYPOINT ["{TINI}", "--"]',
-              'CMD ["python", "-m", "runtime"]',
+              'CMD ["python", "-P", "-m", "runtime"]',
               "COPY src/ /src/",
               ""]
     return "\n".join(lines)

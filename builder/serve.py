@@ -200,7 +200,7 @@ class LocalServer(Server):
         # The model directory must not shadow Sprocket, and Sprocket must be importable from it.
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [_sprocket_path(), env.get("PYTHONPATH")]))
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "runtime", "--host", host], cwd=directory, env=env,
+            [sys.executable, "-P", "-m", "runtime", "--host", host], cwd=directory, env=env,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             start_new_session=True)
         stdout = self._process.stdout

@@ -67,7 +67,7 @@ class Server:
         environment = {**os.environ, "PORT": "0", "COG_LOG_LEVEL": "debug", **(env or {})}
         if predictor:
             environment["COG_PREDICT_TYPE_STUB"] = f"{predictor}.py:Predictor"
-        command = [sys.executable, "-m", "runtime", *(["--host", host] if host else []), *(args or [])]
+        command = [sys.executable, "-P", "-m", "runtime", *(["--host", host] if host else []), *(args or [])]
         self._log = open(self.log_path, "w+")
         self.process = subprocess.Popen(command, cwd=workdir, env=environment,
                                         stdout=self._log, stderr=subprocess.STDOUT)

@@ -95,7 +95,7 @@ class WorkerProcess:
 def spawn_worker(endpoints: Endpoints, settings: WorkerSettings) -> WorkerProcess:
     trainer = ["--trainer", settings.trainer_ref] if settings.trainer_ref else []
     popen = subprocess.Popen(
-        [sys.executable, "-m", "runtime.worker",
+        [sys.executable, "-P", "-m", "runtime.worker",
          "--requests", endpoints.requests,
          "--control", endpoints.control,
          "--events", endpoints.events,

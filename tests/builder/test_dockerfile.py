@@ -23,7 +23,7 @@ def test_cpu_image() -> None:
     assert lines[-1] == "COPY src/ /src/", "model code must be the last layer"
     final = lines[lines.index("FROM python"):]
     for expected in ("WORKDIR /src", "EXPOSE 5000", 'ENTRYPOINT ["/usr/bin/tini", "--"]',
-                     'CMD ["python", "-m", "runtime"]', 'LABEL run.cog.has_init="true"'):
+                     'CMD ["python", "-P", "-m", "runtime"]', 'LABEL run.cog.has_init="true"'):
         assert expected in final
     assert "nvidia" not in text
 
@@ -72,7 +72,7 @@ def test_healthcheck_is_the_exec_probe_allowing_busy() -> None:
     # health status turn healthy.
     line = next(line for line in generate(loads("{}")).splitlines() if line.startswith("HEALTHCHECK"))
     assert json.loads(line.split(" CMD ", 1)[1]) == HEALTHCHECK_COMMAND == [
-        "python", "-m", "runtime.probe", "--allow-busy"]
+        "python", "-P", "-m", "runtime.probe", "--allow-busy"]
 
 
 def test_secret_mounts_need_buildkit() -> None:

@@ -85,7 +85,7 @@ def test_image_metadata(client: Any, hello: tuple[Path, BuildResult]) -> None:
     assert config["WorkingDir"] == "/src"
     assert "5000/tcp" in config["ExposedPorts"]
     assert config["Entrypoint"] == ["/usr/bin/tini", "--"]
-    assert config["Cmd"] == ["python", "-m", "runtime"]
+    assert config["Cmd"] == ["python", "-P", "-m", "runtime"]
     assert config["Healthcheck"]["Test"][:2] == ["CMD", "python"]
     labels = config["Labels"]
     assert json.loads(labels["run.cog.config"]) == load(str(directory)).to_json_dict()
