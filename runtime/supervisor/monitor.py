@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from runtime.supervisor.gpu import GpuSample, GpuWatcher
 from runtime.supervisor.restart import Cause
 from runtime.supervisor.supervisor import Supervisor
-from runtime.supervisor.watch import MIB, ProcessSample
+from runtime.supervisor.watch import MIB, STUCK_STATES, ProcessSample
 
 log = logging.getLogger("sprocket.supervisor")
+
+STUCK_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class Monitor:
         self.gpus: list[GpuSample] = []
         self._gpu = GpuWatcher(settings.gpu_interval, settings.nvml_module)
         self._task: asyncio.Task[None] | None = None
+        self._stuck_since: float | None = None
 
     def start(self) -> None:
         self._gpu.start(asyncio.get_running_loop(), self._on_gpu_samples, self._on_gpu_fatal)
@@ -64,6 +68,22 @@ class Monitor:
             if limit is not None and sample.rss_bytes > limit:
                 self.supervisor.kill_worker(
                     f"exceeded memory limit {limit // MIB} MiB (RSS {sample.rss_bytes // MIB} MiB)", Cause.LIMIT)
+            self._check_progress(sample.status)
+
+    def _check_progress(self, status: str) -> None:
+        """A worker the kernel reports stopped (SIGSTOP, a debugger) or a zombie for
+        STUCK_SECONDS can run nothing: it is killed and handled like a crash. (A long predict()
+        is legitimate and never timed out here.)"""
+        if status not in STUCK_STATES:
+            self._stuck_since = None
+            return
+        now = time.monotonic()
+        if self._stuck_since is None:
+            self._stuck_since = now
+            log.warning("the worker is %s; it is killed unless that changes within %.0f s", status, STUCK_SECONDS)
+        elif now - self._stuck_since >= STUCK_SECONDS:
+            self.supervisor.kill_worker(f"worker was {status} for {now - self._stuck_since:.0f} s and could "
+                                        "not make progress; killed", Cause.CRASHED)
 
     def _on_gpu_samples(self, samples: list[GpuSample]) -> None:
         self.gpus = samples

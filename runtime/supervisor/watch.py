@@ -30,11 +30,18 @@ def oom_kill_count() -> int | None:
     return None
 
 
+# States in which the worker cannot make progress: stopped (SIGSTOP, a debugger), or dead while
+# its threads linger.
+STUCK_STATES = frozenset({psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP, psutil.STATUS_ZOMBIE,
+                          psutil.STATUS_DEAD})
+
+
 @dataclass(frozen=True)
 class ProcessSample:
     rss_bytes: int  # the worker and its children
     cpu_seconds: float
     threads: int
+    status: str  # the worker's own, as psutil names it: "running", "sleeping", "stopped", ...
 
 
 class ProcessWatch:
@@ -47,6 +54,7 @@ class ProcessWatch:
     def sample(self) -> ProcessSample | None:
         """None once the worker has gone."""
         try:
+            status = self._process.status()
             family = [self._process, *self._process.children(recursive=True)]
         except psutil.Error:
             return None
@@ -60,7 +68,7 @@ class ProcessWatch:
                     threads += process.num_threads()
             except psutil.Error:
                 continue  # a child that just exited
-        return ProcessSample(rss_bytes=rss, cpu_seconds=cpu, threads=threads)
+        return ProcessSample(rss_bytes=rss, cpu_seconds=cpu, threads=threads, status=status)
 
     def killed_by_oom_killer(self) -> bool:
         """True when the cgroup counted an OOM kill since this worker started."""
