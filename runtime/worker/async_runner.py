@@ -43,7 +43,8 @@ class AsyncRunner(Runner):
     def cancel(self, prediction_id: str) -> None:
         self._ready.wait()
         assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._cancel_task, prediction_id)
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nothing is left to cancel
+            self._loop.call_soon_threadsafe(self._cancel_task, prediction_id)
 
     def _cancel_task(self, prediction_id: str) -> None:
         task = self._tasks.get(prediction_id)

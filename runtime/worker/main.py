@@ -27,7 +27,7 @@ from typing import Any
 import zmq
 
 from runtime.cog_alias import install_cog_alias
-from runtime.ipc.messages import Cancel, Log, PredictorLoaded, SetupFailed, Shutdown
+from runtime.ipc.messages import Cancel, Log, PredictorLoaded, SetupFailed
 from runtime.ipc.transport import Endpoints, WorkerChannel
 from runtime.schema.signature import SignatureError, describe_predictor
 from runtime.worker.capture import OutputCapture, route_by_prediction
@@ -56,7 +56,9 @@ def _die_with_parent(parent_pid: int) -> None:
 
 def _serve_control(channel: WorkerChannel, runner: Runner, parent_pid: int) -> None:
     """Hand cancels (and, for an async runner, requests too) to the runner; exit the process if
-    the front has gone. A sync runner's main thread reads its requests itself."""
+    the front has gone. A sync runner's main thread reads its requests itself. Runs until the
+    process exits: cancels that come after Shutdown (the front cancels what still runs when its
+    grace period ends) must still reach the predictions."""
     poller = zmq.Poller()
     poller.register(channel.control, zmq.POLLIN)
     if not runner.reads_own_requests:
@@ -74,8 +76,6 @@ def _serve_control(channel: WorkerChannel, runner: Runner, parent_pid: int) -> N
             request = channel.receive(channel.requests)
             if request is not None:
                 runner.submit(request)
-            if isinstance(request, Shutdown):
-                return
 
 
 def _entrypoint(ref: str, workdir: str, method: str, max_concurrency: int) -> Entrypoint:
