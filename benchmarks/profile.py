@@ -2,7 +2,7 @@
 
 Three sources, each honest about what it sees:
 - wall clock at the client: a noop POST /predictions and GET /health-check (the front alone,
-  no IPC), both served by the fast lane;
+  no IPC);
 - CPU time (psutil, user + system) of the front, the worker and the client over a window of
   back-to-back noop predictions, divided by the requests done: CPU per request per process;
 - py-spy sampling both processes (`--subprocesses --nonblocking --gil`: only the thread holding
@@ -44,8 +44,7 @@ FRONT_LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("input validation (runtime/schema)", ("runtime/schema/",)),
     ("supervisor (runtime/supervisor)", ("runtime/supervisor/",)),
     ("access log (logging)", ("runtime/http/access_log", "runtime/logs", "logging/")),
-    ("fast-lane HTTP (runtime/http/fastlane)", ("runtime/http/fastlane",)),
-    ("creation + prediction object (runtime/http)", ("runtime/http/",)),
+    ("routes + prediction object (runtime/http)", ("runtime/http/",)),
     ("aiohttp HTTP protocol", ("aiohttp/",)),
     ("event loop (asyncio/uvloop, C)", ("asyncio/", "uvloop")),
 ]

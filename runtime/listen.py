@@ -13,7 +13,7 @@ from runtime.config import ConfigError
 
 log = logging.getLogger("sprocket.server")
 
-_BACKLOG = 1024
+BACKLOG = 1024  # connections the kernel holds for us while the front is busy
 
 
 def _listen(family: socket.AddressFamily, address: tuple[str, int], dual_stack: bool) -> socket.socket:
@@ -23,7 +23,7 @@ def _listen(family: socket.AddressFamily, address: tuple[str, int], dual_stack: 
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0 if dual_stack else 1)
         sock.bind(address)
-        sock.listen(_BACKLOG)
+        sock.listen(BACKLOG)
     except BaseException:
         sock.close()
         raise

@@ -1,8 +1,8 @@
-"""Binding the listening socket and running the front until it is told to stop.
+"""Running the front on its listening socket until it is told to stop.
 
 SIGTERM and POST /shutdown take one path: stop accepting predictions (503), give running ones
-the grace period, stop the worker, exit 0. With --await-explicit-shutdown SIGTERM is logged and
-ignored; SIGINT always stops.
+the grace period, stop the worker (what still runs is cancelled), close the connections, exit 0.
+With --await-explicit-shutdown SIGTERM is logged and ignored; SIGINT always stops.
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ from aiohttp import web
 from runtime.config import ServerConfig
 from runtime.http.access_log import AccessLogger
 from runtime.http.app import build_app
-from runtime.http.fastlane import FastLanes
-from runtime.http.keys import MONITOR, SERVICE, SHUTDOWN_REQUESTED
+from runtime.http.keys import SERVICE, SHUTDOWN_REQUESTED
 from runtime.ipc.transport import FrontChannel
-from runtime.listen import display
+from runtime.listen import BACKLOG, display
 from runtime.supervisor.process import WorkerProcess
 
 log = logging.getLogger("sprocket.server")
@@ -28,7 +27,9 @@ log = logging.getLogger("sprocket.server")
 # Idle keep-alive connections are closed after this long (aiohttp's default, longer than the
 # idle timeouts of the usual load balancers, so they close first).
 KEEPALIVE_TIMEOUT = 3630.0
-_BACKLOG = 128
+# Once the worker has stopped, every handler has its answer: this only bounds the writing of it.
+_HANDLER_SHUTDOWN_SECONDS = 10.0
+
 
 async def serve(config: ServerConfig, sock: socket.socket, channel: FrontChannel,
                 first_worker: WorkerProcess) -> None:
@@ -47,14 +48,12 @@ async def serve(config: ServerConfig, sock: socket.socket, channel: FrontChannel
     loop.add_signal_handler(signal.SIGINT, shutdown.set)
 
     # handler_cancellation: a synchronous client that hangs up cancels its prediction.
-    access_log = logging.getLogger("sprocket.access")
-    runner = web.AppRunner(app, access_log_class=AccessLogger, access_log=access_log, handle_signals=False,
-                           handler_cancellation=True, keepalive_timeout=KEEPALIVE_TIMEOUT)
-    await runner.setup()  # starts the supervisor, which spawns the worker
-    assert runner.server is not None
-    # Connections start in the fast lane, which hands all but the hot path's requests to aiohttp.
-    lanes = FastLanes(app[SERVICE], app[MONITOR], runner.server, access_log, KEEPALIVE_TIMEOUT)
-    listener = await loop.create_server(lanes, sock=sock, backlog=_BACKLOG)
+    # auto_decompress off: runtime/http/request_body.py decodes compressed bodies, strictly.
+    runner = web.AppRunner(app, access_log_class=AccessLogger, access_log=logging.getLogger("sprocket.access"),
+                           handle_signals=False, handler_cancellation=True, keepalive_timeout=KEEPALIVE_TIMEOUT,
+                           auto_decompress=False, shutdown_timeout=_HANDLER_SHUTDOWN_SECONDS)
+    await runner.setup()  # starts the supervisor, which adopts the worker already booting
+    await web.SockSite(runner, sock, backlog=BACKLOG).start()
     log.info("listening on %s", display(sock))
 
     await shutdown.wait()
@@ -67,7 +66,5 @@ async def serve(config: ServerConfig, sock: socket.socket, channel: FrontChannel
     if running and not await supervisor.wait_idle(config.shutdown_grace):
         log.warning("grace period over with %d predictions still running; cancelling them",
                     supervisor.in_flight())
-    listener.close()
-    lanes.close()
-    await runner.cleanup()  # closes aiohttp's connections, then stops the supervisor and the worker
+    await runner.cleanup()  # listener, then the worker, the connections, and the rest of the app
     log.info("shutdown complete")

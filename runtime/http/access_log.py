@@ -8,25 +8,18 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 
-def log_access(logger: logging.Logger, method: str, path: str, status: int, seconds: float, size: int,
-               remote: str) -> None:
-    """`GET /predictions 200 12.3 ms 345 B from 127.0.0.1`, with the fields as JSON keys."""
-    if not logger.isEnabledFor(logging.INFO):
-        return
-    duration_ms = round(seconds * 1000, 3)
-    logger.info("%s %s %d %.1f ms %d B from %s", method, path, status, duration_ms, size, remote,
-                extra={"method": method, "path": path, "status": status, "duration_ms": duration_ms,
-                       "remote": remote, "bytes": size})
-
-
 class AccessLogger(AbstractAccessLogger):
-    """aiohttp's access logger: one INFO line per request on the logger it is given (use
-    `sprocket.access`), as `log_access` writes it. aiohttp calls log() after the response is
-    written, on the event loop."""
+    """aiohttp's access logger: `POST /predictions 200 12.3 ms 345 B from 127.0.0.1`, one INFO line
+    per request on the logger it is given (use `sprocket.access`), with the fields as JSON keys.
+    aiohttp calls log() after the response is written, on the event loop."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        log_access(self.logger, request.method, request.path, response.status, time, response.body_length,
-                   request.remote or "-")
+        duration_ms = round(time * 1000, 3)
+        remote = request.remote or "-"
+        self.logger.info("%s %s %d %.1f ms %d B from %s", request.method, request.path, response.status,
+                         duration_ms, response.body_length, remote,
+                         extra={"method": request.method, "path": request.path, "status": response.status,
+                                "duration_ms": duration_ms, "remote": remote, "bytes": response.body_length})
 
     @property
     def enabled(self) -> bool:

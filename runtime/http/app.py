@@ -1,8 +1,8 @@
-"""The aiohttp application: routes, middleware, and the lifetime of what they share.
+"""The aiohttp application: routes, and the lifetime of what they share.
 
 The supervisor (and so the worker), its monitor and the prediction service start and stop
-inside `app.cleanup_ctx`, so they live exactly as long as the app. Handlers find them under
-typed `web.AppKey`s.
+with the app (`app.cleanup_ctx`; the worker stops first, in `on_shutdown`). Handlers find them
+under typed `web.AppKey`s.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from aiohttp import web
 
 from runtime.config import MIB, ServerConfig
 from runtime.http import routes
-from runtime.http.errors import json_errors
 from runtime.http.keys import LOOP_WATCH, MONITOR, SERVICE, SHUTDOWN_REQUESTED
 from runtime.http.loop_watch import LoopWatch
 from runtime.http.service import PredictionService
@@ -33,11 +32,16 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     await service.supervisor.start()
     monitor.start()
     yield
-    # Worker first: predictions still running end (canceled or failed) and their webhooks go out.
     await monitor.stop()
-    await service.supervisor.stop()
-    await service.close()
+    await service.close()  # webhooks still being delivered get what is left of the grace period
     await loop_watch.stop()
+
+
+async def _stop_worker(app: web.Application) -> None:
+    """Once the listener is closed and before aiohttp waits for the handlers still running: the
+    worker stops, so every prediction in flight ends (canceled, or failed if the worker has to
+    be killed), its client gets its answer and its webhooks are on their way."""
+    await app[SERVICE].supervisor.stop()
 
 
 def monitor_settings(config: ServerConfig) -> MonitorSettings:
@@ -48,12 +52,13 @@ def monitor_settings(config: ServerConfig) -> MonitorSettings:
 
 def build_app(config: ServerConfig, channel: FrontChannel | None = None,
               first_worker: WorkerProcess | None = None) -> web.Application:
-    app = web.Application(middlewares=[json_errors], client_max_size=config.max_body_bytes)
+    app = web.Application(client_max_size=config.max_body_bytes)
     supervisor = Supervisor(worker_settings(config), Metrics(), channel, first_worker)
     app[SERVICE] = PredictionService(supervisor, config)
     app[MONITOR] = Monitor(supervisor, monitor_settings(config))
     app[LOOP_WATCH] = LoopWatch()
     app[SHUTDOWN_REQUESTED] = asyncio.Event()
     app.cleanup_ctx.append(_lifetime)
+    app.on_shutdown.append(_stop_worker)
     routes.add_routes(app)
     return app

@@ -147,7 +147,15 @@ class InputFiles:
                     raise InputValidationError([{"loc": loc, "msg": str(reason), "type": "value_error.url"}]) from None
             return paths
 
-        return _resolve(values, jobs, await asyncio.to_thread(write_all))
+        # The thread cannot be stopped: if the client hangs up meanwhile, wait until it is done
+        # writing, so the directory is the caller's alone again when this returns or raises.
+        writing = asyncio.ensure_future(asyncio.to_thread(write_all))
+        try:
+            paths = await asyncio.shield(writing)
+        except asyncio.CancelledError:
+            await asyncio.wait([writing])
+            raise
+        return _resolve(values, jobs, paths)
 
     async def download(self, values: dict[str, Any], directory: str, session: aiohttp.ClientSession,
                        limits: DownloadLimits) -> dict[str, Any]:
@@ -240,11 +248,17 @@ class OutputEncoder:
         return value
 
     async def _encode_file(self, path: str) -> str:
-        if self._prefix:
-            return await self._retrying(path, self._put_multipart)
-        if self._upload_url:
-            return await self._retrying(path, self._put_raw)
-        return await asyncio.to_thread(_data_uri, path)
+        try:
+            if self._prefix:
+                return await self._retrying(path, self._put_multipart)
+            if self._upload_url:
+                return await self._retrying(path, self._put_raw)
+            return await asyncio.to_thread(_data_uri, path)
+        except OutputFileError:
+            raise
+        except Exception as error:  # a file that vanished, a name no request can carry, ...
+            raise OutputFileError(f"output file {os.path.basename(path)} could not be returned: "
+                                  f"{type(error).__name__}: {error}") from error
 
     async def _retrying(self, path: str, put: Any) -> str:
         for attempt in range(1, _UPLOAD_ATTEMPTS + 1):
@@ -278,10 +292,11 @@ class OutputEncoder:
 
     async def _put_multipart(self, path: str) -> str:
         assert self._prefix is not None
-        url = self._prefix + urllib.parse.quote(safe_file_name(path, "output"))
+        name = safe_file_name(path, "output")
+        url = self._prefix + urllib.parse.quote(name)
         with open(path, "rb") as file:
             form = aiohttp.FormData()
-            form.add_field("file", file, filename=os.path.basename(path), content_type=_media_type(path))
+            form.add_field("file", file, filename=name, content_type=_media_type(path))
             async with self._session.put(url, data=form, headers=self._trace_headers) as response:
                 if response.status >= 400:
                     raise OutputFileError(f"PUT {url} answered HTTP {response.status}")

@@ -2,12 +2,14 @@
 
 A `Prediction` is the supervisor's listener for its id. What the worker reports is applied in
 order, one step at a time; a step that must encode output files (a data URI read from disk, an
-upload) is awaited before the next, so logs, output items and the terminal status reach webhooks
-and event streams in the order they happened. `finished` is set once the terminal status, with
-its encoded output, is in place; nothing changes after that.
+upload) is awaited before the next, so logs, output items and the terminal status reach watchers
+(webhooks, event streams, metrics) in the order they happened.
 
-Whoever still needs the prediction's files (a response being written, a webhook, an event
-stream) holds it; once it is finished and nobody holds it, `on_done` runs (it removes the files).
+Nothing that goes wrong in the front may leave a prediction unfinished: a step that raises ends
+the prediction `failed` with a message, and a watcher that raises is logged and skipped, so the
+other watchers still hear every event. `finished` is set once the terminal status, with its
+encoded output, is in place; nothing changes after that, and `on_done` runs (it frees the
+prediction's directory: every file the client can get has been encoded by then).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import inspect
+import logging
+from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Literal
 
 import msgspec
@@ -23,9 +27,33 @@ from runtime.http.files import OutputEncoder, OutputFileError, contains_file
 from runtime.logbuffer import LogBuffer
 from runtime.supervisor.supervisor import utc_now
 
-EventKind = Literal["start", "output", "log", "completed"]
-Watcher = Callable[[EventKind, Any], None]
+log = logging.getLogger("sprocket.http")
+
 Step = Callable[[], "Awaitable[None] | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class OutputItem:
+    """An iterator predictor yielded its `index`th item (already encoded for the client)."""
+
+    index: int
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    stream: Literal["stdout", "stderr"]
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    """The prediction reached its terminal status; read it from the prediction."""
+
+
+PredictionEvent = OutputItem | LogLine | Completed
+Watcher = Callable[[PredictionEvent], None]
+COMPLETED = Completed()
 
 
 class PredictionRequest(msgspec.Struct, omit_defaults=True):
@@ -58,69 +86,74 @@ class Prediction:
         self.metrics: dict[str, Any] = {}
         self.submitted_at: float | None = None  # time.monotonic() when handed to the worker
         self.finished = asyncio.Event()
+        # Synchronous clients waiting for the result (PredictionService.wait_for_end).
+        self.waiters = 0
+        self.cancel_when_abandoned = False
         self._encoder = encoder
         self._watchers: list[Watcher] = []
         self._steps: collections.deque[Step] = collections.deque()
         self._stepping = False
-        self._holds = 0
-        self._done = False
         self._on_done = on_done
 
-    # ------------------------------------------------------------ who still needs it
+    # ------------------------------------------------------------ watchers
 
-    def hold(self) -> None:
-        self._holds += 1
-
-    def release(self) -> None:
-        self._holds -= 1
-        self._done_if_unheld()
-
-    def _done_if_unheld(self) -> None:
-        """Call on_done, once, when the prediction has ended and nobody holds it."""
-        if self._holds == 0 and self.finished.is_set() and not self._done:
-            self._done = True
-            self._on_done(self)
-
-    def watch(self, watcher: Watcher, first: bool = False) -> None:
-        """Call `watcher` with each event from now on; `first` puts it ahead of the others (a
-        client waiting for the reply, which bookkeeping should not delay)."""
-        if first:
-            self._watchers.insert(0, watcher)
-        else:
-            self._watchers.append(watcher)
+    def watch(self, watcher: Watcher) -> None:
+        """Call `watcher` with each event from now on, until it is unwatched or the prediction ends."""
+        self._watchers.append(watcher)
 
     def unwatch(self, watcher: Watcher) -> None:
         if watcher in self._watchers:
             self._watchers.remove(watcher)
 
-    def _emit(self, kind: EventKind, data: Any = None) -> None:
-        for watcher in list(self._watchers):
-            watcher(kind, data)
+    def _emit(self, event: PredictionEvent) -> None:
+        for watcher in tuple(self._watchers):
+            try:
+                watcher(event)
+            except Exception:
+                log.exception("a watcher of the prediction failed; the others go on",
+                              extra={"prediction_id": self.id})
 
     # ------------------------------------------------------------ ordered steps
 
     def _step(self, step: Step, needs_await: bool = False) -> None:
         if not self._stepping and not needs_await:
-            step()
+            self._run_guarded(step)
             return
         self._steps.append(step)
         if not self._stepping:
             self._stepping = True
             asyncio.ensure_future(self._run_steps())
 
+    def _run_guarded(self, step: Step) -> Awaitable[None] | None:
+        try:
+            return step()
+        except Exception as error:
+            self._crash(error)
+            return None
+
     async def _run_steps(self) -> None:
         while self._steps:
-            result = self._steps.popleft()()
+            result = self._run_guarded(self._steps.popleft())
             if inspect.isawaitable(result):
-                await result
+                try:
+                    await result
+                except Exception as error:
+                    self._crash(error)
         self._stepping = False
+
+    def _crash(self, error: Exception) -> None:
+        """Something in the front failed while handling this prediction: it ends failed, saying so."""
+        log.exception("handling the prediction failed", exc_info=error, extra={"prediction_id": self.id})
+        if not self.finished.is_set():
+            self.error = f"internal error: {type(error).__name__}: {error}"
+            self._finish("failed")
 
     # ------------------------------------------------------------ listener
 
-    def on_log(self, text: str, stream: str = "stdout") -> None:
+    def on_log(self, text: str, stream: Literal["stdout", "stderr"] = "stdout") -> None:
         def step() -> None:
             self.logs.append(text)
-            self._emit("log", (stream, text))
+            self._emit(LogLine(stream, text))
 
         self._step(step)
 
@@ -135,7 +168,7 @@ class Prediction:
             if self.output is None:
                 self.output = []
             self.output.append(encoded)
-            self._emit("output", (len(self.output) - 1, encoded))
+            self._emit(OutputItem(len(self.output) - 1, encoded))
 
         if contains_file(value):
             self._step(encode_then_append, needs_await=True)
@@ -179,8 +212,12 @@ class Prediction:
         self.status = status
         self.completed_at = utc_now().isoformat()
         self.finished.set()
-        self._emit("completed")
-        self._done_if_unheld()
+        self._emit(COMPLETED)
+        self._watchers.clear()
+        try:
+            self._on_done(self)
+        except Exception:
+            log.exception("cleaning up after the prediction failed", extra={"prediction_id": self.id})
 
     # ------------------------------------------------------------ response
 

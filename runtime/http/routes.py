@@ -4,21 +4,23 @@ service; none waits on the worker except a synchronous prediction waiting for it
 from __future__ import annotations
 
 import hmac
+import logging
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from runtime.http.creation import busy_reply, create
-from runtime.http.errors import error_response, json_response, reply_response
+from runtime.http.errors import error_response, json_response, no_such_route
 from runtime.http.health import health_report
+from runtime.http.ids import new_id
 from runtime.http.keys import LOOP_WATCH, MONITOR, SERVICE, SHUTDOWN_REQUESTED
-from runtime.http.prediction import Prediction
-from runtime.http.request_body import read_prediction_body
-from runtime.http.service import Refused
+from runtime.http.request_body import BadRequestBody, id_problem, read_prediction_request
+from runtime.http.service import BUSY, Refused
 from runtime.http.sse import last_event_id, stream_events
 from runtime.supervisor.state import State
 from runtime.supervisor.supervisor import Supervisor
 from runtime.version import VERSION
+
+log = logging.getLogger("sprocket.http")
 
 
 # ---------------------------------------------------------------- status routes
@@ -108,17 +110,45 @@ async def shutdown(request: web.Request) -> web.Response:
 # ---------------------------------------------------------------- predictions and trainings
 
 
+def _wants_events(request: web.Request) -> bool:
+    return "text/event-stream" in request.headers.get("Accept", "")
+
+
 async def _create(request: web.Request, prediction_id: str | None, train: bool) -> web.StreamResponse:
     service = request.app[SERVICE]
-    refusal = busy_reply(service, prediction_id)
-    if refusal is not None:
-        return reply_response(refusal)
-    raw = await read_prediction_body(request, service.config.max_body_bytes)
-    outcome = await create(service, raw, request.headers, prediction_id, train)
-    if isinstance(outcome, Prediction):
-        return await stream_events(request, outcome, service.events_for(outcome), last_event_id(request.headers),
+    if prediction_id is not None and (problem := id_problem(prediction_id)):
+        return error_response(422, [{"loc": ["path", "prediction_id"], "msg": problem, "type": "value_error"}])
+    # Refused before the body is read or checked, as Cog does: under a flood of requests the
+    # refusals must cost the front (and so the running prediction) little. A retry of a
+    # prediction already running is not refused: it attaches to it.
+    if service.full() and (prediction_id is None or prediction_id not in service.predictions):
+        return error_response(409, BUSY)
+    try:
+        body = await read_prediction_request(request, service.config.max_body_bytes)
+    except BadRequestBody as error:
+        return error_response(error.status, error.detail)
+    if prediction_id is not None and body.id is not None and body.id != prediction_id:
+        noun = "training" if train else "prediction"
+        return error_response(422, [{"loc": ["body", "id"], "type": "value_error",
+                                     "msg": f"{noun} ID must match the ID supplied in the URL"}])
+    prediction_id = prediction_id or body.id or new_id()
+    stream = _wants_events(request)
+    prediction = service.predictions.get(prediction_id)
+    created_here = prediction is None
+    if prediction is not None:
+        log.debug("a retried request attaches to the running prediction", extra={"prediction_id": prediction_id})
+    else:
+        try:
+            prediction = await service.start(body, prediction_id, request.headers, train=train, stream=stream)
+        except Refused as refusal:
+            return error_response(refusal.status, refusal.detail, refusal.headers)
+    if stream:
+        return await stream_events(request, service.events_for(prediction), last_event_id(request.headers),
                                    service.config.sse_keepalive)
-    return reply_response(outcome)
+    if request.headers.get("Prefer") == "respond-async":
+        return json_response(prediction.as_json(), status=202)
+    await service.wait_for_end(prediction, created_here)
+    return json_response(prediction.as_json())
 
 
 async def create_prediction(request: web.Request) -> web.StreamResponse:
@@ -156,3 +186,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/trainings", create_training)
     app.router.add_put("/trainings/{prediction_id}", create_training_idempotent)
     app.router.add_post("/trainings/{prediction_id}/cancel", cancel)
+    app.router.add_route("*", "/{path:.*}", no_such_route)

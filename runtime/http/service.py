@@ -1,9 +1,12 @@
 """The life of a prediction in the front: admit, fetch inputs, run, notify, clean up.
 
 Routes turn HTTP into calls here and results back into HTTP. A request the service refuses
-raises `Refused` with the status and detail to answer. Every admitted prediction is registered
-under its id until it has finished and nothing holds it (response, webhooks, event streams);
-then its directory is removed.
+raises `Refused` with the status and detail to answer. An admitted prediction is registered
+under its id until it ends; then its directory goes.
+
+Nothing a client does may leave something behind: a client that hangs up while its request waits
+(for a slot, for its data URLs to be written) gives back the slot and the directory; a
+prediction cancelled while its input files download stops downloading and ends `canceled`.
 """
 
 from __future__ import annotations
@@ -11,14 +14,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import Any, Mapping
 
 import aiohttp
 
 from runtime.config import ServerConfig
 from runtime.http.files import DownloadLimits, InputFileError, InputFiles, OutputEncoder
-from runtime.http.prediction import EventKind, Prediction, PredictionRequest, Watcher
+from runtime.http.prediction import Completed, Prediction, PredictionEvent, PredictionRequest, Watcher
 from runtime.http.sse import EventStream
+from runtime.http.trace_context import trace_headers
 from runtime.http.webhooks import ALL_EVENTS, WebhookNotifier, WebhookSettings
 from runtime.http.workdirs import WorkdirPool
 from runtime.ipc.messages import Predict, PredictorSpec
@@ -30,7 +34,6 @@ from runtime.supervisor.supervisor import Supervisor
 
 log = logging.getLogger("sprocket.http")
 
-_TRACE_HEADERS = ("traceparent", "tracestate")
 BUSY = "Already running a prediction"
 
 
@@ -62,6 +65,7 @@ class PredictionService:
         self._views: list[EntrypointView] = []
         self._openapi: tuple[Any, dict[str, Any]] | None = None
         self._tasks: set[asyncio.Future[None]] = set()
+        self._downloading: dict[str, asyncio.Task[None]] = {}
         self._workdirs = WorkdirPool()
         self._shutdown_deadline = float("inf")
         self._limits = DownloadLimits(config.download_max_bytes, config.download_timeout)
@@ -146,46 +150,25 @@ class PredictionService:
             raise Refused(404, "This model has no trainer: cog.yaml has no 'train' entry")
         return spec, self._view(spec)
 
-    def start_now(self, body: PredictionRequest, prediction_id: str, headers: Any, *, train: bool = False,
-                  stream: bool = False) -> Prediction | None:
-        """`start` without waiting, for the common case: no input files to write or fetch, and a
-        slot free now. None when something must be waited for: then await `start`. Raises Refused.
-        """
-        spec, view = self._entrypoint(train)
-        if view.files.file_inputs:
-            return None
-        try:
-            values = view.validator.validate(body.input)
-        except InputValidationError as error:
-            raise Refused(422, error.errors) from None
-        admission = self.supervisor.admit_now(prediction_id)
-        if admission is None:
-            return None  # it has to queue; start() validates again, a small cost beside the wait
-        self._refuse(admission)
-        try:
-            workdir = self._new_workdir()
-        except Refused:
-            self.supervisor.release(prediction_id)  # a full disk must not keep the slot forever
-            raise
-        prediction = self._launch(body, prediction_id, headers, spec, view, values, values, workdir, train, stream)
-        self.metrics.queue_wait.observe(0.0)
-        return prediction
+    async def start(self, body: PredictionRequest, prediction_id: str, headers: Mapping[str, str], *,
+                    train: bool = False, stream: bool = False) -> Prediction:
+        """Admit and start a prediction; it runs in the background. Raises Refused.
 
-    async def start(self, body: PredictionRequest, prediction_id: str, headers: Any, *, train: bool = False,
-                    stream: bool = False) -> Prediction:
-        """Admit and start a prediction; it runs in the background. Raises Refused."""
+        Without input files to write and with a free slot, nothing here waits."""
         spec, view = self._entrypoint(train)
-        workdir = self._new_workdir()
         try:
             raw = values = view.validator.validate(body.input)
+        except InputValidationError as error:
+            raise Refused(422, error.errors) from None
+        workdir = self._new_workdir()
+        try:
             if view.files.has_data_urls(values):
                 values = await view.files.write_data_urls(values, workdir, self.config.download_max_bytes)
+            await self._admit(prediction_id)
         except InputValidationError as error:
             self._discard(workdir)
             raise Refused(422, error.errors) from None
-        try:
-            await self._admit(prediction_id)
-        except Refused:
+        except BaseException:  # refused, or the client hung up while this request waited
             self._discard(workdir)
             raise
         return self._launch(body, prediction_id, headers, spec, view, raw, values, workdir, train, stream)
@@ -197,17 +180,25 @@ class PredictionService:
             raise Refused(503, f"Could not make the prediction's working directory ({error.strerror}); "
                                "try again later") from None
 
-    def _launch(self, body: PredictionRequest, prediction_id: str, headers: Any, spec: PredictorSpec,
-                view: EntrypointView, raw: dict[str, Any], values: dict[str, Any], workdir: str, train: bool,
-                stream: bool) -> Prediction:
+    async def _admit(self, prediction_id: str) -> None:
+        arrived = time.monotonic()
+        admission = await self.supervisor.admit(prediction_id)
+        self.metrics.queue_wait.observe(time.monotonic() - arrived)
+        if admission is Admission.BUSY:
+            raise Refused(409, BUSY)
+        if admission is Admission.QUEUE_TIMEOUT:
+            raise Refused(503, f"Every prediction slot stayed busy for {self.config.queue_timeout:.0f} s "
+                               "(SPROCKET_QUEUE_TIMEOUT); try again later",
+                          {"Retry-After": str(max(1, round(self.config.queue_timeout)))})
+        if admission is Admission.REFUSED:
+            self._refuse_if_unavailable()
+            raise Refused(503, f"The replica cannot take predictions now: {self.supervisor.machine.reason}")
+
+    def _launch(self, body: PredictionRequest, prediction_id: str, headers: Mapping[str, str],
+                spec: PredictorSpec, view: EntrypointView, raw: dict[str, Any], values: dict[str, Any],
+                workdir: str, train: bool, stream: bool) -> Prediction:
         """The admitted prediction, registered and on its way to the worker."""
-        downloads = view.files.has_downloads(values)
-        if not downloads:
-            # To the worker before anything else: it runs the prediction while the front builds
-            # its own side of it below (on the benchmark machine that cut a noop prediction by a tenth).
-            self.supervisor.send(Predict(id=prediction_id, input=values, workdir=workdir, train=train))
-        sent_at = time.monotonic()
-        trace = {name: headers[name] for name in _TRACE_HEADERS if name in headers}
+        trace = trace_headers(headers)
         assert self.session is not None
         encoder = OutputEncoder(self.session, prediction_id, self.config.upload_url, body.output_file_prefix, trace,
                                 self.metrics.upload_failures.inc)
@@ -223,75 +214,57 @@ class PredictionService:
         if stream:
             self.events_for(prediction)
         prediction.watch(self._counter_for(prediction))
-        if downloads:
-            self._track(asyncio.create_task(self._download_then_submit(prediction, view, values, train)))
+        if view.files.has_downloads(values):
+            download = asyncio.create_task(self._download_then_submit(prediction, view, values, train),
+                                           name=f"download-{prediction_id}")
+            self._downloading[prediction_id] = download
+            self._track(download)
         else:
-            prediction.submitted_at = sent_at
-            self.supervisor.listen(prediction_id, prediction)
+            self._submit(prediction, values, train)
         return prediction
-
-    async def _admit(self, prediction_id: str) -> None:
-        arrived = time.monotonic()
-        admission = await self.supervisor.admit(prediction_id)
-        self.metrics.queue_wait.observe(time.monotonic() - arrived)
-        self._refuse(admission)
-
-    def _refuse(self, admission: Admission) -> None:
-        """Raise the Refused an admission other than ACCEPTED stands for."""
-        if admission is Admission.BUSY:
-            raise Refused(409, BUSY)
-        if admission is Admission.QUEUE_TIMEOUT:
-            raise Refused(503, f"Every prediction slot stayed busy for {self.config.queue_timeout:.0f} s "
-                               "(SPROCKET_QUEUE_TIMEOUT); try again later",
-                          {"Retry-After": str(max(1, round(self.config.queue_timeout)))})
-        if admission is Admission.REFUSED:
-            self._refuse_if_unavailable()
-            raise Refused(503, f"The replica cannot take predictions now: {self.supervisor.machine.reason}")
 
     def _track(self, task: asyncio.Future[None]) -> None:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     def _counter_for(self, prediction: Prediction) -> Watcher:
-        def count_the_end(kind: EventKind, data: Any) -> None:
-            if kind != "completed":
-                return
-            prediction.unwatch(count_the_end)
-            submitted = prediction.submitted_at
-            self.metrics.count_end(prediction.status, None if submitted is None else time.monotonic() - submitted)
+        def count_the_end(event: PredictionEvent) -> None:
+            if isinstance(event, Completed):
+                submitted = prediction.submitted_at
+                self.metrics.count_end(prediction.status,
+                                       None if submitted is None else time.monotonic() - submitted)
 
         return count_the_end
 
     def _submit(self, prediction: Prediction, values: dict[str, Any], train: bool) -> None:
-        """Hand the prediction to the worker once its input files are in place. Whatever goes
-        wrong here still ends it (failed) and frees its slot: no accepted prediction hangs."""
-        try:
-            self.supervisor.send(Predict(id=prediction.id, input=values, workdir=prediction.workdir, train=train))
-            prediction.submitted_at = time.monotonic()
-            self.supervisor.listen(prediction.id, prediction)
-        except Exception as error:
-            self._fail(prediction, error)
-
-    def _fail(self, prediction: Prediction, error: Exception) -> None:
-        log.exception("prediction could not be run", extra={"prediction_id": prediction.id})
-        self.supervisor.release(prediction.id)
-        prediction.on_failed(f"internal error: {type(error).__name__}: {error}")
+        """Hand the prediction to the worker once its input files are in place."""
+        prediction.submitted_at = time.monotonic()
+        self.supervisor.submit(Predict(id=prediction.id, input=values, workdir=prediction.workdir, train=train),
+                               prediction)
 
     async def _download_then_submit(self, prediction: Prediction, view: EntrypointView, values: dict[str, Any],
                                     train: bool) -> None:
-        prediction.hold()
+        """Fetch the input files, then submit. Whatever ends this early (a failed download, a
+        cancel, an error of ours) ends the prediction and frees its slot."""
         try:
             assert self.session is not None
             values = await view.files.download(values, prediction.workdir, self.session, self._limits)
+        except asyncio.CancelledError:
+            self.supervisor.release(prediction.id)
+            prediction.on_canceled()
+            return
         except InputFileError as error:
             self.supervisor.release(prediction.id)
             prediction.on_failed(str(error))
+            return
         except Exception as error:
-            self._fail(prediction, error)
-        else:
-            self._submit(prediction, values, train)
+            log.exception("downloading the input files failed", extra={"prediction_id": prediction.id})
+            self.supervisor.release(prediction.id)
+            prediction.on_failed(f"internal error: {type(error).__name__}: {error}")
+            return
         finally:
-            prediction.release()
+            self._downloading.pop(prediction.id, None)
+        self._submit(prediction, values, train)
 
     def events_for(self, prediction: Prediction) -> EventStream:
         events = self.event_streams.get(prediction.id)
@@ -301,10 +274,34 @@ class PredictionService:
 
     # ------------------------------------------------------------ the rest of a life
 
+    async def wait_for_end(self, prediction: Prediction, created_here: bool) -> None:
+        """Wait for the prediction's end, for a synchronous client. A synchronous request that
+        created the prediction wants its result: once every client waiting for it has hung up,
+        nobody does, and it is cancelled. (A client that attached to a prediction someone else
+        created asynchronously leaves it running.)"""
+        if created_here:
+            prediction.cancel_when_abandoned = True
+        prediction.waiters += 1
+        try:
+            await prediction.finished.wait()
+        except asyncio.CancelledError:
+            abandoned = prediction.waiters == 1 and prediction.cancel_when_abandoned
+            log.debug("a client waiting for the prediction hung up%s", "; cancelling it" if abandoned else "",
+                      extra={"prediction_id": prediction.id})
+            if abandoned:
+                self.cancel(prediction.id)
+            raise
+        finally:
+            prediction.waiters -= 1
+
     def cancel(self, prediction_id: str) -> bool:
         prediction = self.predictions.get(prediction_id)
         if prediction is None or prediction.finished.is_set():
             return False
+        download = self._downloading.get(prediction_id)
+        if download is not None:
+            download.cancel()
+            return True
         return self.supervisor.cancel(prediction_id)
 
     def _forget(self, prediction: Prediction) -> None:
@@ -317,4 +314,3 @@ class PredictionService:
         removal = self._workdirs.release(workdir)
         if removal is not None:
             self._track(removal)
-

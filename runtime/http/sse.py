@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping
 import msgspec
 from aiohttp import web
 
-from runtime.http.prediction import EventKind, Prediction
+from runtime.http.prediction import LogLine, OutputItem, Prediction, PredictionEvent
 
 KEEP_ALIVE = b": keep-alive\n\n"  # a comment line: clients ignore it, proxies see traffic
 
@@ -49,16 +49,13 @@ class EventStream:
         else:
             prediction.watch(self._on_event)
 
-    def _on_event(self, kind: EventKind, data: Any) -> None:
-        if kind == "output":
-            index, chunk = data
-            self._publish("output", {"chunk": chunk, "index": index})
-        elif kind == "log":
-            stream, text = data
-            self._publish("log", {"source": stream, "data": text})
-        elif kind == "completed":
+    def _on_event(self, event: PredictionEvent) -> None:
+        if isinstance(event, OutputItem):
+            self._publish("output", {"chunk": event.value, "index": event.index})
+        elif isinstance(event, LogLine):
+            self._publish("log", {"source": event.stream, "data": event.text})
+        else:
             self._publish("completed", self._prediction.as_json())
-            self._prediction.unwatch(self._on_event)
 
     def _publish(self, name: str, data: Any) -> None:
         self._seq += 1
@@ -100,39 +97,38 @@ def last_event_id(headers: Mapping[str, str]) -> int:
     return int(value) if value.isascii() and value.isdigit() and len(value) <= _MAX_EVENT_ID_DIGITS else 0
 
 
-async def stream_events(request: web.Request, prediction: Prediction, events: EventStream,
-                        after: int, keep_alive: float) -> web.StreamResponse:
-    """Write the prediction's events until `completed`; the prediction is held meanwhile."""
+async def stream_events(request: web.Request, events: EventStream, after: int,
+                        keep_alive: float) -> web.StreamResponse:
+    """Write the prediction's events until `completed`. A client that hangs up ends the stream,
+    not the prediction."""
+    queue: asyncio.Queue[Event] = asyncio.Queue()
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                                            "X-Accel-Buffering": "no"})
-    prediction.hold()
+    try:
+        # Before anything is awaited: no event may pass between starting the prediction and this.
+        replay = events.subscribe(after, queue.put_nowait)
+    except Truncated as error:
+        await response.prepare(request)
+        await response.write(truncation_frame(after, error))
+        return response
     try:
         await response.prepare(request)
-        queue: asyncio.Queue[Event] = asyncio.Queue()
-        try:
-            replay = events.subscribe(after, queue.put_nowait)
-        except Truncated as error:
-            await response.write(truncation_frame(after, error))
-            return response
-        try:
-            for event in replay:
-                await response.write(frame(event))
-                if event[1] == "completed":
-                    return response
-            while True:
-                try:
-                    event = await asyncio.wait_for(queue.get(), keep_alive)
-                except asyncio.TimeoutError:
-                    await response.write(KEEP_ALIVE)
-                    continue
-                # Whatever else is already waiting goes out in the same write.
-                frames = [event]
-                while not queue.empty() and frames[-1][1] != "completed":
-                    frames.append(queue.get_nowait())
-                await response.write(b"".join(frame(each) for each in frames))
-                if frames[-1][1] == "completed":
-                    return response
-        finally:
-            events.unsubscribe(queue.put_nowait)
+        for event in replay:
+            await response.write(frame(event))
+            if event[1] == "completed":
+                return response
+        while True:
+            try:
+                event = await asyncio.wait_for(queue.get(), keep_alive)
+            except asyncio.TimeoutError:
+                await response.write(KEEP_ALIVE)
+                continue
+            # Whatever else is already waiting goes out in the same write.
+            frames = [event]
+            while not queue.empty() and frames[-1][1] != "completed":
+                frames.append(queue.get_nowait())
+            await response.write(b"".join(frame(each) for each in frames))
+            if frames[-1][1] == "completed":
+                return response
     finally:
-        prediction.release()
+        events.unsubscribe(queue.put_nowait)

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import aiohttp
 import msgspec
 
-from runtime.http.prediction import EventKind, Prediction
+from runtime.http.prediction import Completed, LogLine, OutputItem, Prediction, PredictionEvent
 from runtime.version import VERSION
 
 log = logging.getLogger("sprocket.webhooks")
@@ -28,8 +28,8 @@ ALL_EVENTS = frozenset({"start", "output", "logs", "completed"})
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _BACKOFF_FIRST = 0.1
 _BACKOFF_MAX = 30.0
-# The prediction event each webhook event filter entry stands for.
-_FILTER_NAME = {"start": "start", "output": "output", "log": "logs", "completed": "completed"}
+# The webhook event filter's name for each update.
+_FILTER_NAME: dict[type, str] = {OutputItem: "output", LogLine: "logs"}
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,12 @@ class WebhookSettings:
     retries: int
     auth_token: str | None
     on_failure: Callable[[], None]  # counts each failed attempt
+
+
+class _Undelivered(Exception):
+    def __init__(self, problem: str, retry: bool) -> None:
+        super().__init__(problem)
+        self.retry = retry
 
 
 class WebhookNotifier:
@@ -56,15 +62,14 @@ class WebhookNotifier:
         self._log = logging.LoggerAdapter(log, {"prediction_id": prediction.id})
         self._dirty = asyncio.Event()
         self._update_pending = False  # an update the receiver asked for has not been sent yet
-        prediction.hold()  # its files stay until the last webhook that may carry them is out
+        # The `start` webhook shows the prediction as it is now, even if it has ended by the time
+        # the task gets to send it.
+        self._start = self._payload() if "start" in events else None
         prediction.watch(self._on_event)
         self.task = asyncio.create_task(self._run(), name=f"webhooks-{prediction.id}")
-        if "start" in events:
-            self._update_pending = True
-            self._dirty.set()
 
-    def _on_event(self, kind: EventKind, data: Any) -> None:
-        if kind != "completed" and _FILTER_NAME[kind] in self._events:
+    def _on_event(self, event: PredictionEvent) -> None:
+        if not isinstance(event, Completed) and _FILTER_NAME[type(event)] in self._events:
             self._update_pending = True
         self._dirty.set()
 
@@ -72,6 +77,9 @@ class WebhookNotifier:
         prediction = self._prediction
         last_sent = -float("inf")
         try:
+            if self._start is not None:
+                await self._send_once(self._start)
+                last_sent = time.monotonic()
             while True:
                 await self._dirty.wait()
                 if prediction.finished.is_set():
@@ -86,38 +94,42 @@ class WebhookNotifier:
                 self._dirty.clear()
                 if self._update_pending:
                     self._update_pending = False
-                    await self._send_once()
+                    await self._send_once(self._payload())
                     last_sent = time.monotonic()
             if "completed" in self._events:
                 await self._send_terminal()
             elif self._update_pending:
-                await self._send_once()  # the last update, which the finish overtook
+                await self._send_once(self._payload())  # the last update, which the finish overtook
         finally:
             prediction.unwatch(self._on_event)
-            prediction.release()
 
     def _payload(self) -> bytes:
         return msgspec.json.encode(self._prediction.as_json())
 
-    async def _post(self) -> int:
+    async def _post(self, payload: bytes) -> int:
+        """One attempt: the receiver's status. Raises _Undelivered for anything that kept the
+        request from being answered, whatever raised it: no error may end the webhooks early."""
         timeout = aiohttp.ClientTimeout(total=self._settings.timeout)
         try:
-            async with self._session.post(self._url, data=self._payload(), headers=self._headers,
+            async with self._session.post(self._url, data=payload, headers=self._headers,
                                           timeout=timeout) as response:
                 status = response.status
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
             self._settings.on_failure()
-            raise
+            raise _Undelivered(str(error) or type(error).__name__, retry=True) from error
+        except Exception as error:
+            self._settings.on_failure()
+            self._log.exception("webhook to %s could not be sent", self._url)
+            raise _Undelivered(f"{type(error).__name__}: {error}", retry=False) from error
         if status >= 400:
             self._settings.on_failure()
         return status
 
-    async def _send_once(self) -> None:
+    async def _send_once(self, payload: bytes) -> None:
         try:
-            status = await self._post()
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
-            self._log.warning("webhook to %s failed: %s", self._url,
-                        error or type(error).__name__)
+            status = await self._post(payload)
+        except _Undelivered as error:
+            self._log.warning("webhook to %s failed: %s", self._url, error)
             return
         if status >= 400:
             self._log.warning("webhook to %s answered HTTP %d", self._url, status)
@@ -126,14 +138,14 @@ class WebhookNotifier:
         attempts = self._settings.retries + 1
         for attempt in range(1, attempts + 1):
             try:
-                status = await self._post()
+                status = await self._post(self._payload())
                 if status < 400:
                     return
                 problem = f"HTTP {status}"
                 retry = status in _RETRY_STATUSES
-            except (aiohttp.ClientError, asyncio.TimeoutError) as error:
-                problem = str(error) or type(error).__name__
-                retry = True
+            except _Undelivered as error:
+                problem = str(error)
+                retry = error.retry
             if not retry or attempt == attempts:
                 self._log.error("completed webhook to %s failed (%s) after %d attempt(s); giving up",
                                 self._url, problem, attempt)

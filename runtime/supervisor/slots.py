@@ -41,17 +41,13 @@ class Slots:
     def queued(self) -> int:
         return len(self._waiters)
 
-    def try_take(self, prediction_id: str) -> bool:
-        """A slot now, if one is free and nobody queues for one. Unlike `take`, it leaves calling
-        `on_change` to the caller, who may have something more urgent to do first."""
-        if self.full or self._waiters:
-            return False
-        self.held.add(prediction_id)
-        return True
-
     async def take(self, prediction_id: str) -> Admission:
-        """A slot now, or after waiting in the queue when one is configured and has room."""
-        if self.try_take(prediction_id):
+        """A slot now, or after waiting in the queue when one is configured and has room.
+
+        A caller cancelled while it waits (a client that hung up) holds no slot afterwards, even
+        when the slot was passed to it in the same instant."""
+        if not self.full and not self._waiters:
+            self.held.add(prediction_id)
             self._on_change()
             return Admission.ACCEPTED
         if len(self._waiters) >= self.queue_size:
@@ -61,18 +57,28 @@ class Slots:
         self._waiters.append(entry)
         log.debug("waiting for a slot (%d queued)", len(self._waiters), extra={"prediction_id": prediction_id})
         try:
-            granted = await asyncio.wait_for(asyncio.shield(waiter), self.queue_timeout)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(self.queue_timeout):
+                granted = await waiter
+        except TimeoutError:
             granted = None
+        except asyncio.CancelledError:
+            if self._was_granted(waiter):
+                log.debug("left the queue just as a slot was passed to it; passing it on",
+                          extra={"prediction_id": prediction_id})
+                self.give_back(prediction_id)
+            raise
         finally:
             if entry in self._waiters:
                 self._waiters.remove(entry)
         if granted is None:
-            if waiter.done() and waiter.result():  # granted in the same instant it timed out
+            if self._was_granted(waiter):  # granted in the same instant it timed out
                 self.give_back(prediction_id)
-            waiter.cancel()
             return Admission.QUEUE_TIMEOUT
         return Admission.ACCEPTED if granted else Admission.REFUSED
+
+    @staticmethod
+    def _was_granted(waiter: asyncio.Future[bool]) -> bool:
+        return waiter.done() and not waiter.cancelled() and waiter.result()
 
     def give_back(self, prediction_id: str) -> None:
         if prediction_id not in self.held:

@@ -1,6 +1,6 @@
 """The supervisor: owns the worker process, the state machine and the prediction slots.
 
-HTTP handlers call `admit`, `send`, `listen` and `cancel`, and read `state`, `setup` and `spec`;
+HTTP handlers call `admit`, `submit` and `cancel`, and read `state`, `setup` and `spec`;
 none of those waits on the worker. Worker events are read by one task and dispatched to the
 listener of the prediction they name.
 
@@ -97,7 +97,6 @@ class SetupInfo:
 class _InFlight:
     listener: PredictionListener | None = None  # None until `listen`
     sent: bool = False
-    send_error: str | None = None
     cancel_requested: bool = False
     timed_out: bool = False
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
@@ -135,6 +134,7 @@ class Supervisor:
         self._idle = asyncio.Event()
         self._idle.set()
         self._stopping = False
+        self._stop_requested = asyncio.Event()
         self._kill: tuple[str, Cause] | None = None  # why the supervisor itself killed the worker
 
     # ------------------------------------------------------------ reading state
@@ -195,17 +195,20 @@ class Supervisor:
         return True
 
     async def stop(self) -> None:
-        """Stop the worker: ask it to exit, then SIGKILL. Predictions still in flight are
-        cancelled first, and failed if the worker goes before reporting them."""
+        """Stop the worker: cancel what it still runs, ask it to exit, then SIGKILL. Predictions
+        it does not report in time end canceled. A restart waiting for its back-off is dropped."""
         self._stopping = True
         self.restart_pending = False
+        self._stop_requested.set()
         self.slots.refuse_waiters()
         process = self._process
         if process is not None and process.returncode is None:
-            for prediction_id in list(self._inflight):
-                self._channel.send_control(Cancel(id=prediction_id))
+            for prediction_id, entry in list(self._inflight.items()):
+                self._request_cancel(prediction_id, entry)
             self._channel.send_request(Shutdown())
             if not await wait_exit(process, _WORKER_STOP_SECONDS):
+                self._kill = (f"worker did not exit within {_WORKER_STOP_SECONDS:.0f} s of being asked to stop; "
+                              "killed", Cause.CRASHED)
                 await kill(process)
         if self._watch is not None:
             await self._watch
@@ -226,24 +229,9 @@ class Supervisor:
             if not self._accepting():  # the worker died while this request was queued
                 self.slots.give_back(prediction_id)
                 return Admission.REFUSED
-            self._register(prediction_id)
+            self._inflight[prediction_id] = _InFlight()
+            self._idle.clear()
         return admission
-
-    def admit_now(self, prediction_id: str) -> Admission | None:
-        """`admit` when a slot is free now (ACCEPTED), or when the answer is no (REFUSED);
-        None when the prediction would have to wait for a slot: then await `admit`. When
-        ACCEPTED, `send` must follow before the event loop runs again: the state's move to BUSY
-        waits for it, so that the prediction reaches the worker first."""
-        if not self._accepting():
-            return Admission.REFUSED
-        if not self.slots.try_take(prediction_id):
-            return None
-        self._register(prediction_id)
-        return Admission.ACCEPTED
-
-    def _register(self, prediction_id: str) -> None:
-        self._inflight[prediction_id] = _InFlight()
-        self._idle.clear()
 
     def release(self, prediction_id: str) -> None:
         entry = self._inflight.pop(prediction_id, None)
@@ -261,37 +249,30 @@ class Supervisor:
         elif self.state is State.BUSY and not self.slots.full:
             self.machine.transition(State.READY, "a prediction slot is free")
 
-    def send(self, request: Predict) -> None:
-        """Send an admitted prediction to the worker, if it can run (if not, `listen` says why).
-        `listen` must follow before the event loop runs again, so no event about it can arrive
-        unheard: the caller builds its own side of the prediction in between, while the worker
-        already runs it."""
+    def submit(self, request: Predict, listener: PredictionListener) -> None:
+        """Send an admitted prediction to the worker; `listener` hears how it goes. If it cannot
+        run (cancelled before it was sent, no worker, the send failed), the listener hears that
+        at once and the slot is freed."""
         entry = self._inflight.get(request.id)
-        if entry is not None and not entry.cancel_requested and self._process is not None and not self._process.exited:
-            try:
-                self._channel.send_request(request)
-                entry.sent = True
-            except Exception as error:
-                log.exception("the prediction could not be sent to the worker", extra={"prediction_id": request.id})
-                entry.send_error = f"prediction could not be sent to the worker: {error}"
-        self._slots_changed()  # admit_now left it until the prediction had gone
-
-    def listen(self, prediction_id: str, listener: PredictionListener) -> None:
-        """`listener` hears how the prediction `send` handled goes; if it was not sent (cancelled
-        first, or no worker to run it), it hears that now and the slot is freed."""
-        entry = self._inflight.get(prediction_id)
-        if entry is None or not entry.sent:
-            reason = (entry and entry.send_error) or f"prediction failed: {self.machine.reason}"
-            self.release(prediction_id)
+        if entry is None or entry.cancel_requested or self._process is None or self._process.exited:
+            self.release(request.id)
             if entry is not None and entry.cancel_requested:
                 listener.on_canceled()
             else:
-                listener.on_failed(reason)
+                listener.on_failed(f"prediction failed: {self.machine.reason}")
             return
+        try:
+            self._channel.send_request(request)
+        except Exception as error:
+            log.exception("the prediction could not be sent to the worker", extra={"prediction_id": request.id})
+            self.release(request.id)
+            listener.on_failed(f"prediction could not be sent to the worker: {error}")
+            return
+        entry.sent = True
         entry.listener = listener
         if self.settings.predict_timeout:
             entry.timers.append(asyncio.get_running_loop().call_later(
-                self.settings.predict_timeout, self._predict_overdue, prediction_id))
+                self.settings.predict_timeout, self._predict_overdue, request.id))
 
     def cancel(self, prediction_id: str) -> bool:
         """Ask the worker to stop `prediction_id`; False if it is not in flight."""
@@ -393,10 +374,8 @@ class Supervisor:
 
     def _on_terminal(self, event: PredictionSucceeded | PredictionFailed | PredictionCanceled) -> None:
         entry = self._inflight.get(event.prediction_id)
-        # The listener may answer its client right here (the fast lane writes the reply from the
-        # prediction's end), so it goes first and the slot's bookkeeping after. The slot is
-        # still free before this callback returns to the event loop, that is before the loop
-        # can read the client's next request: back-to-back requests never meet a 409.
+        # The slot is free before this callback returns to the event loop, so before the client
+        # can have its answer and send the next request: back-to-back requests never meet a 409.
         try:
             if entry is not None and entry.listener is not None:
                 listener = entry.listener
@@ -457,7 +436,9 @@ class Supervisor:
         log.info("worker=%d: %s", process.pid, decision.why)
         if decision.restart:
             self.restart_pending = True
-            await asyncio.sleep(decision.delay)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(decision.delay):
+                    await self._stop_requested.wait()  # shutting down: no new worker
             if self._stopping or not self.restart_pending:
                 return
             self.restart_pending = False

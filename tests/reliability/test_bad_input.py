@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import socket
 import tempfile
 import time
+import zlib
 
 import pytest
 import requests
@@ -162,3 +164,49 @@ def test_integers_beyond_64_bits_are_refused_not_stuck(all_inputs: Server) -> No
     assert response.json()["detail"][0]["loc"] == ["body", "input", "maybe"]
     assert all_inputs.status() == "READY"
     assert all_inputs.predict(text="after")["status"] == "succeeded"
+
+
+def _compressed_post(server: Server, encoding: str, body: bytes) -> requests.Response:
+    return server.post("/predictions", data=body, headers={"Content-Type": "application/json",
+                                                           "Content-Encoding": encoding})
+
+
+def test_a_compressed_body_is_read_whole_or_refused_with_400(whereis: Server) -> None:
+    """Never an empty input run with defaults: a truncated stream is as wrong as a corrupt one."""
+    body = json.dumps({"input": {"source": "data:text/plain;base64,aGk="}}).encode()
+    whole = gzip.compress(body)
+    assert _compressed_post(whereis, "gzip", whole).json()["output"]["content"] == "hi"
+    assert _compressed_post(whereis, "deflate", zlib.compress(body)).json()["output"]["content"] == "hi"
+    for encoding, data, message in [
+        ("gzip", b"not gzip at all", "Request body is not valid gzip data"),
+        ("gzip", whole[: len(whole) // 2], "Request body is truncated gzip data"),
+        ("gzip", whole[:12], "Request body is truncated gzip data"),
+        ("gzip", whole + b"junk", "Request body has 4 bytes after the end of its gzip data"),
+        ("deflate", b"\x78\x9c garbage", "Request body is not valid deflate data"),
+        ("deflate", zlib.compress(body)[:-6], "Request body is truncated deflate data"),
+    ]:
+        response = _compressed_post(whereis, encoding, data)
+        assert (response.status_code, response.json()["detail"][: len(message)]) == (400, message), (encoding, data)
+    unknown = _compressed_post(whereis, "br", b"\x00")
+    assert unknown.status_code == 415 and "'br' is not supported" in unknown.json()["detail"]
+    bomb = _compressed_post(whereis, "gzip", gzip.compress(b" " * (101 * 1024 * 1024)))
+    assert bomb.status_code == 413 and "once decompressed" in bomb.json()["detail"]
+    assert whereis.status() == "READY"
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("http://127.0.0.1:99999/hook", "Port out of range"),
+    ("http://127.0.0.1:0/hook", "port 0"),
+    ("http://exa mple.com/hook", "is not a valid host name"),
+    ("http://-bad-.example/hook", "is not a valid host name"),
+    ("http:///hook", "URL has no host"),
+    ("http://[::1/hook", "invalid URL"),
+    ("http://example.com\n.evil/hook", "control character"),
+    ("mailto:someone@example.com", "must be an http or https URL"),
+])
+def test_a_url_the_server_could_never_call_is_refused_at_creation(whereis: Server, url: str, message: str) -> None:
+    for field in ("webhook", "output_file_prefix"):
+        response = whereis.post("/predictions", json={"input": {"source": "data:,x"}, field: url})
+        assert response.status_code == 422, (field, url)
+        [error] = response.json()["detail"]
+        assert error["loc"] == ["body", field] and message in error["msg"], error

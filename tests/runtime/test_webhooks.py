@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import threading
 
+import pytest
+
 from tests.conftest import module_server
 from tests.peers import Peer, hang, respond, respond_in_turn
 from tests.support import Server
 
 hello = module_server("hello", env={"WEBHOOK_AUTH_TOKEN": "t0ken"})
 streamer = module_server("streamer", env={"COG_THROTTLE_RESPONSE_INTERVAL": "0.2"})
+
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
 def _completed(received: list) -> list:
@@ -20,7 +24,7 @@ def _completed(received: list) -> list:
 def test_respond_async_returns_202_then_sends_completed_last(hello: Server, peer: Peer) -> None:
     url = peer.on("POST", "/hook", respond(200))
     response = hello.post("/predictions", json={"input": {"text": "async"}, "webhook": url},
-                          headers={"Prefer": "respond-async", "traceparent": "00-abc-def-01",
+                          headers={"Prefer": "respond-async", "traceparent": TRACEPARENT,
                                    "tracestate": "k=v"})
     assert response.status_code == 202
     body = response.json()
@@ -31,7 +35,7 @@ def test_respond_async_returns_202_then_sends_completed_last(hello: Server, peer
     assert final.json["status"] == "succeeded" and final.json["output"] == "hello async"
     assert final.json["id"] == body["id"]
     assert final.headers["Authorization"] == "Bearer t0ken"
-    assert final.headers["traceparent"] == "00-abc-def-01" and final.headers["tracestate"] == "k=v"
+    assert final.headers["traceparent"] == TRACEPARENT and final.headers["tracestate"] == "k=v"
     assert final.headers["User-Agent"].startswith("sprocket/")
 
 
@@ -111,3 +115,16 @@ def test_receiver_that_is_down_gets_bounded_retries(peer: Peer, start_server) ->
     # Server logs are JSON lines naming the prediction they are about.
     [line] = [json.loads(line) for line in server.log().splitlines() if "giving up" in line]
     assert line["severity"] == "ERROR" and line["prediction_id"] == body["id"]
+
+
+@pytest.mark.parametrize("traceparent", ["00-abc-def-01", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0z",
+                                         "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"])
+def test_a_malformed_traceparent_is_dropped_and_every_webhook_still_goes_out(hello: Server, peer: Peer,
+                                                                             traceparent: str) -> None:
+    url = peer.on("POST", "/traced", respond(200))
+    response = hello.post("/predictions", json={"input": {"text": "t"}, "webhook": url},
+                          headers={"Prefer": "respond-async", "traceparent": traceparent, "tracestate": "k=v"})
+    assert response.status_code == 202
+    hooks = peer.wait_for("/traced", lambda r: len(_completed(r)) == 1, "the completed webhook")
+    assert [h.json["status"] for h in hooks] == ["processing", "succeeded"]
+    assert all("traceparent" not in h.headers and "tracestate" not in h.headers for h in hooks)
