@@ -112,7 +112,7 @@ def targets(summary: dict[str, dict[str, float | None]], records: list[RunRecord
         out.append(Target(name, f"{_fmt(ours, 'ms')} vs {what} {_fmt(other, 'ms')}",
                           ratio, None if ratio is None else ratio <= limit))
 
-    relative("noop p50 ≤ 0.5 × coglet", "noop_p50_ms", get("noop_p50_ms", coglet), 0.5, "coglet")
+    relative("noop p50 ≤ 0.75 × coglet (a guard)", "noop_p50_ms", get("noop_p50_ms", coglet), 0.75, "coglet")
     ours_409 = [r.metrics.get(k) or 0 for r in records if r.server == SPROCKET and r.predictor == "noop"
                 for k in ("noop_seq_409", "share409_c1")]
     noop_runs = [r for r in records if r.server == SPROCKET and r.predictor == "noop" and not r.error]
