@@ -1,10 +1,10 @@
 """`python -m runtime`: serve the predictor named in ./cog.yaml over Cog's HTTP API.
 
 Start-up order matters for cold start: read the settings, take the port, start the worker, and
-only then import the HTTP stack (aiohttp alone takes over 100 milliseconds), so the worker's
+only then import the HTTP stack (aiohttp is the longest of its imports), so the worker's
 imports and setup() overlap with the front's. The cyclic garbage collector stays off while the
 modules load (start-up allocates a lot and frees almost nothing: each collection would be wasted
-work, ~30 ms in all), and what they built is then frozen out of later collections' way.
+work), and what they built is then frozen out of later collections' way.
 
 Exit codes: 0 after a clean shutdown, 2 when the configuration is wrong (one line on stderr).
 """

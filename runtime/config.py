@@ -164,9 +164,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("nvml_module", None, "SPROCKET_NVML_MODULE", str, "pynvml",
             "Python module that provides NVML; tests name a stand-in."),
     Setting("worker_nice", None, "SPROCKET_WORKER_NICE", int, 5,
-            "Niceness added to the worker (with a longer scheduler slice on Linux 6.12+), so the front "
-            "wins the CPU when both want it and health checks stay fast under a CPU-bound predict(); "
-            "0 to keep them equal."),
+            "Niceness added to the worker, so the front wins the CPU when both want it and health checks "
+            "stay fast under a CPU-bound predict(); 0 to keep them equal."),
     Setting("healthcheck_interval", None, "SPROCKET_HEALTHCHECK_INTERVAL", parse_seconds, 10.0,
             "Seconds between calls of the predictor's own healthcheck(), if it has one."),
     Setting("healthcheck_timeout", None, "SPROCKET_HEALTHCHECK_TIMEOUT", parse_seconds, 5.0,

@@ -2,7 +2,7 @@
 lines with LOG_FORMAT=console.
 
 No aiohttp here: the front configures logging before it starts the worker, and importing aiohttp
-that early would delay the worker by the import's ~200 ms (the access log is in runtime.http).
+that early would delay the worker by the whole import (the access log is in runtime.http).
 """
 
 from __future__ import annotations
@@ -66,9 +66,3 @@ def configure_logging(level: str, log_format: str | None) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.captureWarnings(True)  # a warning printed raw would break the one-object-per-line stream
-    # No line names the caller's source file, thread or process: skip looking them up for every
-    # record (the logging docs' "Optimization" section); the access log writes one per request.
-    logging._srcfile = None
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False

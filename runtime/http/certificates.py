@@ -1,7 +1,7 @@
 """Reading the system's CA certificates beside the front's imports instead of in the middle of them.
 
 aiohttp (3.10+) builds its two default SSL contexts (for webhooks, input downloads and uploads)
-when it is imported, and each reads the whole CA bundle: about 70 ms of the few hundred a start
+when it is imported, and each reads the whole CA bundle: a good part of the time a start
 takes on this project's machine, on the path to READY. Inside `read_in_background()` those reads
 are recorded instead of done; when the block ends, the contexts are built and a thread does the
 reads (OpenSSL releases the GIL for them) while the rest of the front's modules load. `wait()`

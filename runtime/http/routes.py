@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import hmac
 import logging
+import secrets
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from runtime.http.errors import error_response, json_response, no_such_route
 from runtime.http.health import health_report
-from runtime.http.ids import new_id
 from runtime.http.keys import LOOP_WATCH, MONITOR, SERVICE, SHUTDOWN_REQUESTED
 from runtime.http.request_body import BadRequestBody, id_problem, read_prediction_request
 from runtime.http.service import BUSY, Refused
@@ -131,7 +131,8 @@ async def _create(request: web.Request, prediction_id: str | None, train: bool) 
         noun = "training" if train else "prediction"
         return error_response(422, [{"loc": ["body", "id"], "type": "value_error",
                                      "msg": f"{noun} ID must match the ID supplied in the URL"}])
-    prediction_id = prediction_id or body.id or new_id()
+    # Unguessable: whoever knows an id can cancel the prediction.
+    prediction_id = prediction_id or body.id or secrets.token_hex(16)
     stream = _wants_events(request)
     prediction = service.predictions.get(prediction_id)
     created_here = prediction is None

@@ -1,8 +1,8 @@
 """Each prediction's working directory: its input files, and what predict() writes with tempfile.
 
-Making a directory and removing it cost ~100 µs each on an ext4 disk, more than all the rest of a
-noop prediction's work in the front. So a directory handed back empty (the common case) waits in
-a small pool for a later prediction instead; one with files left in it is removed, in a thread.
+Making a directory and removing it again costs more than the rest of a short prediction's work in
+the front, so a directory handed back empty (the common case) waits in a small pool for a later
+prediction; one with files left in it is removed, in a thread.
 All of them live in one private (0700) directory, made on first use and removed at close.
 """
 
@@ -13,7 +13,6 @@ import os
 import shutil
 import tempfile
 
-from runtime.http.ids import new_id
 
 _KEEP = 16  # empty directories kept for reuse: enough for the concurrency a worker takes
 
@@ -29,10 +28,8 @@ class WorkdirPool:
             return self._idle.pop()
         if self._root is None:
             self._root = tempfile.mkdtemp(prefix="sprocket-work-")
-        # Named for a fresh uuid, never for the client's id, which could hold "../".
-        path = os.path.join(self._root, new_id())
-        os.mkdir(path)
-        return path
+        # A fresh random name, never the client's id, which could hold "../".
+        return tempfile.mkdtemp(dir=self._root)
 
     def release(self, path: str) -> asyncio.Future[None] | None:
         """Take `path` back once its prediction is over. Returns the removal running in a

@@ -11,6 +11,7 @@ value (a list, a dict) without colliding with user data.
 
 from __future__ import annotations
 
+import enum
 from typing import Any, Literal, Union
 
 import msgspec
@@ -173,6 +174,17 @@ EventMessage = Union[
     PredictionCanceled,
     HealthcheckResult,
 ]
+
+
+# ---------------------------------------------------------------- how the worker exits
+
+
+class WorkerExit(enum.IntEnum):
+    """The worker's exit codes on purpose; anything else (or a signal) is a crash."""
+
+    OK = 0  # shut down when asked
+    LOAD_FAILED = 3  # the predictor could not be imported or its signature served
+    SETUP_FAILED = 4  # setup() raised
 
 
 # ---------------------------------------------------------------- output files

@@ -33,8 +33,6 @@ log = logging.getLogger("sprocket.ipc")
 OUTPUT_FILE_EXT = 1
 _LINGER_MS = 0
 _EVENTS_PER_BATCH = 32
-# A plain int: pyzmq's enum constant costs a conversion per call on the per-event path.
-_NOBLOCK = int(zmq.NOBLOCK)
 
 
 def _enc_hook(obj: Any) -> Any:
@@ -168,9 +166,7 @@ class FrontChannel:
                 if self._loop is not loop:
                     return  # stopped receiving
                 try:
-                    # Straight to recv, not ZMQ_EVENTS first: one call into ZeroMQ fewer before
-                    # the reply, and the failed recv that ends the burst comes after it.
-                    frame = events.recv(_NOBLOCK)
+                    frame = events.recv(zmq.NOBLOCK)
                 except zmq.Again:
                     return  # nothing is left
                 try:

@@ -9,14 +9,11 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 
+from runtime.ipc.messages import WorkerExit
 from runtime.ipc.transport import Endpoints
 from runtime.supervisor.settings import WorkerSettings
 
 log = logging.getLogger("sprocket.supervisor")
-
-# Exit codes the worker uses on purpose (see runtime/worker/main.py).
-EXIT_LOAD_FAILED = 3
-EXIT_SETUP_FAILED = 4
 
 _SIGNAL_HINTS = {
     signal.SIGKILL: "out of memory?",
@@ -36,9 +33,9 @@ def describe_exit(returncode: int) -> str:
             return f"worker killed by signal {-returncode}"
         hint = _SIGNAL_HINTS.get(sig)
         return f"worker killed by {sig.name}" + (f" ({hint})" if hint else "")
-    if returncode == EXIT_LOAD_FAILED:
+    if returncode == WorkerExit.LOAD_FAILED:
         return f"worker exited with code {returncode} (predictor failed to load)"
-    if returncode == EXIT_SETUP_FAILED:
+    if returncode == WorkerExit.SETUP_FAILED:
         return f"worker exited with code {returncode} (setup failed)"
     return f"worker exited with code {returncode}"
 

@@ -18,11 +18,12 @@ from runtime.ipc.messages import (
     PredictionCanceled,
     PredictionSucceeded,
     Shutdown,
+    WorkerExit,
 )
 from runtime.schema.arguments import prepared_arguments
 from runtime.schema.outputs import to_wire
 from runtime.worker.capture import current_prediction
-from runtime.worker.runner import EXIT_OK, Entrypoint, Runner, temporary_directory
+from runtime.worker.runner import Entrypoint, Runner, temporary_directory
 
 
 class AsyncRunner(Runner):
@@ -69,7 +70,7 @@ class AsyncRunner(Runner):
             message = await self._inbox.get()
             if isinstance(message, Shutdown):
                 await asyncio.gather(*self._tasks.values(), return_exceptions=True)
-                return EXIT_OK
+                return WorkerExit.OK
             if isinstance(message, Predict):
                 self._tasks[message.id] = asyncio.create_task(self._predict(message))
 

@@ -1,15 +1,10 @@
 """The worker process: `python -m runtime.worker --control ... --events ... --predictor ...`.
 
 Started fresh by the supervisor (never forked from the front), so the model's imports and CUDA
-start clean. It defers to its parent: SIGINT and SIGTERM are ignored (the front coordinates shutdown, and a
-signal sent to the whole process group must not cut a prediction short), and it
+start clean. It defers to its parent: SIGINT and SIGTERM are ignored (the front coordinates
+shutdown, and a signal sent to the whole process group must not cut a prediction short), and it
 exits when the front dies, by the kernel's parent-death signal and by a parent-pid check in the
-control thread.
-
-Exit codes (a protocol with the supervisor):
-  0  shut down when asked
-  3  the predictor could not be loaded (file missing, import failed, bad signature)
-  4  setup() failed
+control thread. Its exit codes are `runtime.ipc.messages.WorkerExit`.
 """
 
 from __future__ import annotations
@@ -27,17 +22,14 @@ from typing import Any
 import zmq
 
 from runtime.cog_alias import install_cog_alias
-from runtime.ipc.messages import Cancel, Log, PredictorLoaded, SetupFailed
+from runtime.ipc.messages import Cancel, Log, PredictorLoaded, SetupFailed, WorkerExit
 from runtime.ipc.transport import Endpoints, WorkerChannel
 from runtime.schema.signature import SignatureError, describe_predictor
 from runtime.worker.capture import OutputCapture, route_by_prediction
 from runtime.worker.healthcheck import Healthchecks, healthcheck_of
 from runtime.worker.loader import LoadError, load_predictor
 from runtime.worker.outbox import Outbox
-from runtime.worker.priority import step_aside
-from runtime.worker.runner import Entrypoint, Runner, make_runner
-
-EXIT_LOAD_FAILED = 3
+from runtime.worker.runner import Entrypoint, Runner, SyncRunner
 _PARENT_CHECK_MS = 250
 _PR_SET_PDEATHSIG = 1
 
@@ -83,6 +75,15 @@ def _entrypoint(ref: str, workdir: str, method: str, max_concurrency: int) -> En
     return Entrypoint(function, describe_predictor(function, max_concurrency=max_concurrency))
 
 
+def _runner(predict: Entrypoint, train: Entrypoint | None, channel: WorkerChannel, outbox: Outbox,
+            capture: OutputCapture) -> Runner:
+    if predict.spec.is_async:
+        from runtime.worker.async_runner import AsyncRunner  # and asyncio, only for async predictors
+
+        return AsyncRunner(predict, train, channel, outbox, capture)
+    return SyncRunner(predict, train, channel, outbox, capture)
+
+
 def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m runtime.worker")
     parser.add_argument("--requests", required=True)
@@ -104,8 +105,10 @@ def run(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _die_with_parent(args.parent_pid)
     channel = WorkerChannel(Endpoints(requests=args.requests, control=args.control, events=args.events))
-    # After the channel: its I/O threads, which carry every message, keep the default priority.
-    step_aside(args.nice)
+    # After the channel: its I/O threads, which carry every message, keep the default priority;
+    # the main thread, and the predictor's threads after it, let the front have the CPU first.
+    if args.nice > 0:
+        os.nice(args.nice)
     outbox = Outbox(channel.send)
 
     def deliver_log(owner: str | None, stream: Any, text: str) -> None:
@@ -134,11 +137,11 @@ def run(argv: list[str]) -> int:
         capture.drain()
         outbox.send(SetupFailed(error=str(error)))
         channel.close()
-        return EXIT_LOAD_FAILED
+        return WorkerExit.LOAD_FAILED
     outbox.send(PredictorLoaded(spec=predict.spec, training_spec=train.spec if train else None))
     if predict.spec.max_concurrency > 1:
         route_by_prediction(deliver_log)
-    runner = make_runner(predict, train, channel, outbox, capture)
+    runner = _runner(predict, train, channel, outbox, capture)
     check = healthcheck_of(predict.function)
     if check is not None:
         runner.on_ready = Healthchecks(check, outbox.send, args.healthcheck_interval,

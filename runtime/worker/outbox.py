@@ -9,15 +9,6 @@ for a minute does not hold its chunk for that minute: it goes within the interva
 the flusher needs to get the GIL). A language model's tokens, tens of milliseconds apart, each
 go out at once.
 
-After sending a chunk at once, the worker yields the CPU, so that ZeroMQ's I/O thread carries
-it now (runtime/worker/priority.py says why a busy thread could otherwise keep it waiting). A
-fast iterator also yields it at least every `YIELD_EVERY` between sends: whoever reads its output
-(the front, a client on the same host) may wake on this CPU having had more than its fair share of
-it lately, and Linux then lets it in only at the next reschedule, which for a thread that never
-blocks is the next timer tick (4 ms at 250 Hz). On two CPUs that delayed up to a quarter of the
-benchmark's streams by 0.8 to 2 ms before their first token; yielding costs a few per cent of the
-time a thousand-token burst takes.
-
 Order is kept: any other message (a log line, a result) first sends the chunks held before it.
 Each chunk is encoded when it is yielded, so a value msgpack cannot carry fails the prediction
 there, as it would unbatched, and not a later batch.
@@ -25,7 +16,6 @@ there, as it would unbatched, and not a later batch.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from typing import Any, Callable
@@ -42,7 +32,6 @@ from runtime.ipc.messages import (
 from runtime.ipc.transport import encode
 
 DEFAULT_INTERVAL = 0.002
-YIELD_EVERY = 50e-6
 
 _TERMINAL = (PredictionSucceeded, PredictionFailed, PredictionCanceled)
 
@@ -66,7 +55,6 @@ class Outbox:
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._flusher: threading.Thread | None = None
-        self._last_yield = float("-inf")
 
     def send(self, message: EventMessage) -> None:
         with self._lock:
@@ -85,16 +73,12 @@ class Outbox:
                 stream = self._streams[prediction_id] = _Stream()
             held = bool(stream.held)
             stream.held.append(encoded)
-            sent = now - stream.last_sent >= self._interval
-            if sent:
+            if now - stream.last_sent >= self._interval:
                 self._flush(prediction_id, stream, now, held)
             elif not held:
                 self._holding += 1
                 self._start_flusher()
                 self._wake.notify()
-        if sent or now - self._last_yield >= YIELD_EVERY:
-            self._last_yield = now  # unlocked: a yield more or less between threads does no harm
-            os.sched_yield()
 
     def _flush(self, prediction_id: str, stream: _Stream, now: float, counted: bool = True) -> None:
         if counted:

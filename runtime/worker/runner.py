@@ -14,6 +14,7 @@ so files it creates with `tempfile` go when the front removes that directory.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import signal
@@ -22,7 +23,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import msgspec
 
@@ -37,6 +38,7 @@ from runtime.ipc.messages import (
     SetupFailed,
     SetupSucceeded,
     Shutdown,
+    WorkerExit,
 )
 from runtime.ipc.transport import WorkerChannel
 from runtime.schema.arguments import prepared_arguments
@@ -47,9 +49,6 @@ from runtime.worker.capture import OutputCapture
 from runtime.worker.outbox import Outbox
 
 Send = Callable[[EventMessage], None]
-
-EXIT_OK = 0
-EXIT_SETUP_FAILED = 4
 
 
 @dataclass(frozen=True)
@@ -77,19 +76,14 @@ def _setup_arguments(setup: Callable[..., Any]) -> dict[str, Any]:
     return {"weights": weights or None}
 
 
-class temporary_directory:  # noqa: N801 - used like a function, as contextlib.closing is
+@contextlib.contextmanager
+def temporary_directory(workdir: str) -> Iterator[None]:
     """tempfile's directory while a prediction runs: its workdir, which the front made, empty,
-    and removes what is left in. A class, as `prepared_arguments` is, for speed."""
-
-    __slots__ = ("_workdir",)
-
-    def __init__(self, workdir: str) -> None:
-        self._workdir = workdir
-
-    def __enter__(self) -> None:
-        tempfile.tempdir = self._workdir
-
-    def __exit__(self, *exc_info: object) -> None:
+    and removes what is left in."""
+    tempfile.tempdir = workdir
+    try:
+        yield
+    finally:
         tempfile.tempdir = None
 
 
@@ -138,9 +132,9 @@ class Runner:
             self.send(SetupSucceeded())
             if self.on_ready is not None:
                 self.on_ready()
-            return EXIT_OK
+            return WorkerExit.OK
         self.send(SetupFailed(error=f"setup() failed: {type(error).__name__}: {error}"))
-        return EXIT_SETUP_FAILED
+        return WorkerExit.SETUP_FAILED
 
     def _entry(self, request: Predict) -> Entrypoint:
         if request.train:
@@ -205,7 +199,7 @@ class SyncRunner(Runner):
         while True:
             message = self.channel.receive(self.channel.requests)
             if isinstance(message, Shutdown):
-                return EXIT_OK
+                return WorkerExit.OK
             if isinstance(message, Predict):
                 self._predict(message)
 
@@ -241,12 +235,3 @@ class SyncRunner(Runner):
         for item in result:
             self._emit_chunk(request.id, item, request.workdir)
         return None
-
-
-def make_runner(predict: Entrypoint, train: Entrypoint | None, channel: WorkerChannel, outbox: Outbox,
-                capture: OutputCapture) -> Runner:
-    if predict.spec.is_async:
-        from runtime.worker.async_runner import AsyncRunner  # and asyncio, only for async predictors
-
-        return AsyncRunner(predict, train, channel, outbox, capture)
-    return SyncRunner(predict, train, channel, outbox, capture)

@@ -13,7 +13,7 @@ import pytest
 from runtime.ipc.messages import EventMessage, Log, OutputChunks, PredictionSucceeded
 from runtime.ipc.transport import FrontChannel, WorkerChannel
 from runtime.worker import outbox as outbox_module
-from runtime.worker.outbox import YIELD_EVERY, Outbox
+from runtime.worker.outbox import Outbox
 
 RECEIVE_DEADLINE = 10.0  # far below the 60 s interval the tests use to hold chunks "for ever"
 FOREVER = 60.0
@@ -76,30 +76,6 @@ def test_a_burst_sends_its_first_chunk_alone_and_the_rest_together_in_order(pipe
     events = receive(front, until_ended)
     assert chunks(events) == [("p", ["tok0"]), ("p", [f"tok{i}" for i in range(1, 1000)])]
     assert events[-1] == ended("p")
-
-
-def test_a_busy_iterator_gives_up_the_cpu_between_its_chunks(pipe: Pipe, monkeypatch: pytest.MonkeyPatch) -> None:
-    # A reader waking on the iterator's CPU may otherwise wait for the next timer tick.
-    front, worker = pipe
-    yields = 0
-    real_yield = outbox_module.os.sched_yield
-
-    def counted_yield() -> None:  # the real call, counted
-        nonlocal yields
-        yields += 1
-        real_yield()
-
-    monkeypatch.setattr(outbox_module.os, "sched_yield", counted_yield)
-    outbox = Outbox(worker.send, interval=FOREVER)
-    for i in range(20):
-        computing_until = time.perf_counter() + 2 * YIELD_EVERY
-        while time.perf_counter() < computing_until:
-            pass  # a predictor computing its next token, without blocking
-        outbox.send_chunk("p", f"tok{i}")
-    outbox.send(ended("p"))
-    events = receive(front, until_ended)
-    assert yields == 20  # the first chunk is sent at once; the held ones each yield too
-    assert chunks(events) == [("p", ["tok0"]), ("p", [f"tok{i}" for i in range(1, 20)])]
 
 
 def test_a_held_chunk_goes_out_without_anything_else_being_sent(pipe: Pipe) -> None:
