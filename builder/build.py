@@ -4,7 +4,7 @@ Exceptions (each message is one line for the user):
 
     EngineError   the Docker engine cannot be reached
     BuildError    (builder.context) the context, a build step or a push failed
-    ConfigError   (builder.config) cog.yaml is wrong
+    CogYamlError   (builder.config) cog.yaml is wrong
 
 The SDK's `APIClient.build()` drives the engine's classic builder (no BuildKit session), which
 is why the generated Dockerfile avoids BuildKit-only syntax.
@@ -29,7 +29,7 @@ import requests.exceptions
 from docker import APIClient
 
 from builder import dockerfile
-from builder.config import Config
+from runtime.cog_yaml import Config
 from builder.context import CACHE_DIR, BuildError, resolve_dependencies, sprocket_wheel, write_context
 from builder.serve import ContainerServer, ServerError, fetch_openapi
 
@@ -196,10 +196,10 @@ def build_image(client: APIClient, model_dir: Path, config: Config, tag: str, *,
         out.write(f"sprocket: {message}\n")
         out.flush()
 
+    text = dockerfile.generate(config)  # first: it refuses what no image can hold
     cache = model_dir / CACHE_DIR
     wheel = sprocket_wheel(cache, log)
     deps = resolve_dependencies(config, model_dir, cache, wheel, log)
-    text = dockerfile.generate(config)
     with tempfile.TemporaryFile() as context:
         write_context(context, text, model_dir, deps, wheel)
         size = context.tell()

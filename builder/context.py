@@ -31,7 +31,7 @@ from typing import IO, Callable
 
 from docker.utils.build import exclude_paths
 
-from builder.config import Config
+from runtime.cog_yaml import CogYamlError, Config
 
 __all__ = ["BuildError", "CACHE_DIR", "sprocket_wheel", "resolve_dependencies", "write_context",
            "source_root"]
@@ -164,12 +164,16 @@ def resolve_dependencies(config: Config, model_dir: Path, cache: Path, sprocket:
 
     Reuses the previous set while its inputs are unchanged. Raises BuildError naming pip's error.
     """
-    lines = wheel_requirements(sprocket)
     user_requirements = ""
     if config.build.python_requirements:
         path = model_dir / config.build.python_requirements
+        if not path.is_file():
+            raise CogYamlError(f"cog.yaml: build.python_requirements names {config.build.python_requirements}, "
+                               f"which is not a file in {model_dir}")
         user_requirements = path.read_text()
-        lines.append(f"-r {path}")
+    lines = wheel_requirements(sprocket)
+    if config.build.python_requirements:
+        lines.append(f"-r {model_dir / config.build.python_requirements}")
     lines += list(config.build.python_packages)
     minor = config.build.python_minor
     key = hashlib.sha256(json.dumps(

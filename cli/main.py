@@ -41,12 +41,12 @@ class PredictionFailed(Exception):
 
 def _error_codes() -> list[tuple[type[BaseException], int]]:
     from builder.build import EngineError
-    from builder.config import ConfigError
+    from runtime.cog_yaml import CogYamlError
     from builder.context import BuildError
     from builder.serve import ServerError
     from cli.init import InitError
     from cli.predict import InputError
-    return [(UsageError, 2), (InputError, 2), (InitError, 2), (ConfigError, 3), (EngineError, 4),
+    return [(UsageError, 2), (InputError, 2), (InitError, 2), (CogYamlError, 3), (EngineError, 4),
             (BuildError, 5), (ServerError, 6), (PredictionFailed, 1)]
 
 
@@ -60,8 +60,8 @@ def _model_dir() -> Path:
 
 
 def _load_config(directory: Path) -> Any:
-    from builder import config
-    loaded = config.load(str(directory))
+    from runtime import cog_yaml
+    loaded = cog_yaml.load(str(directory))
     for warning in loaded.warnings:
         _say(f"warning: {warning}")
     return loaded

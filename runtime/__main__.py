@@ -24,7 +24,6 @@ from runtime.ipc.transport import FrontChannel
 from runtime.listen import bind_listener
 from runtime.logs import configure_logging
 from runtime.supervisor.process import spawn_worker
-from runtime.supervisor.settings import worker_settings
 
 
 def _event_loop_factory() -> object:
@@ -41,7 +40,7 @@ def main() -> None:
         configure_logging(config.log_level, config.log_format)
         sock = bind_listener(config.host, config.port)
         channel = FrontChannel()
-        first_worker = spawn_worker(channel.open_for_worker(), worker_settings(config))
+        first_worker = spawn_worker(channel.open_for_worker(), config)
         # The HTTP stack, imported while the worker boots. aiohttp's CA certificates are read on
         # a thread while the rest of it loads (ssl itself only now, after the worker is on its way).
         from runtime.http.certificates import read_in_background

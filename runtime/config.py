@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-import yaml
+from runtime import cog_yaml
 
 
 class ConfigError(Exception):
@@ -161,8 +161,6 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds between samples of the worker's memory and CPU."),
     Setting("gpu_interval", None, "SPROCKET_GPU_INTERVAL", parse_seconds, 5.0,
             "Seconds between GPU samples (NVML); no NVIDIA driver: no GPU watch."),
-    Setting("nvml_module", None, "SPROCKET_NVML_MODULE", str, "pynvml",
-            "Python module that provides NVML; tests name a stand-in."),
     Setting("worker_nice", None, "SPROCKET_WORKER_NICE", int, 5,
             "Niceness added to the worker, so the front wins the CPU when both want it and health checks "
             "stay fast under a CPU-bound predict(); 0 to keep them equal."),
@@ -213,7 +211,6 @@ class ServerConfig:
     memory_limit_mb: int | None
     watch_interval: float
     gpu_interval: float
-    nvml_module: str
     worker_nice: int
     healthcheck_interval: float
     healthcheck_timeout: float
@@ -260,54 +257,6 @@ def _resolve(setting: Setting, flag_value: str | None, environ: Mapping[str, str
         raise ConfigError(f"{source} has value {raw!r}: {error}") from None
 
 
-def load_cog_yaml(workdir: str) -> dict[str, Any]:
-    path = os.path.join(workdir, "cog.yaml")
-    try:
-        with open(path, encoding="utf-8") as file:
-            document = yaml.safe_load(file)
-    except FileNotFoundError:
-        raise ConfigError(f"no cog.yaml in {workdir}: run from the model directory") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"cog.yaml is not valid YAML{where}: {getattr(error, 'problem', error)}") from None
-    if document is None:
-        return {}
-    if not isinstance(document, dict):
-        raise ConfigError(f"cog.yaml must be a mapping of keys, got {type(document).__name__}")
-    return document
-
-
-def _model_environment(cog_yaml: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
-    entries = cog_yaml.get("environment") or []
-    pairs = []
-    for entry in entries if isinstance(entries, list) else [entries]:
-        name, sep, value = entry.partition("=") if isinstance(entry, str) else ("", "", "")
-        if not sep or not name:
-            raise ConfigError(f"cog.yaml environment entries must look like NAME=value, got {entry!r}")
-        pairs.append((name, value))
-    return tuple(pairs)
-
-
-def _concurrency(cog_yaml: Mapping[str, Any]) -> int | None:
-    section = cog_yaml.get("concurrency")
-    if section is None:
-        return None
-    value = section.get("max") if isinstance(section, dict) else None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ConfigError(f"cog.yaml concurrency.max must be a positive integer, got {value!r}")
-    return value
-
-
-def _ref_from_yaml(cog_yaml: Mapping[str, Any], key: str) -> str | None:
-    ref = cog_yaml.get(key)
-    if ref is None:
-        return None
-    if not isinstance(ref, str) or ":" not in ref:
-        raise ConfigError(f"cog.yaml '{key}' must look like \"{key}.py:{'Predictor' if key == 'predict' else 'train'}\", got {ref!r}")
-    return ref
-
-
 def _check_file(workdir: str, ref: str) -> None:
     file_name = ref.partition(":")[0]
     if not os.path.isfile(os.path.join(workdir, file_name)):
@@ -335,20 +284,21 @@ def load_config(argv: Sequence[str], environ: Mapping[str, str], workdir: str) -
     model_environment: tuple[tuple[str, str], ...] = ()
     # With the predictor named in the environment (as Cog's images do) cog.yaml is optional.
     if values["predictor_ref"] is None or os.path.exists(os.path.join(workdir, "cog.yaml")):
-        cog_yaml = load_cog_yaml(workdir)
-        model_environment = _model_environment(cog_yaml)
-        for name, key in (("predictor_ref", "predict"), ("trainer_ref", "train")):
-            if values[name] is None:
-                values[name] = _ref_from_yaml(cog_yaml, key)
-        if values["max_concurrency"] is None:
-            values["max_concurrency"] = _concurrency(cog_yaml)
+        try:
+            model = cog_yaml.load(workdir)
+        except cog_yaml.CogYamlError as error:
+            raise ConfigError(str(error)) from None
+        model_environment = model.environment
+        values["predictor_ref"] = values["predictor_ref"] or model.predict
+        values["trainer_ref"] = values["trainer_ref"] or model.train
+        values["max_concurrency"] = values["max_concurrency"] or model.concurrency_max
     if mode == "train":
         # Cog's --x-mode train: POST /predictions runs train(); there are no /trainings routes.
         if values["trainer_ref"] is None:
             raise ConfigError("--x-mode train needs a 'train' entry in cog.yaml (or COG_TRAIN_TYPE_STUB)")
         values["predictor_ref"], values["trainer_ref"] = values["trainer_ref"], None
     if values["predictor_ref"] is None:
-        raise ConfigError("cog.yaml has no 'predict' key: add e.g. predict: \"predict.py:Predictor\"")
+        raise ConfigError("cog.yaml: no 'predict' key; add e.g. predict: \"predict.py:Predictor\"")
     for ref in (values["predictor_ref"], values["trainer_ref"]):
         if ref is not None:
             _check_file(workdir, ref)

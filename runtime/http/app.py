@@ -19,9 +19,8 @@ from runtime.http.loop_watch import LoopWatch
 from runtime.http.service import PredictionService
 from runtime.ipc.transport import FrontChannel
 from runtime.metrics import Metrics
-from runtime.supervisor.monitor import Monitor, MonitorSettings
+from runtime.supervisor.monitor import Monitor
 from runtime.supervisor.process import WorkerProcess
-from runtime.supervisor.settings import worker_settings
 from runtime.supervisor.supervisor import Supervisor
 
 
@@ -44,18 +43,13 @@ async def _stop_worker(app: web.Application) -> None:
     await app[SERVICE].supervisor.stop()
 
 
-def monitor_settings(config: ServerConfig) -> MonitorSettings:
-    return MonitorSettings(
-        interval=config.watch_interval, gpu_interval=config.gpu_interval, nvml_module=config.nvml_module,
-        memory_limit_bytes=config.memory_limit_mb * MIB if config.memory_limit_mb else None)
-
-
 def build_app(config: ServerConfig, channel: FrontChannel | None = None,
               first_worker: WorkerProcess | None = None) -> web.Application:
     app = web.Application(client_max_size=config.max_body_bytes)
-    supervisor = Supervisor(worker_settings(config), Metrics(), channel, first_worker)
+    supervisor = Supervisor(config, Metrics(), channel, first_worker)
     app[SERVICE] = PredictionService(supervisor, config)
-    app[MONITOR] = Monitor(supervisor, monitor_settings(config))
+    memory_limit = config.memory_limit_mb * MIB if config.memory_limit_mb else None
+    app[MONITOR] = Monitor(supervisor, config.watch_interval, config.gpu_interval, memory_limit)
     app[LOOP_WATCH] = LoopWatch()
     app[SHUTDOWN_REQUESTED] = asyncio.Event()
     app.cleanup_ctx.append(_lifetime)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from runtime.supervisor.gpu import GpuSample, GpuWatcher
@@ -23,21 +22,15 @@ log = logging.getLogger("sprocket.supervisor")
 STUCK_SECONDS = 3.0
 
 
-@dataclass(frozen=True)
-class MonitorSettings:
-    interval: float = 1.0
-    memory_limit_bytes: int | None = None
-    gpu_interval: float = 5.0
-    nvml_module: str = "pynvml"
-
-
 class Monitor:
-    def __init__(self, supervisor: Supervisor, settings: MonitorSettings) -> None:
+    def __init__(self, supervisor: Supervisor, interval: float, gpu_interval: float,
+                 memory_limit_bytes: int | None) -> None:
         self.supervisor = supervisor
-        self.settings = settings
+        self._interval = interval
+        self._memory_limit_bytes = memory_limit_bytes
         self.process: ProcessSample | None = None
         self.gpus: list[GpuSample] = []
-        self._gpu = GpuWatcher(settings.gpu_interval, settings.nvml_module)
+        self._gpu = GpuWatcher(gpu_interval)
         self._task: asyncio.Task[None] | None = None
         self._stuck_since: float | None = None
 
@@ -53,7 +46,7 @@ class Monitor:
 
     async def _sample_forever(self) -> None:
         while True:
-            await asyncio.sleep(self.settings.interval)
+            await asyncio.sleep(self._interval)
             watch = self.supervisor.watch
             if watch is None:
                 continue
@@ -64,7 +57,7 @@ class Monitor:
             metrics = self.supervisor.metrics
             metrics.worker_rss.set(sample.rss_bytes)
             metrics.worker_cpu.set(sample.cpu_seconds)
-            limit = self.settings.memory_limit_bytes
+            limit = self._memory_limit_bytes
             if limit is not None and sample.rss_bytes > limit:
                 self.supervisor.kill_worker(
                     f"exceeded memory limit {limit // MIB} MiB (RSS {sample.rss_bytes // MIB} MiB)", Cause.LIMIT)

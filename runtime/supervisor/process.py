@@ -9,9 +9,9 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 
+from runtime.config import ServerConfig
 from runtime.ipc.messages import WorkerExit
 from runtime.ipc.transport import Endpoints
-from runtime.supervisor.settings import WorkerSettings
 
 log = logging.getLogger("sprocket.supervisor")
 
@@ -89,22 +89,22 @@ class WorkerProcess:
         return self._popen.wait()
 
 
-def spawn_worker(endpoints: Endpoints, settings: WorkerSettings) -> WorkerProcess:
-    trainer = ["--trainer", settings.trainer_ref] if settings.trainer_ref else []
+def spawn_worker(endpoints: Endpoints, config: ServerConfig) -> WorkerProcess:
+    trainer = ["--trainer", config.trainer_ref] if config.trainer_ref else []
     popen = subprocess.Popen(
         [sys.executable, "-P", "-m", "runtime.worker",
          "--requests", endpoints.requests,
          "--control", endpoints.control,
          "--events", endpoints.events,
-         "--predictor", settings.predictor_ref,
+         "--predictor", config.predictor_ref,
          *trainer,
-         "--max-concurrency", str(settings.max_concurrency or 1),
-         "--nice", str(settings.nice),
+         "--max-concurrency", str(config.max_concurrency or 1),
+         "--nice", str(config.worker_nice),
          "--parent-pid", str(os.getpid()),
-         "--healthcheck-interval", str(settings.healthcheck_interval),
-         "--healthcheck-timeout", str(settings.healthcheck_timeout)],
-        cwd=settings.workdir, stdin=subprocess.DEVNULL, env={**dict(settings.environment), **os.environ})
-    log.info("worker=%d started for %s", popen.pid, settings.predictor_ref)
+         "--healthcheck-interval", str(config.healthcheck_interval),
+         "--healthcheck-timeout", str(config.healthcheck_timeout)],
+        cwd=config.workdir, stdin=subprocess.DEVNULL, env={**dict(config.model_environment), **os.environ})
+    log.info("worker=%d started for %s", popen.pid, config.predictor_ref)
     return WorkerProcess(popen)
 
 

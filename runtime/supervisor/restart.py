@@ -16,6 +16,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from runtime.config import ServerConfig
+
 
 class Cause(enum.Enum):
     CRASHED = "crashed"  # exited or was killed without being asked
@@ -34,10 +36,14 @@ class Decision:
 
 @dataclass(frozen=True)
 class RestartPolicy:
-    kind: str = "never"
-    max_restarts: int = 5
-    backoff: float = 1.0
-    backoff_max: float = 60.0
+    kind: str  # "never" or "on-failure"
+    max_restarts: int
+    backoff: float
+    backoff_max: float = 60.0  # the doubling stops here
+
+    @classmethod
+    def from_config(cls, config: ServerConfig) -> "RestartPolicy":
+        return cls(config.restart_policy, config.max_restarts, config.restart_backoff)
 
     def decide(self, cause: Cause, restarts_so_far: int) -> Decision:
         if cause is Cause.STUCK_CANCEL:

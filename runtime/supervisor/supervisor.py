@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal, Protocol
 
+from runtime.config import ServerConfig
 from runtime.ipc.messages import (
     Cancel,
     EventMessage,
@@ -44,8 +45,7 @@ from runtime.ipc.transport import FrontChannel
 from runtime.logbuffer import LogBuffer
 from runtime.metrics import Metrics
 from runtime.supervisor.process import WorkerProcess, describe_exit, kill, spawn_worker, wait_exit
-from runtime.supervisor.restart import Cause
-from runtime.supervisor.settings import WorkerSettings
+from runtime.supervisor.restart import Cause, RestartPolicy
 from runtime.supervisor.slots import Admission, Slots
 from runtime.supervisor.state import State, StateMachine
 from runtime.supervisor.watch import ProcessWatch
@@ -76,10 +76,10 @@ def utc_now() -> datetime:
 
 @dataclass
 class SetupInfo:
+    logs: LogBuffer
     started_at: datetime | None = None
     completed_at: datetime | None = None
     status: str | None = None  # "succeeded" | "failed"
-    logs: LogBuffer = field(default_factory=lambda: LogBuffer(8 * 1024 * 1024))
 
     def as_json(self) -> dict[str, Any]:
         """Cog's shape: {} until setup has finished."""
@@ -106,12 +106,13 @@ class Supervisor:
     """`channel` and `first_worker` may come from `python -m runtime`, which starts the first
     worker before the HTTP stack is even imported; otherwise `start` makes them."""
 
-    def __init__(self, settings: WorkerSettings, metrics: Metrics | None = None,
+    def __init__(self, settings: ServerConfig, metrics: Metrics | None = None,
                  channel: FrontChannel | None = None, first_worker: WorkerProcess | None = None) -> None:
         self.settings = settings
+        self._restart = RestartPolicy.from_config(settings)
         self.metrics = metrics or Metrics()
         self.machine = StateMachine(self._on_transition)
-        self.setup = SetupInfo()
+        self.setup = SetupInfo(LogBuffer(settings.max_log_bytes))
         self.spec: PredictorSpec | None = None
         self.training_spec: PredictorSpec | None = None
         self.draining = False
@@ -175,7 +176,7 @@ class Supervisor:
             self._process, self._first_worker = self._first_worker, None
         else:
             self._process = spawn_worker(self._channel.open_for_worker(), self.settings)
-        self.setup = SetupInfo(started_at=self._process.started_at, logs=LogBuffer(self.settings.max_log_bytes))
+        self.setup = SetupInfo(LogBuffer(self.settings.max_log_bytes), started_at=self._process.started_at)
         self.spec = self.training_spec = None
         self.user_health = None
         self.worker_pid = self._process.pid
@@ -432,7 +433,7 @@ class Supervisor:
         self._fail_in_flight(reason)
         if self.state is State.SETUP_FAILED and cause is not Cause.SETUP:
             cause = Cause.SETUP  # setup never finished: a new worker would only run it again
-        decision = self.settings.restart.decide(cause, self.restarts)
+        decision = self._restart.decide(cause, self.restarts)
         log.info("worker=%d: %s", process.pid, decision.why)
         if decision.restart:
             self.restart_pending = True

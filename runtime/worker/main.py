@@ -91,11 +91,11 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--events", required=True)
     parser.add_argument("--predictor", required=True)
     parser.add_argument("--trainer")
-    parser.add_argument("--max-concurrency", type=int, default=1)
-    parser.add_argument("--nice", type=int, default=0)
+    parser.add_argument("--max-concurrency", type=int, required=True)
+    parser.add_argument("--nice", type=int, required=True)
     parser.add_argument("--parent-pid", type=int, required=True)
-    parser.add_argument("--healthcheck-interval", type=float, default=10.0)
-    parser.add_argument("--healthcheck-timeout", type=float, default=5.0)
+    parser.add_argument("--healthcheck-interval", type=float, required=True)
+    parser.add_argument("--healthcheck-timeout", type=float, required=True)
     return parser.parse_args(argv)
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from builder.config import BuildConfig, Config, ConfigError, Mount, RunCommand, load, loads
+from builder.context import resolve_dependencies
+from runtime.cog_yaml import BuildConfig, Config, CogYamlError, Mount, RunCommand, load, loads
 
 
 def test_minimal_file_gets_defaults() -> None:
@@ -60,15 +61,11 @@ def test_result_is_frozen() -> None:
 
 
 @pytest.mark.parametrize("written, expected", [
-    ('"3.11"', "3.11"), ("3.11", "3.11"), ("3.10", None), ("3.12", "3.12"), ('"3.11.4"', "3.11.4"),
+    ('"3.11"', "3.11"), ("3.11", "3.11"), ("3.10", "3.10"), ("3.12", "3.12"), ('"3.11.4"', "3.11.4"),
 ])
-def test_unquoted_versions_are_read_as_written(written: str, expected: str | None) -> None:
-    # PyYAML reads 3.10 as the float 3.1; Cog reads the text, so do we. (3.10 is below our minimum.)
-    if expected is None:
-        with pytest.raises(ConfigError, match=r'build.python_version must be 3.11 or newer.*got 3.10$'):
-            loads(f"build:\n  python_version: {written}\n")
-    else:
-        assert loads(f"build:\n  python_version: {written}\n").build.python_version == expected
+def test_unquoted_versions_are_read_as_written(written: str, expected: str) -> None:
+    # PyYAML reads 3.10 as the float 3.1; Cog reads the text, so do we.
+    assert loads(f"build:\n  python_version: {written}\n").build.python_version == expected
 
 
 @pytest.mark.parametrize("text, message", [
@@ -100,7 +97,7 @@ def test_unquoted_versions_are_read_as_written(written: str, expected: str | Non
     ("build: [\n", r"^cog.yaml is not valid YAML at line 2"),
 ])
 def test_mistakes_are_one_line_naming_the_key(text: str, message: str) -> None:
-    with pytest.raises(ConfigError, match=message) as caught:
+    with pytest.raises(CogYamlError, match=message) as caught:
         loads(text)
     assert "\n" not in str(caught.value)
 
@@ -119,17 +116,21 @@ def test_cuda_without_gpu_warns() -> None:
 
 
 def test_load_checks_files_in_the_directory(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"^no cog.yaml in .*: run in a model directory, or create one with `sprocket init`$"):
+    with pytest.raises(CogYamlError, match=r"^no cog.yaml in .*: run in a model directory, or create one with `sprocket init`$"):
         load(str(tmp_path))
     (tmp_path / "cog.yaml").write_text('predict: "predict.py:Predictor"\n')
-    with pytest.raises(ConfigError, match=r"predict refers to predict.py, which is not in"):
+    with pytest.raises(CogYamlError, match=r"predict refers to predict.py, which is not in"):
         load(str(tmp_path))
     (tmp_path / "predict.py").write_text("")
     (tmp_path / "cog.yaml").write_text('build: {python_requirements: req.txt}\npredict: "predict.py:Predictor"\n')
-    with pytest.raises(ConfigError, match=r"python_requirements names req.txt, which is not a file"):
-        load(str(tmp_path))
-    (tmp_path / "req.txt").write_text("six\n")
+    # The server reads this file too; only the builder needs the requirements file.
     assert load(str(tmp_path)).build.python_requirements == "req.txt"
+
+
+def test_the_builder_needs_the_requirements_file_cog_yaml_names(tmp_path: Path) -> None:
+    config = loads('build: {python_requirements: req.txt}\n')
+    with pytest.raises(CogYamlError, match=r"python_requirements names req.txt, which is not a file"):
+        resolve_dependencies(config, tmp_path, tmp_path / "cache", tmp_path / "no.whl", lambda message: None)
 
 
 def test_json_dict_round_trips_through_parse() -> None:
@@ -141,5 +142,5 @@ concurrency: {max: 2}
 """
     config = loads(text)
     assert Config(**{**config.__dict__}) == config
-    from builder.config import parse
+    from runtime.cog_yaml import parse
     assert parse(config.to_json_dict()) == config

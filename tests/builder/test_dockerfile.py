@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from builder.config import ConfigError, loads
+from runtime.cog_yaml import CogYamlError, loads
 from builder.dockerfile import CUDA_BASES, HEALTHCHECK_COMMAND, base_image, cuda_base, generate
 
 
@@ -77,7 +77,7 @@ def test_healthcheck_is_the_exec_probe_allowing_busy() -> None:
 
 def test_secret_mounts_need_buildkit() -> None:
     config = loads("build:\n  run:\n    - {command: x, mounts: [{type: secret, id: a, target: /a}]}\n")
-    with pytest.raises(ConfigError, match=r"build.run\[0\].mounts needs BuildKit secret mounts"):
+    with pytest.raises(CogYamlError, match=r"build.run\[0\].mounts needs BuildKit secret mounts"):
         generate(config)
 
 
@@ -116,9 +116,9 @@ def test_gpu_table(cuda: str, cudnn: str | None, python: str, image: str, ppa: b
 
 
 def test_gpu_unknown_versions_name_what_exists() -> None:
-    with pytest.raises(ConfigError, match=r'^cog.yaml: build.cuda must be one of 11.8, 12.1, 12.2, 12.4, 12.6, 12.8, got "10.2"$'):
+    with pytest.raises(CogYamlError, match=r'^cog.yaml: build.cuda must be one of 11.8, 12.1, 12.2, 12.4, 12.6, 12.8, got "10.2"$'):
         cuda_base(loads('build: {gpu: true, cuda: "10.2"}\n'))
-    with pytest.raises(ConfigError, match=r'^cog.yaml: build.cudnn for CUDA 12.4 must be "9", got "8"$'):
+    with pytest.raises(CogYamlError, match=r'^cog.yaml: build.cudnn for CUDA 12.4 must be "9", got "8"$'):
         cuda_base(loads('build: {gpu: true, cuda: "12.4", cudnn: "8"}\n'))
 
 
@@ -130,3 +130,8 @@ def test_every_gpu_row_is_a_wellformed_tag() -> None:
 
 def test_cpu_ignores_cuda() -> None:
     assert base_image(loads('build: {cuda: "12.4", python_version: "3.12"}\n')) == "python:3.12-slim"
+
+
+def test_an_image_needs_a_python_the_server_runs_on() -> None:
+    with pytest.raises(CogYamlError, match=r"build.python_version must be 3.11 or newer .*got 3.10$"):
+        generate(loads("build:\n  python_version: 3.10\n"))

@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from builder.build import BuildResult, EngineError, build_image, connect
-from builder.config import load
+from runtime.cog_yaml import load
 from builder.serve import ContainerServer, free_port
 from tests.cli.helpers import REPO, error_line, file_model, sprocket
 from tests.support import wait_until

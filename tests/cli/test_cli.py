@@ -23,7 +23,7 @@ def test_init_writes_starter_files(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == [".dockerignore", "cog.yaml", "predict.py"]
     assert ".sprocket" in (tmp_path / ".dockerignore").read_text().splitlines()
     # The starter passes our own validation.
-    from builder.config import load
+    from runtime.cog_yaml import load
     assert load(str(tmp_path)).predict == "predict.py:Predictor"
 
 

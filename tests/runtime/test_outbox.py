@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from runtime.ipc.messages import EventMessage, Log, OutputChunks, PredictionSucceeded
 from runtime.ipc.transport import FrontChannel, WorkerChannel
-from runtime.worker import outbox as outbox_module
 from runtime.worker.outbox import Outbox
 
 RECEIVE_DEADLINE = 10.0  # far below the 60 s interval the tests use to hold chunks "for ever"

@@ -87,12 +87,15 @@ def test_configuration_mistakes_are_one_line_and_exit_2(tmp_path: Path) -> None:
         assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
 
 
-def test_bad_cog_yaml_is_one_line(tmp_path: Path) -> None:
+def test_bad_cog_yaml_is_one_line_and_read_as_sprocket_build_reads_it(tmp_path: Path) -> None:
+    (tmp_path / "p.py").write_text("")
     for text, message in [("build: [unclosed", "cog.yaml is not valid YAML at line"),
-                          ("- a list", "cog.yaml must be a mapping"),
-                          ("build: {}", "cog.yaml has no 'predict' key"),
-                          ("predict: 5", "cog.yaml 'predict' must look like"),
-                          ('predict: "p.py:P"\nenvironment: [JUSTANAME]', "environment entries must look like NAME=value")]:
+                          ("- a list", "cog.yaml: the file must be a mapping of keys"),
+                          ("build: {}", "cog.yaml: no 'predict' key"),
+                          ("predict: 5", 'cog.yaml: predict must be a reference like "predict.py:Predictor"'),
+                          ('predict: "p.py:P"\nenvironment: [JUSTANAME]', "environment[0] must be a KEY=VALUE string"),
+                          ('predict: "p.py:P"\nenvironment: ["PATH=/x"]', "sets PATH, which the image manages"),
+                          ('predict: "p.py:P"\nbulid: {}', "unknown key 'bulid'")]:
         (tmp_path / "cog.yaml").write_text(text)
         result = _run_front(tmp_path)
         assert result.returncode == 2 and message in result.stderr, (text, result.stderr)

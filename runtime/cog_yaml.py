@@ -1,6 +1,9 @@
-"""cog.yaml, parsed and validated into a frozen `Config`.
+"""cog.yaml, parsed and validated into a frozen `Config`: the one reader, for the server
+(`python -m runtime`) and the builder (`sprocket build`) alike, so both read a file the same way.
+What only an image needs (a Python version Sprocket runs on, the requirements file) the builder
+checks itself.
 
-Every mistake is one `ConfigError` line naming the key, what it takes and what it got, e.g.
+Every mistake is one `CogYamlError` line naming the key, what it takes and what it got, e.g.
 `cog.yaml: build.python_version must be a string like "3.11", got [3]`. Keys Cog knows that Sprocket
 does not act on are accepted and reported in `Config.warnings`.
 
@@ -17,12 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import yaml
-
-__all__ = ["ConfigError", "Config", "BuildConfig", "RunCommand", "Mount", "load", "parse",
-           "loads", "MIN_PYTHON", "ENV_DENYLIST"]
-
-# Sprocket's runtime itself runs inside the image; setup.cfg's python_requires says 3.11.
-MIN_PYTHON = (3, 11)
 
 # Names a model may not set in `environment:` (Cog v0.16.0 pkg/config/env_variables.go): the image
 # or the platform owns them. A trailing `*` matches a prefix.
@@ -44,7 +41,7 @@ _PREDICTOR_REF = re.compile(r"^([^:\s]+\.py):([A-Za-z_][A-Za-z0-9_]*)$")
 _IMAGE_REF = re.compile(r"^[a-z0-9]+([._:/-][a-zA-Z0-9_.-]+)*(@sha256:[0-9a-f]{64})?$")
 
 
-class ConfigError(Exception):
+class CogYamlError(Exception):
     """cog.yaml is missing or wrong; the message is one line meant for the user."""
 
 
@@ -159,8 +156,8 @@ def _show(value: Any) -> str:
     return repr(value)
 
 
-def _fail(key: str, allowed: str, got: Any) -> ConfigError:
-    return ConfigError(f"cog.yaml: {key} must be {allowed}, got {_show(got)}")
+def _fail(key: str, allowed: str, got: Any) -> CogYamlError:
+    return CogYamlError(f"cog.yaml: {key} must be {allowed}, got {_show(got)}")
 
 
 def _version_text(key: str, value: Any, example: str, pattern: re.Pattern[str]) -> str:
@@ -197,19 +194,13 @@ def _check_keys(section: str, document: Mapping[str, Any], known: tuple[str, ...
         if key in ignored:
             warnings.append(f"cog.yaml: {name} is not supported by Sprocket and is ignored")
         elif key not in known:
-            raise ConfigError(f"cog.yaml: unknown key {name!r}; allowed: {', '.join(known)}")
+            raise CogYamlError(f"cog.yaml: unknown key {name!r}; allowed: {', '.join(known)}")
 
 
 def _parse_python_version(value: Any) -> str:
-    key = "build.python_version"
     if value is None:
         return "3.11"
-    text = _version_text(key, value, "3.11", _VERSION)
-    major, minor = (int(part) for part in text.split(".")[:2])
-    if (major, minor) < MIN_PYTHON:
-        raise ConfigError(f"cog.yaml: {key} must be {MIN_PYTHON[0]}.{MIN_PYTHON[1]} or newer "
-                          f"(Sprocket's server runs in the image), got {_show(value)}")
-    return text
+    return _version_text("build.python_version", value, "3.11", _VERSION)
 
 
 def _parse_run(value: Any) -> tuple[RunCommand, ...]:
@@ -224,7 +215,7 @@ def _parse_run(value: Any) -> tuple[RunCommand, ...]:
         if isinstance(item, dict):
             unknown = set(item) - {"command", "mounts"}
             if unknown:
-                raise ConfigError(f"cog.yaml: unknown key {key}.{sorted(unknown)[0]}; "
+                raise CogYamlError(f"cog.yaml: unknown key {key}.{sorted(unknown)[0]}; "
                                   f"allowed: command, mounts")
             command = item.get("command")
             mounts = _parse_mounts(f"{key}.mounts", item.get("mounts"))
@@ -234,7 +225,7 @@ def _parse_run(value: Any) -> tuple[RunCommand, ...]:
         if not isinstance(command, str) or not command.strip():
             raise _fail(key, "a non-empty shell command string", command)
         if "\n" in command.strip():
-            raise ConfigError(f"cog.yaml: {key} must be one line; split it into several run entries "
+            raise CogYamlError(f"cog.yaml: {key} must be one line; split it into several run entries "
                               f"or join the lines with &&")
         commands.append(RunCommand(command.strip(), mounts))
     return tuple(commands)
@@ -268,7 +259,7 @@ def _parse_predictor_ref(key: str, value: Any, directory: str | None) -> str | N
     if directory is not None:
         module_file = ref.split(":")[0]
         if not os.path.isfile(os.path.join(directory, module_file)):
-            raise ConfigError(f"cog.yaml: {key} refers to {module_file}, which is not in {directory}")
+            raise CogYamlError(f"cog.yaml: {key} refers to {module_file}, which is not in {directory}")
     return ref
 
 
@@ -284,19 +275,19 @@ def _parse_environment(value: Any) -> tuple[tuple[str, str], ...]:
             raise _fail(key, "a KEY=VALUE string", item)
         name, _, text = item.partition("=")
         if not _ENV_NAME.match(name):
-            raise ConfigError(f"cog.yaml: {key} has name {name!r}; a name is letters, digits and _ "
+            raise CogYamlError(f"cog.yaml: {key} has name {name!r}; a name is letters, digits and _ "
                               f"and does not start with a digit")
         for denied in ENV_DENYLIST:
             if name == denied or (denied.endswith("*") and name.startswith(denied[:-1])):
-                raise ConfigError(f"cog.yaml: {key} sets {name}, which the image manages; "
+                raise CogYamlError(f"cog.yaml: {key} sets {name}, which the image manages; "
                                   f"not allowed: {', '.join(ENV_DENYLIST)}")
         if name in seen:
-            raise ConfigError(f"cog.yaml: {key} sets {name} a second time")
+            raise CogYamlError(f"cog.yaml: {key} sets {name} a second time")
         seen[name] = text
     return tuple(sorted(seen.items()))
 
 
-def _parse_build(value: Any, directory: str | None, warnings: list[str]) -> BuildConfig:
+def _parse_build(value: Any, warnings: list[str]) -> BuildConfig:
     if value is None:
         return BuildConfig()
     if not isinstance(value, dict):
@@ -315,11 +306,8 @@ def _parse_build(value: Any, directory: str | None, warnings: list[str]) -> Buil
             raise _fail("build.python_requirements", "a path to a requirements file", requirements)
         requirements = requirements.strip()
         if packages:
-            raise ConfigError("cog.yaml: build.python_packages and build.python_requirements cannot "
+            raise CogYamlError("cog.yaml: build.python_packages and build.python_requirements cannot "
                               "both be set; move the packages into the requirements file")
-        if directory is not None and not os.path.isfile(os.path.join(directory, requirements)):
-            raise ConfigError(f"cog.yaml: build.python_requirements names {requirements}, "
-                              f"which is not a file in {directory}")
     system = _string_list("build.system_packages", value.get("system_packages"), "apt packages")
     for index, package in enumerate(system):
         if not re.match(r"^[A-Za-z0-9][A-Za-z0-9.+:=~_-]*$", package):
@@ -338,15 +326,16 @@ def _parse_build(value: Any, directory: str | None, warnings: list[str]) -> Buil
 
 
 def parse(document: Any, directory: str | None = None) -> Config:
-    """Validate a loaded cog.yaml document. With `directory`, files it names must exist there."""
+    """Validate a loaded cog.yaml document. With `directory`, the predictor and trainer files it
+    names must exist there."""
     if document is None:
         document = {}
     if not isinstance(document, dict):
-        raise ConfigError(f"cog.yaml: the file must be a mapping of keys "
+        raise CogYamlError(f"cog.yaml: the file must be a mapping of keys "
                           f"({', '.join(TOP_LEVEL_KEYS)}), got {_show(document)}")
     warnings: list[str] = []
     _check_keys("", document, TOP_LEVEL_KEYS, IGNORED_TOP_LEVEL, warnings)
-    build = _parse_build(document.get("build"), directory, warnings)
+    build = _parse_build(document.get("build"), warnings)
     predict = _parse_predictor_ref("predict", document.get("predict"), directory)
     train = _parse_predictor_ref("train", document.get("train"), directory)
     image = document.get("image")
@@ -362,10 +351,6 @@ def parse(document: Any, directory: str | None = None) -> Config:
         if concurrency_max is not None and (not isinstance(concurrency_max, int)
                                             or isinstance(concurrency_max, bool) or concurrency_max < 1):
             raise _fail("concurrency.max", "a positive integer", concurrency_max)
-        if concurrency_max and concurrency_max > 1 and tuple(
-                int(p) for p in build.python_minor.split(".")) < (3, 11):
-            raise ConfigError("cog.yaml: concurrency.max above 1 needs build.python_version "
-                              f"3.11 or newer, got \"{build.python_version}\"")
     return Config(build=build, predict=predict, train=train, image=image,
                   concurrency_max=concurrency_max,
                   environment=_parse_environment(document.get("environment")),
@@ -379,10 +364,10 @@ def load(directory: str) -> Config:
         with open(path, encoding="utf-8") as file:
             text = file.read()
     except FileNotFoundError:
-        raise ConfigError(f"no cog.yaml in {directory}: run in a model directory, "
+        raise CogYamlError(f"no cog.yaml in {directory}: run in a model directory, "
                           f"or create one with `sprocket init`") from None
     except OSError as error:
-        raise ConfigError(f"cannot read {path}: {error.strerror}") from None
+        raise CogYamlError(f"cannot read {path}: {error.strerror}") from None
     return loads(text, directory)
 
 
@@ -394,5 +379,5 @@ def loads(text: str, directory: str | None = None) -> Config:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise ConfigError(f"cog.yaml is not valid YAML{where}: {problem}") from None
+        raise CogYamlError(f"cog.yaml is not valid YAML{where}: {problem}") from None
     return parse(document, directory)
