@@ -7,7 +7,6 @@ becomes a list. Outputs that are data URIs are written to files; text is printed
 
 from __future__ import annotations
 
-import base64
 import json
 import mimetypes
 import re
@@ -15,11 +14,12 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
+from runtime import data_url
+
 __all__ = ["InputError", "parse_input_flags", "build_input", "write_outputs", "file_to_data_uri",
            "describe_validation_error"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_DATA_URI = re.compile(r"^data:([^;,]*)(;[^,]*)?,(.*)$", re.S)
 
 
 class InputError(Exception):
@@ -38,15 +38,12 @@ def parse_input_flags(flags: list[str]) -> list[tuple[str, str]]:
 
 
 def file_to_data_uri(path: str, name: str) -> str:
-    file = Path(path).expanduser()
     try:
-        data = file.read_bytes()
+        return data_url.from_file(str(Path(path).expanduser()))
     except FileNotFoundError:
         raise InputError(f"input {name}: no such file {path}") from None
     except OSError as error:
         raise InputError(f"input {name}: cannot read {path}: {error.strerror}") from None
-    mime = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
-    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 
 
 def _input_properties(schema: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
@@ -158,16 +155,9 @@ def _extension(mime: str) -> str:
 
 
 def _write_data_uri(uri: str, path: Path) -> Path:
-    match = _DATA_URI.match(uri)
-    assert match
-    mime, params, payload = match[1] or "application/octet-stream", match[2] or "", match[3]
+    data, media_type = data_url.decode(uri)
     if path.suffix == "" and not path.exists():
-        path = path.with_suffix(_extension(mime))
-    if ";base64" in params:
-        data = base64.b64decode(payload)
-    else:
-        from urllib.parse import unquote_to_bytes
-        data = unquote_to_bytes(payload)
+        path = path.with_suffix(_extension(media_type))
     path.write_bytes(data)
     return path
 
@@ -187,7 +177,7 @@ def write_outputs(output: Any, out_path: str | None, stdout: IO[str] = sys.stdou
         return Path(f"{base}.{index}") if (index or isinstance(output, (list, dict))) else base
 
     def replace(value: Any) -> Any:
-        if isinstance(value, str) and _DATA_URI.match(value):
+        if isinstance(value, str) and data_url.parse_header(value):
             path = _write_data_uri(value, target())
             written.append(path)
             return str(path)
@@ -200,7 +190,7 @@ def write_outputs(output: Any, out_path: str | None, stdout: IO[str] = sys.stdou
     shown = replace(output)
     for path in written:
         stderr.write(f"written to {path}\n")
-    if isinstance(output, str) and _DATA_URI.match(output):
+    if isinstance(output, str) and data_url.parse_header(output):
         return written
     if isinstance(shown, str):
         stdout.write(shown + ("" if shown.endswith("\n") else "\n"))

@@ -8,18 +8,17 @@ prediction's own directory under names that cannot escape it. Uploads stream fro
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import mimetypes
 import os
 import re
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 import aiohttp
-import pybase64
+import tenacity
 
+from runtime import data_url
 from runtime.ipc.messages import OutputFile, PredictorSpec
 from runtime.schema.validation import InputValidationError
 
@@ -27,6 +26,7 @@ _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _MAX_NAME = 100
 _DOWNLOAD_CHUNK = 1024 * 1024
 _UPLOAD_ATTEMPTS = 3
+_UPLOAD_BACKOFF_FIRST = 0.4  # seconds, doubling
 
 
 class InputFileError(Exception):
@@ -54,30 +54,12 @@ class DownloadLimits:
     timeout: float
 
 
-def _decode_data_uri(uri: str) -> tuple[bytes, str]:
-    comma = uri.find(",")
-    header = uri[:comma]
-    media_type = header[5:].split(";")[0] or "text/plain"
-    if not header.endswith(";base64"):
-        return urllib.parse.unquote_to_bytes(uri[comma + 1:]), media_type
-    # pybase64 decodes with SIMD, several times faster than the standard library on megabytes,
-    # and a view of the payload spares copying it first.
-    payload = memoryview(uri.encode("ascii"))[comma + 1:]
-    try:
-        return pybase64.b64decode(payload, validate=True), media_type
-    except binascii.Error:
-        return base64.b64decode(payload, validate=True), media_type  # its message says what is wrong
-
-
-def _write_data_uri(uri: str, directory: str, prefix: str, max_bytes: int) -> str:
-    data, media_type = _decode_data_uri(uri)
-    if len(data) > max_bytes:
-        raise InputFileError(f"the data URL holds {len(data)} bytes, more than the limit of {max_bytes} "
-                             "(SPROCKET_DOWNLOAD_MAX_BYTES)")
-    extension = mimetypes.guess_extension(media_type) or ""
-    path = os.path.join(directory, f"{prefix}-input{extension}")
+def _write_data_url(url: str, directory: str, prefix: str, max_bytes: int) -> str:
+    header = data_url.parse_header(url)
+    assert header is not None  # checked when the request was validated
+    path = os.path.join(directory, f"{prefix}-input{mimetypes.guess_extension(header.media_type) or ''}")
     with open(path, "wb") as file:
-        file.write(data)
+        data_url.write(url, file, max_bytes)
     return path
 
 
@@ -140,10 +122,10 @@ class InputFiles:
             paths = []
             for index, (name, position, url) in enumerate(jobs):
                 try:
-                    paths.append(_write_data_uri(url, directory, f"d{index}", max_bytes))
-                except (binascii.Error, ValueError, InputFileError) as error:
+                    paths.append(_write_data_url(url, directory, f"d{index}", max_bytes))
+                except data_url.DataUrlError as error:
                     loc: list[str | int] = ["body", "input", name, *([] if position is None else [position])]
-                    reason = error if isinstance(error, InputFileError) else f"the data URL does not decode: {error}"
+                    reason = f"{error} (SPROCKET_DOWNLOAD_MAX_BYTES)" if isinstance(error, data_url.TooLarge) else error
                     raise InputValidationError([{"loc": loc, "msg": str(reason), "type": "value_error.url"}]) from None
             return paths
 
@@ -205,14 +187,8 @@ def contains_file(value: Any) -> bool:
     return False
 
 
-def _media_type(path: str) -> str:
-    return mimetypes.guess_type(path)[0] or "application/octet-stream"
-
-
-def _data_uri(path: str) -> str:
-    with open(path, "rb") as file:
-        encoded = pybase64.b64encode(file.read()).decode("ascii")
-    return f"data:{_media_type(path)};base64,{encoded}"
+# What makes an upload worth another attempt: the network, or the receiver's HTTP error.
+_RETRIED = (aiohttp.ClientError, asyncio.TimeoutError, OutputFileError)
 
 
 class OutputEncoder:
@@ -253,25 +229,28 @@ class OutputEncoder:
                 return await self._retrying(path, self._put_multipart)
             if self._upload_url:
                 return await self._retrying(path, self._put_raw)
-            return await asyncio.to_thread(_data_uri, path)
+            return await asyncio.to_thread(data_url.from_file, path)
         except OutputFileError:
             raise
         except Exception as error:  # a file that vanished, a name no request can carry, ...
             raise OutputFileError(f"output file {os.path.basename(path)} could not be returned: "
                                   f"{type(error).__name__}: {error}") from error
 
-    async def _retrying(self, path: str, put: Any) -> str:
-        for attempt in range(1, _UPLOAD_ATTEMPTS + 1):
+    async def _retrying(self, path: str, put: Callable[[str], Awaitable[str]]) -> str:
+        async def attempt_once() -> str:
             try:
                 return await put(path)
-            except (aiohttp.ClientError, asyncio.TimeoutError, OutputFileError) as error:
+            except _RETRIED:
                 self._on_upload_failure()
-                if attempt == _UPLOAD_ATTEMPTS:
-                    raise OutputFileError(
-                        f"uploading output file {os.path.basename(path)} failed after "
-                        f"{_UPLOAD_ATTEMPTS} attempts: {error or type(error).__name__}") from None
-                await asyncio.sleep(0.2 * 2 ** attempt)
-        raise AssertionError("unreachable")
+                raise
+
+        try:
+            return await tenacity.retry(stop=tenacity.stop_after_attempt(_UPLOAD_ATTEMPTS),
+                                        wait=tenacity.wait_exponential(multiplier=_UPLOAD_BACKOFF_FIRST),
+                                        retry=tenacity.retry_if_exception_type(_RETRIED), reraise=True)(attempt_once)()
+        except _RETRIED as error:
+            raise OutputFileError(f"uploading output file {os.path.basename(path)} failed after "
+                                  f"{_UPLOAD_ATTEMPTS} attempts: {error or type(error).__name__}") from None
 
     def _target(self, base: str, path: str) -> str:
         name = urllib.parse.quote(safe_file_name(path, "output"))
@@ -280,7 +259,7 @@ class OutputEncoder:
     async def _put_raw(self, path: str) -> str:
         assert self._upload_url is not None
         url = self._target(self._upload_url, path)
-        headers = {"Content-Type": _media_type(path), "X-Prediction-ID": self._prediction_id,
+        headers = {"Content-Type": data_url.media_type_of(path), "X-Prediction-ID": self._prediction_id,
                    **self._trace_headers}
         with open(path, "rb") as file:  # aiohttp streams an open file; it is never read whole
             async with self._session.put(url, data=file, headers=headers) as response:
@@ -296,7 +275,7 @@ class OutputEncoder:
         url = self._prefix + urllib.parse.quote(name)
         with open(path, "rb") as file:
             form = aiohttp.FormData()
-            form.add_field("file", file, filename=name, content_type=_media_type(path))
+            form.add_field("file", file, filename=name, content_type=data_url.media_type_of(path))
             async with self._session.put(url, data=form, headers=self._trace_headers) as response:
                 if response.status >= 400:
                     raise OutputFileError(f"PUT {url} answered HTTP {response.status}")

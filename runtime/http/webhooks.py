@@ -18,6 +18,7 @@ from typing import Callable
 
 import aiohttp
 import msgspec
+import tenacity
 
 from runtime.http.prediction import Completed, LogLine, OutputItem, Prediction, PredictionEvent
 from runtime.version import VERSION
@@ -106,9 +107,9 @@ class WebhookNotifier:
     def _payload(self) -> bytes:
         return msgspec.json.encode(self._prediction.as_json())
 
-    async def _post(self, payload: bytes) -> int:
-        """One attempt: the receiver's status. Raises _Undelivered for anything that kept the
-        request from being answered, whatever raised it: no error may end the webhooks early."""
+    async def _post(self, payload: bytes) -> None:
+        """One attempt. Raises _Undelivered for anything but a 2xx or 3xx answer, whatever raised
+        it: no error may end the webhooks early."""
         timeout = aiohttp.ClientTimeout(total=self._settings.timeout)
         try:
             async with self._session.post(self._url, data=payload, headers=self._headers,
@@ -123,33 +124,29 @@ class WebhookNotifier:
             raise _Undelivered(f"{type(error).__name__}: {error}", retry=False) from error
         if status >= 400:
             self._settings.on_failure()
-        return status
+            raise _Undelivered(f"HTTP {status}", retry=status in _RETRY_STATUSES)
 
     async def _send_once(self, payload: bytes) -> None:
         try:
-            status = await self._post(payload)
+            await self._post(payload)
         except _Undelivered as error:
             self._log.warning("webhook to %s failed: %s", self._url, error)
-            return
-        if status >= 400:
-            self._log.warning("webhook to %s answered HTTP %d", self._url, status)
 
     async def _send_terminal(self) -> None:
-        attempts = self._settings.retries + 1
-        for attempt in range(1, attempts + 1):
-            try:
-                status = await self._post(self._payload())
-                if status < 400:
-                    return
-                problem = f"HTTP {status}"
-                retry = status in _RETRY_STATUSES
-            except _Undelivered as error:
-                problem = str(error)
-                retry = error.retry
-            if not retry or attempt == attempts:
-                self._log.error("completed webhook to %s failed (%s) after %d attempt(s); giving up",
-                                self._url, problem, attempt)
-                return
-            delay = min(_BACKOFF_FIRST * 2 ** (attempt - 1), _BACKOFF_MAX)
-            self._log.warning("completed webhook to %s failed (%s); retrying in %.1f s", self._url, problem, delay)
-            await asyncio.sleep(delay)
+        retrying = tenacity.AsyncRetrying(
+            stop=tenacity.stop_after_attempt(self._settings.retries + 1),
+            wait=tenacity.wait_exponential(multiplier=_BACKOFF_FIRST, max=_BACKOFF_MAX),
+            retry=tenacity.retry_if_exception(lambda error: isinstance(error, _Undelivered) and error.retry),
+            before_sleep=self._say_retrying, reraise=True)
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    await self._post(self._payload())
+        except _Undelivered as error:
+            self._log.error("completed webhook to %s failed (%s) after %d attempt(s); giving up",
+                            self._url, error, retrying.statistics["attempt_number"])
+
+    def _say_retrying(self, state: tenacity.RetryCallState) -> None:
+        assert state.outcome is not None and state.next_action is not None
+        self._log.warning("completed webhook to %s failed (%s); retrying in %.1f s", self._url,
+                          state.outcome.exception(), state.next_action.sleep)

@@ -14,6 +14,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
+from runtime import data_url
 from runtime.ipc.messages import InputField, InputKind, PredictorSpec
 from runtime.types import SECRET_MASK
 
@@ -23,8 +24,6 @@ _Check = Callable[[Any], Any]
 
 _INPUT_LOC = ("body", "input")
 _URL_SCHEMES = frozenset({"http", "https"})
-# data:[<mediatype>][;base64],<data> (RFC 2397); the media type may carry ;key=value parameters.
-_DATA_URL_HEADER = re.compile(r"(?:[\w.+-]+/[\w.+-]+)?(?:;[\w.+-]+=[^;,]*)*(?P<base64>;base64)?", re.ASCII)
 
 
 class InputValidationError(Exception):
@@ -87,9 +86,12 @@ def _url_check(label: str) -> _Check:
     def check(value: Any) -> str:
         if not isinstance(value, str):
             raise _Invalid(f"{label} input must be an http(s) or data URL string", "type_error.str")
-        # Data URLs first: they can be megabytes long, and only their header needs parsing.
-        if value[:5].lower() == "data:":
-            _check_data_url(label, value[5:])
+        # Data URLs first: they can be megabytes long, and only their header needs parsing here;
+        # the payload is decoded, and its base64 checked, on a thread when the file is written.
+        if data_url.is_data_url(value):
+            if data_url.parse_header(value) is None:
+                raise _Invalid(f"{label} input is a malformed data URL; expected data:[<mediatype>][;base64],<data>",
+                               "value_error.url")
             return value
         try:
             url = urllib.parse.urlsplit(value)
@@ -107,17 +109,6 @@ def _url_check(label: str) -> _Check:
         return value
 
     return check
-
-
-def _check_data_url(label: str, rest: str) -> None:
-    # Only the header is checked here, on the event loop; the payload (possibly megabytes) is
-    # decoded, and its base64 checked, in a thread when the file is written.
-    comma = rest.find(",")
-    if comma < 0 or _DATA_URL_HEADER.fullmatch(rest, 0, comma) is None:
-        raise _Invalid(
-            f"{label} input is a malformed data URL; expected data:[<mediatype>][;base64],<data>",
-            "value_error.url",
-        )
 
 
 _TYPE_CHECKS: dict[InputKind, _Check] = {
@@ -297,7 +288,7 @@ ECHOED_DATA_URL_LIMIT = 1024
 
 
 def _short_data_url(value: Any) -> Any:
-    if not isinstance(value, str) or len(value) <= ECHOED_DATA_URL_LIMIT or value[:5].lower() != "data:":
+    if not isinstance(value, str) or len(value) <= ECHOED_DATA_URL_LIMIT or not data_url.is_data_url(value):
         return value
     comma = value.find(",")
     return f"{value[:comma + 1]}...({len(value) - comma - 1} characters not echoed)"

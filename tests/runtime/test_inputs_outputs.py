@@ -75,7 +75,7 @@ def test_undecodable_data_uri_is_rejected(all_inputs: Server) -> None:
 def test_badly_padded_data_uri_is_rejected_naming_the_input(all_inputs: Server) -> None:
     [error] = _errors(all_inputs, text="x", image="data:text/plain;base64,QUJ")
     assert error["loc"] == ["body", "input", "image"]
-    assert error["msg"] == "the data URL does not decode: Incorrect padding"
+    assert error["msg"] == "the data URL does not decode: its base64 payload is not a multiple of 4 characters"
 
 
 def test_urls_with_credentials_are_rejected(all_inputs: Server) -> None:
