@@ -8,7 +8,7 @@ PORT ?= 5000
 
 .PHONY: install serve test test-fast clean settings-table bench docker-env system-deps soak
 
-$(VENV)/.installed: setup.cfg pyproject.toml
+$(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'

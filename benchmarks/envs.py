@@ -115,7 +115,7 @@ def coglet(version: str = "0.23.1") -> ReferenceEnv:
     return ensure(env)
 
 
-_SOURCE_ITEMS = ("runtime", "builder", "cli", "setup.cfg", "pyproject.toml", "README.md")
+_SOURCE_ITEMS = ("runtime", "builder", "cli", "pyproject.toml", "README.md", "LICENSE")
 
 
 def sprocket(repo: Path) -> tuple[ReferenceEnv, str]:

@@ -38,9 +38,8 @@ __all__ = ["BuildError", "CACHE_DIR", "sprocket_wheel", "resolve_dependencies", 
 
 CACHE_DIR = ".sprocket"
 # What goes into Sprocket's wheel: its packages and packaging files, as found in the checkout.
-SOURCE_PACKAGES = ("runtime", "builder", "cli", "cog")
-PROJECT_FILES = ("setup.cfg", "setup.py", "pyproject.toml", "README.md", "LICENSE")
-FALLBACK_REQUIREMENTS = ("aiohttp", "msgspec", "pyzmq", "psutil", "pynvml", "pyyaml")
+SOURCE_PACKAGES = ("runtime", "builder", "cli")
+PROJECT_FILES = ("pyproject.toml", "README.md", "LICENSE")
 
 Log = Callable[[str], None]
 
@@ -86,12 +85,11 @@ def sprocket_wheel(cache: Path, log: Log) -> Path:
             raise BuildError(f"SPROCKET_WHEEL={override} is not a wheel file")
         return Path(override)
     root = source_root()
-    packages = [name for name in SOURCE_PACKAGES if (root / name).is_dir()]
-    metadata = [name for name in PROJECT_FILES if (root / name).is_file()]
-    if "runtime" not in packages:
-        raise BuildError(f"cannot find Sprocket's runtime/ beside {root / 'builder'}; "
-                         f"set SPROCKET_WHEEL to a built sprocket wheel")
-    key = _tree_digest(root, packages + metadata)
+    missing = [name for name in (*SOURCE_PACKAGES, *PROJECT_FILES) if not (root / name).exists()]
+    if missing:
+        raise BuildError(f"cannot find Sprocket's {', '.join(missing)} in {root}; "
+                         f"set SPROCKET_WHEEL to a built sprocket-serve wheel")
+    key = _tree_digest(root, [*SOURCE_PACKAGES, *PROJECT_FILES])
     out = cache / "sprocket"
     stamp = out / ".key"
     wheels = sorted(out.glob("*.whl"))
@@ -102,18 +100,11 @@ def sprocket_wheel(cache: Path, log: Log) -> Path:
         # Build from a copy: setuptools writes build/ and *.egg-info into the project it builds.
         project = os.path.join(tmp, "src")
         os.mkdir(project)
-        for name in packages:
+        for name in SOURCE_PACKAGES:
             shutil.copytree(root / name, os.path.join(project, name),
                             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        for name in metadata:
+        for name in PROJECT_FILES:
             shutil.copy2(root / name, os.path.join(project, name))
-        if not {"setup.cfg", "pyproject.toml"} & set(metadata):
-            # No packaging metadata in the checkout (yet): a minimal one.
-            with open(os.path.join(project, "setup.py"), "w") as file:
-                file.write("from setuptools import setup, find_packages\n"
-                           f"setup(name='sprocket', version='0.0.0', python_requires='>=3.11',\n"
-                           f"      packages=find_packages(include={[p + '*' for p in packages]!r}),\n"
-                           f"      install_requires={list(FALLBACK_REQUIREMENTS)!r})\n")
         dist = os.path.join(tmp, "dist")
         _run_pip([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", dist, project],
                  "building Sprocket's wheel", cwd=tmp)

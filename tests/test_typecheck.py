@@ -1,4 +1,4 @@
-"""The code stays fully typed: mypy, configured in setup.cfg (every function annotated)."""
+"""The code stays fully typed: mypy, configured in pyproject.toml (every function annotated)."""
 
 from __future__ import annotations
 

@@ -110,7 +110,7 @@ def test_models_become_dicts(image: pathlib.Path, workdir: str) -> None:
 
 
 def test_pydantic_models_become_dicts(image: pathlib.Path, workdir: str) -> None:
-    import pydantic  # a test dependency (setup.cfg): missing means a broken install, not a skip
+    import pydantic  # a test dependency (pyproject.toml): missing means a broken install, not a skip
 
     class Inner(pydantic.BaseModel):  # type: ignore[name-defined,misc]
         file: pathlib.Path
@@ -124,7 +124,7 @@ def test_pydantic_models_become_dicts(image: pathlib.Path, workdir: str) -> None
 
 
 def test_numpy_values(workdir: str) -> None:
-    import numpy  # a test dependency (setup.cfg)
+    import numpy  # a test dependency (pyproject.toml)
     assert to_wire(numpy.float32(1.0), workdir) == 1.0
     assert to_wire(numpy.int64(0), workdir) == 0
     assert to_wire({"a": numpy.array([[1, 2], [3, 4]])}, workdir) == {"a": [[1, 2], [3, 4]]}

@@ -350,7 +350,7 @@ def test_object_outputs(cls: type, properties: dict[str, Any], required: list[st
 
 
 def test_pydantic_output() -> None:
-    import pydantic  # a test dependency (setup.cfg): missing means a broken install, not a skip
+    import pydantic  # a test dependency (pyproject.toml): missing means a broken install, not a skip
 
     class PydanticOutput(pydantic.BaseModel):  # type: ignore[name-defined,misc]
         text: str
