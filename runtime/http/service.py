@@ -124,7 +124,17 @@ class PredictionService:
     # ------------------------------------------------------------ starting
 
     def full(self) -> bool:
-        """Would a prediction arriving now get 409 (every slot taken, no room to queue)?"""
+        """Would a prediction arriving now get 409 (every slot taken, no room to queue)?
+
+        Before saying yes, the worker's events that have already arrived are handled: under a
+        flood of requests the loop gets round to them only after answering dozens of others, and
+        a result waiting there frees the slot this request can have (goodput under overload)."""
+        if not self._no_room():
+            return False
+        self.supervisor.catch_up()
+        return self._no_room()
+
+    def _no_room(self) -> bool:
         supervisor = self.supervisor
         slots = supervisor.slots
         return (supervisor.state is State.BUSY and not supervisor.draining and slots.full

@@ -96,6 +96,7 @@ class FrontChannel:
         self._requests: zmq.Socket | None = None
         self._control: zmq.Socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._drain: Callable[[], None] | None = None
         self.directory: str | None = None
 
     def open_for_worker(self) -> Endpoints:
@@ -177,13 +178,20 @@ class FrontChannel:
                     log.exception("handling an event from the worker failed")
             loop.call_soon(drain)
 
+        self._drain = drain
         loop.add_reader(events.FD, drain)
         loop.call_soon(drain)  # events that arrived before the reader was added
+
+    def receive_waiting(self) -> None:
+        """Handle the events already waiting now, not when the event loop next gets round to them."""
+        if self._drain is not None:
+            self._drain()
 
     def stop_receiving(self) -> None:
         if self._loop is not None and self._events is not None:
             self._loop.remove_reader(self._events.FD)
         self._loop = None
+        self._drain = None
 
     async def receive_pending(self, within: float) -> list[EventMessage]:
         """Events that arrive within `within` seconds, for after the worker has exited."""

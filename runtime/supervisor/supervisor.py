@@ -217,6 +217,10 @@ class Supervisor:
 
     # ------------------------------------------------------------ predictions
 
+    def catch_up(self) -> None:
+        """Handle the worker's events that have already arrived (a result frees a slot)."""
+        self._channel.receive_waiting()
+
     def _accepting(self) -> bool:
         return self.state in (State.READY, State.BUSY) and not self.draining
 
