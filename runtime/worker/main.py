@@ -150,6 +150,7 @@ def run(argv: list[str]) -> int:
         target=_serve_control, args=(channel, runner, args.parent_pid), name="control", daemon=True
     ).start()
     code = runner.run()
+    outbox.close()
     channel.close()
     return code
 

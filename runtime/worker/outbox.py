@@ -55,6 +55,7 @@ class Outbox:
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._flusher: threading.Thread | None = None
+        self._closed = False
 
     def send(self, message: EventMessage) -> None:
         with self._lock:
@@ -98,9 +99,19 @@ class Outbox:
             self._flusher = threading.Thread(target=self._flush_when_due, name="outbox-flusher", daemon=True)
             self._flusher.start()
 
+    def close(self) -> None:
+        """Send what is held and stop the flusher thread; call before the channel closes."""
+        with self._lock:
+            self._closed = True
+            if self._holding:
+                self._flush_all()
+            self._wake.notify()
+        if self._flusher is not None:
+            self._flusher.join()
+
     def _flush_when_due(self) -> None:
         with self._lock:
-            while True:
+            while not self._closed:
                 if not self._holding:
                     self._wake.wait()
                     continue

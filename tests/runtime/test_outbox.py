@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -26,6 +27,15 @@ def pipe() -> Iterator[Pipe]:
     yield front, worker
     worker.close()
     front.close()
+
+
+@pytest.fixture
+def outboxes() -> Iterator[list[Outbox]]:
+    """Outboxes a test makes; closed (their flusher threads stopped) before its pipe closes."""
+    made: list[Outbox] = []
+    yield made
+    for outbox in made:
+        outbox.close()
 
 
 def receive(front: FrontChannel, enough: Callable[[list[EventMessage]], bool],
@@ -65,9 +75,10 @@ def chunks(events: list[EventMessage]) -> list[tuple[str, list[object]]]:
     return [(e.prediction_id, e.values) for e in events if isinstance(e, OutputChunks)]
 
 
-def test_a_burst_sends_its_first_chunk_alone_and_the_rest_together_in_order(pipe: Pipe) -> None:
+def test_a_burst_sends_its_first_chunk_alone_and_the_rest_together_in_order(pipe: Pipe, outboxes: list[Outbox]) -> None:
     front, worker = pipe
     outbox = Outbox(worker.send, interval=FOREVER)
+    outboxes.append(outbox)
     for i in range(1000):
         outbox.send_chunk("p", f"tok{i}")
     outbox.send(ended("p"))
@@ -76,18 +87,20 @@ def test_a_burst_sends_its_first_chunk_alone_and_the_rest_together_in_order(pipe
     assert events[-1] == ended("p")
 
 
-def test_a_held_chunk_goes_out_without_anything_else_being_sent(pipe: Pipe) -> None:
+def test_a_held_chunk_goes_out_without_anything_else_being_sent(pipe: Pipe, outboxes: list[Outbox]) -> None:
     front, worker = pipe
     outbox = Outbox(worker.send, interval=0.05)
+    outboxes.append(outbox)
     outbox.send_chunk("p", "first")
     outbox.send_chunk("p", "second")  # held: the predictor now "computes" and yields nothing more
     events = receive(front, lambda got: sum(len(values) for _, values in chunks(got)) == 2)
     assert chunks(events) == [("p", ["first"]), ("p", ["second"])]
 
 
-def test_other_messages_come_after_the_chunks_held_before_them(pipe: Pipe) -> None:
+def test_other_messages_come_after_the_chunks_held_before_them(pipe: Pipe, outboxes: list[Outbox]) -> None:
     front, worker = pipe
     outbox = Outbox(worker.send, interval=FOREVER)
+    outboxes.append(outbox)
     outbox.send_chunk("p", "a")
     outbox.send_chunk("p", "b")
     outbox.send(Log(prediction_id="p", stream="stdout", data="after b\n"))
@@ -97,9 +110,10 @@ def test_other_messages_come_after_the_chunks_held_before_them(pipe: Pipe) -> No
                       Log(prediction_id="p", stream="stdout", data="after b\n"), ended("p")]
 
 
-def test_each_prediction_first_chunk_goes_at_once(pipe: Pipe) -> None:
+def test_each_prediction_first_chunk_goes_at_once(pipe: Pipe, outboxes: list[Outbox]) -> None:
     front, worker = pipe
     outbox = Outbox(worker.send, interval=FOREVER)
+    outboxes.append(outbox)
     outbox.send_chunk("a", 1)
     outbox.send_chunk("a", 2)  # held
     outbox.send_chunk("b", 1)  # another prediction's first: not behind a's held chunk
@@ -107,9 +121,10 @@ def test_each_prediction_first_chunk_goes_at_once(pipe: Pipe) -> None:
     assert chunks(events) == [("a", [1]), ("b", [1])]
 
 
-def test_a_prediction_id_used_again_after_its_end_starts_afresh(pipe: Pipe) -> None:
+def test_a_prediction_id_used_again_after_its_end_starts_afresh(pipe: Pipe, outboxes: list[Outbox]) -> None:
     front, worker = pipe
     outbox = Outbox(worker.send, interval=FOREVER)
+    outboxes.append(outbox)
     outbox.send_chunk("p", "before")
     outbox.send(ended("p"))
     outbox.send_chunk("p", "again")  # would be held for a minute if the old stream were remembered
@@ -118,9 +133,10 @@ def test_a_prediction_id_used_again_after_its_end_starts_afresh(pipe: Pipe) -> N
                       OutputChunks(prediction_id="p", values=["again"])]
 
 
-def test_a_value_msgpack_cannot_carry_fails_where_it_is_yielded(pipe: Pipe) -> None:
+def test_a_value_msgpack_cannot_carry_fails_where_it_is_yielded(pipe: Pipe, outboxes: list[Outbox]) -> None:
     front, worker = pipe
     outbox = Outbox(worker.send, interval=FOREVER)
+    outboxes.append(outbox)
     outbox.send_chunk("p", "fine")
     with pytest.raises(OverflowError):
         outbox.send_chunk("p", 2**70)
@@ -142,3 +158,14 @@ def test_the_front_reader_goes_on_after_an_event_it_could_not_handle(
         events = receive(front, lambda got: len(got) == 3, on_event=fail_on_the_first)
     assert [e.data for e in events if isinstance(e, Log)] == ["line 0\n", "line 1\n", "line 2\n"]
     assert "handling an event from the worker failed" in caplog.text
+
+
+def test_closing_sends_what_is_held_and_stops_the_flusher(pipe: Pipe) -> None:
+    front, worker = pipe
+    outbox = Outbox(worker.send, interval=FOREVER)
+    outbox.send_chunk("p", "first")
+    outbox.send_chunk("p", "held")
+    outbox.close()
+    assert chunks(receive(front, lambda got: sum(len(values) for _, values in chunks(got)) == 2)) == [
+        ("p", ["first"]), ("p", ["held"])]
+    assert not any(thread.name == "outbox-flusher" for thread in threading.enumerate())
