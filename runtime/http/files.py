@@ -13,24 +13,37 @@ import os
 import re
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import aiohttp
 import tenacity
 
 from runtime import data_url
 from runtime.ipc.messages import OutputFile, PredictorSpec
-from runtime.schema.validation import InputValidationError
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _MAX_NAME = 100
-_DOWNLOAD_CHUNK = 1024 * 1024
+# Files move in pieces this large: a piece is one hop to a thread for the disk, and the HTTP
+# client's buffer (PredictionService's session) is as large, so it seldom pauses the socket.
+IO_CHUNK = 4 * 1024 * 1024
 _UPLOAD_ATTEMPTS = 3
 _UPLOAD_BACKOFF_FIRST = 0.4  # seconds, doubling
 
 
 class InputFileError(Exception):
     """An input file could not be fetched or decoded; the message names the input and why."""
+
+
+class DataUrlRejected(Exception):
+    """A data URL input that cannot become a file: too large (413) or not decodable (422)."""
+
+    def __init__(self, name: str, position: int | None, error: data_url.DataUrlError) -> None:
+        too_large = isinstance(error, data_url.TooLarge)
+        self.status = 413 if too_large else 422
+        loc = ["body", "input", name, *([] if position is None else [position])]
+        message = f"{error} (SPROCKET_DOWNLOAD_MAX_BYTES)" if too_large else str(error)
+        self.errors = [{"loc": loc, "msg": message, "type": "value_error.url"}]
+        super().__init__(message)
 
 
 class OutputFileError(Exception):
@@ -74,7 +87,7 @@ async def _download(session: aiohttp.ClientSession, url: str, path: str, limits:
         size = 0
         file = await asyncio.to_thread(open, path, "wb")
         try:
-            async for chunk in response.content.iter_chunked(_DOWNLOAD_CHUNK):
+            async for chunk in response.content.iter_chunked(IO_CHUNK):
                 size += len(chunk)
                 if size > limits.max_bytes:
                     raise InputFileError(f"{url} is larger than the limit of {limits.max_bytes} bytes "
@@ -114,7 +127,8 @@ class InputFiles:
         return bool(self.file_inputs) and bool(self._urls(values, data=False))
 
     async def write_data_urls(self, values: dict[str, Any], directory: str, max_bytes: int) -> dict[str, Any]:
-        """Raises InputValidationError, FastAPI-shaped, for a payload that does not decode."""
+        """Raises DataUrlRejected: 413 for a file over `max_bytes`, 422 for a payload that does
+        not decode, with a FastAPI-shaped detail naming the input."""
         jobs = self._urls(values, data=True)
 
         def write_all() -> list[str]:
@@ -124,9 +138,7 @@ class InputFiles:
                 try:
                     paths.append(_write_data_url(url, directory, f"d{index}", max_bytes))
                 except data_url.DataUrlError as error:
-                    loc: list[str | int] = ["body", "input", name, *([] if position is None else [position])]
-                    reason = f"{error} (SPROCKET_DOWNLOAD_MAX_BYTES)" if isinstance(error, data_url.TooLarge) else error
-                    raise InputValidationError([{"loc": loc, "msg": str(reason), "type": "value_error.url"}]) from None
+                    raise DataUrlRejected(name, position, error) from None
             return paths
 
         # The thread cannot be stopped: if the client hangs up meanwhile, wait until it is done
@@ -185,6 +197,13 @@ def contains_file(value: Any) -> bool:
     if isinstance(value, dict):
         return any(contains_file(v) for v in value.values())
     return False
+
+
+async def _pieces_of(path: str) -> AsyncIterator[bytes]:
+    """The file, read on a thread a piece at a time: a request body that is never held whole."""
+    with open(path, "rb") as file:
+        while piece := await asyncio.to_thread(file.read, IO_CHUNK):
+            yield piece
 
 
 # What makes an upload worth another attempt: the network, or the receiver's HTTP error.
@@ -260,12 +279,11 @@ class OutputEncoder:
         assert self._upload_url is not None
         url = self._target(self._upload_url, path)
         headers = {"Content-Type": data_url.media_type_of(path), "X-Prediction-ID": self._prediction_id,
-                   **self._trace_headers}
-        with open(path, "rb") as file:  # aiohttp streams an open file; it is never read whole
-            async with self._session.put(url, data=file, headers=headers) as response:
-                if response.status >= 400:
-                    raise OutputFileError(f"PUT {url} answered HTTP {response.status}")
-                location = response.headers.get("Location")
+                   "Content-Length": str(os.path.getsize(path)), **self._trace_headers}
+        async with self._session.put(url, data=_pieces_of(path), headers=headers) as response:
+            if response.status >= 400:
+                raise OutputFileError(f"PUT {url} answered HTTP {response.status}")
+            location = response.headers.get("Location")
         final = urllib.parse.urljoin(url, location) if location else url
         return urllib.parse.urlsplit(final)._replace(query="", fragment="").geturl()
 

@@ -19,7 +19,14 @@ from typing import Any, Mapping
 import aiohttp
 
 from runtime.config import ServerConfig
-from runtime.http.files import DownloadLimits, InputFileError, InputFiles, OutputEncoder
+from runtime.http.files import (
+    IO_CHUNK,
+    DataUrlRejected,
+    DownloadLimits,
+    InputFileError,
+    InputFiles,
+    OutputEncoder,
+)
 from runtime.http.prediction import Completed, Prediction, PredictionEvent, PredictionRequest, Watcher
 from runtime.http.sse import EventStream
 from runtime.http.trace_context import trace_headers
@@ -75,7 +82,7 @@ class PredictionService:
                                          self.metrics.webhook_failures.inc)
 
     async def open(self) -> None:
-        self.session = aiohttp.ClientSession()
+        self.session = aiohttp.ClientSession(read_bufsize=IO_CHUNK)
 
     def begin_shutdown(self) -> None:
         """From now on the shutdown grace period runs: for predictions, then their webhooks."""
@@ -175,9 +182,9 @@ class PredictionService:
             if view.files.has_data_urls(values):
                 values = await view.files.write_data_urls(values, workdir, self.config.download_max_bytes)
             await self._admit(prediction_id)
-        except InputValidationError as error:
+        except DataUrlRejected as error:
             self._discard(workdir)
-            raise Refused(422, error.errors) from None
+            raise Refused(error.status, error.errors) from None
         except BaseException:  # refused, or the client hung up while this request waited
             self._discard(workdir)
             raise

@@ -38,10 +38,10 @@ def test_download_size_limit(files: Server, peer: Peer) -> None:
     assert "more than the limit of 1000" in body["error"] and "SPROCKET_DOWNLOAD_MAX_BYTES" in body["error"]
 
 
-def test_data_uri_size_limit(files: Server) -> None:
+def test_a_data_url_over_the_file_size_limit_is_413(files: Server) -> None:
     response = files.post("/predictions", json={"input": {
         "source": "data:text/plain;base64," + base64.b64encode(b"y" * 2000).decode()}})
-    assert response.status_code == 422
+    assert response.status_code == 413
     [error] = response.json()["detail"]
     assert error["loc"] == ["body", "input", "source"]
     assert error["msg"] == "the data URL holds 2000 bytes, more than the limit of 1000 (SPROCKET_DOWNLOAD_MAX_BYTES)"
