@@ -11,28 +11,32 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from runtime.predictor import BasePredictor
+    from runtime.predictor import BasePredictor, BaseRunner, concurrent, streaming
+    from runtime.scope import current_scope, emit_metric
     from runtime.types import (
         AsyncConcatenateIterator,
         BaseModel,
         CancelationException,
         ConcatenateIterator,
+        ExperimentalFeatureWarning,
+        FieldInfo,
         File,
         Input,
+        Opaque,
         Path,
         Secret,
+        URLFile,
+        URLPath,
     )
 
 _HOME = {
-    "AsyncConcatenateIterator": "runtime.types",
-    "BaseModel": "runtime.types",
-    "BasePredictor": "runtime.predictor",
-    "CancelationException": "runtime.types",
-    "ConcatenateIterator": "runtime.types",
-    "File": "runtime.types",
-    "Input": "runtime.types",
-    "Path": "runtime.types",
-    "Secret": "runtime.types",
+    **dict.fromkeys(["BasePredictor", "BaseRunner", "concurrent", "streaming"], "runtime.predictor"),
+    **dict.fromkeys(["current_scope", "emit_metric"], "runtime.scope"),
+    **dict.fromkeys(
+        ["AsyncConcatenateIterator", "BaseModel", "CancelationException", "ConcatenateIterator",
+         "ExperimentalFeatureWarning", "FieldInfo", "File", "Input", "Opaque", "Path", "Secret", "URLFile", "URLPath"],
+        "runtime.types",
+    ),
 }
 __all__ = sorted(_HOME)
 

@@ -1,14 +1,18 @@
-"""Let predictors written for Cog import `cog` when the real package is not installed."""
+"""Let predictors written for Cog import `cog` when the real package is not installed, and let
+those that run with the real package record metrics and read their context through Sprocket."""
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import sys
 import types
 
 import runtime
 import runtime.predictor
+import runtime.scope
 import runtime.types
+from runtime.version import COG_API_VERSION
 
 
 def install_cog_alias() -> bool:
@@ -23,10 +27,35 @@ def install_cog_alias() -> bool:
     cog = types.ModuleType("cog", "Sprocket's stand-in for Cog's SDK (see runtime/cog_alias.py).")
     for name in runtime.__all__:
         setattr(cog, name, getattr(runtime, name))
-    cog.__all__ = list(runtime.__all__)  # type: ignore[attr-defined]
+    cog.__version__ = COG_API_VERSION  # type: ignore[attr-defined]
+    cog.__all__ = [*runtime.__all__, "__version__"]  # type: ignore[attr-defined]
     cog.types = runtime.types  # type: ignore[attr-defined]
     cog.predictor = runtime.predictor  # type: ignore[attr-defined]
     sys.modules["cog"] = cog
     sys.modules["cog.types"] = runtime.types
     sys.modules["cog.predictor"] = runtime.predictor
     return True
+
+
+def prepare_cog() -> str:
+    """Before the predictor is imported: the stand-in if there is no real `cog`; otherwise import
+    the real one and route its scope to Sprocket (runtime/scope.py says why). Returns which."""
+    if install_cog_alias():
+        return "stand-in"
+    try:
+        importlib.import_module("cog")
+    except Exception:  # a broken install: the predictor's own import will say what is wrong
+        return "broken"
+    runtime.scope.route_real_cog_scopes()
+    return "real"
+
+
+def cancelation_exceptions() -> tuple[type[BaseException], ...]:
+    """What a cancel raises in a synchronous predict(), first the one to raise: the installed
+    `cog`'s CancelationException when it exports one (Cog 0.17+, a BaseException), so that a
+    predictor's `except cog.CancelationException` sees it; Sprocket's otherwise."""
+    exported = getattr(sys.modules.get("cog"), "CancelationException", None)
+    ours = runtime.types.CancelationException
+    if isinstance(exported, type) and issubclass(exported, BaseException) and exported is not ours:
+        return exported, ours
+    return (ours,)

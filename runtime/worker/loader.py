@@ -22,10 +22,26 @@ class LoadError(Exception):
         self.details = details
 
 
+_SDK_PACKAGES = ("cog", "coglet", "runtime")
+
+
+def _prediction_method(cls: type) -> str:
+    """"run" for a Cog 0.20+ BaseRunner whose subclass defines run(), else "predict": the first
+    of the two the user's own classes define, looking no further than the SDK's base classes."""
+    for owner in inspect.getmro(cls):
+        if owner.__module__.split(".")[0] in _SDK_PACKAGES or owner is object:
+            break
+        for name in ("run", "predict"):
+            if callable(owner.__dict__.get(name)):
+                return name
+    return "predict"
+
+
 def load_predictor(ref: str, workdir: str, method: str = "predict") -> Any:
     """Return the bound `method` of the class `ref` names (instantiated), or the function it names.
 
-    `method` is "predict" for predictors and "train" for trainers."""
+    `method` is "predict" for predictors (or "run", which a BaseRunner defines instead) and
+    "train" for trainers."""
     file_name, _, attribute = ref.partition(":")
     if not attribute:
         raise LoadError(f"predictor reference {ref!r} must look like 'predict.py:Predictor'")
@@ -50,6 +66,8 @@ def load_predictor(ref: str, workdir: str, method: str = "predict") -> Any:
     if target is None:
         raise LoadError(f"{file_name} has no {attribute!r}; cog.yaml's predict names it")
     if inspect.isclass(target):
+        if method == "predict":
+            method = _prediction_method(target)
         if not callable(getattr(target, method, None)):
             raise LoadError(f"{attribute} in {file_name} has no {method}() method")
         try:
