@@ -82,6 +82,7 @@ class Prediction:
         self.logs = LogBuffer(log_limit)
         self.error: str | None = None
         self.started_at = utc_now().isoformat()
+        self.created_at = request.created_at or self.started_at  # accepted now, unless the client says
         self.completed_at: str | None = None
         self.metrics: dict[str, Any] = {}
         self.submitted_at: float | None = None  # time.monotonic() when handed to the worker
@@ -196,9 +197,14 @@ class Prediction:
         else:
             self._step(lambda: finish(output))
 
-    def on_failed(self, error: str) -> None:
+    def on_metrics(self, metrics: dict[str, Any]) -> None:
+        self._step(lambda: self.metrics.update(metrics))
+
+    def on_failed(self, error: str, predict_time: float | None = None) -> None:
         def step() -> None:
             self.error = error
+            if predict_time is not None:
+                self.metrics["predict_time"] = predict_time
             self._finish("failed")
 
         self._step(step)
@@ -225,7 +231,7 @@ class Prediction:
         return {
             "id": self.id,
             "version": None,
-            "created_at": self.request.created_at,
+            "created_at": self.created_at,
             "started_at": self.started_at,
             "completed_at": self.completed_at,
             "status": self.status,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -18,7 +19,7 @@ from runtime.http.service import BUSY, Refused
 from runtime.http.sse import last_event_id, stream_events
 from runtime.supervisor.state import State
 from runtime.supervisor.supervisor import Supervisor
-from runtime.version import VERSION
+from runtime.version import VERSION, cog_version
 
 log = logging.getLogger("sprocket.http")
 
@@ -28,7 +29,8 @@ log = logging.getLogger("sprocket.http")
 
 async def index(request: web.Request) -> web.Response:
     body = {
-        "cog_version": VERSION,
+        "cog_version": cog_version(),
+        "sprocket_version": VERSION,
         "openapi_url": "/openapi.json",
         "healthcheck_url": "/health-check",
         "predictions_url": "/predictions",
@@ -110,6 +112,15 @@ async def shutdown(request: web.Request) -> web.Response:
 # ---------------------------------------------------------------- predictions and trainings
 
 
+def _refusal_response(refusal: Refused) -> web.Response:
+    """Cog's `{"detail": ...}`; a 503 (the prediction cannot run now) also carries coglet's
+    `status` and `error`, which its clients read."""
+    body: dict[str, Any] = {"detail": refusal.detail}
+    if refusal.status == 503:
+        body |= {"status": "failed", "error": refusal.detail}
+    return json_response(body, refusal.status, refusal.headers)
+
+
 def _wants_events(request: web.Request) -> bool:
     return "text/event-stream" in request.headers.get("Accept", "")
 
@@ -142,7 +153,7 @@ async def _create(request: web.Request, prediction_id: str | None, train: bool) 
         try:
             prediction = await service.start(body, prediction_id, request.headers, train=train, stream=stream)
         except Refused as refusal:
-            return error_response(refusal.status, refusal.detail, refusal.headers)
+            return _refusal_response(refusal)
     if stream:
         return await stream_events(request, service.events_for(prediction), last_event_id(request.headers),
                                    service.config.sse_keepalive)

@@ -256,8 +256,8 @@ class PredictionService:
     def _submit(self, prediction: Prediction, values: dict[str, Any], train: bool) -> None:
         """Hand the prediction to the worker once its input files are in place."""
         prediction.submitted_at = time.monotonic()
-        self.supervisor.submit(Predict(id=prediction.id, input=values, workdir=prediction.workdir, train=train),
-                               prediction)
+        self.supervisor.submit(Predict(id=prediction.id, input=values, workdir=prediction.workdir, train=train,
+                                       context=prediction.request.context), prediction)
 
     async def _download_then_submit(self, prediction: Prediction, view: EntrypointView, values: dict[str, Any],
                                     train: bool) -> None:

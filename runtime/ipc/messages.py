@@ -20,7 +20,7 @@ import msgspec
 # Built by the worker from the predict() signature, used by the front to validate requests and
 # to write the OpenAPI document without ever importing user code.
 
-InputKind = Literal["str", "int", "float", "bool", "path", "file", "secret", "any"]
+InputKind = Literal["str", "int", "float", "bool", "path", "file", "secret", "any", "union"]
 
 
 class InputField(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -28,7 +28,8 @@ class InputField(msgspec.Struct, frozen=True, omit_defaults=True):
 
     `kind` is the element type; `is_list` wraps it in a list. `choices` holds the allowed values
     (from `choices=` or a `Literal[...]` annotation). `has_default` tells a default of None apart
-    from no default at all.
+    from no default at all. A "union" input takes a value any of its `alternatives` (each a
+    scalar kind, or a list of one) takes, tried in order.
     """
 
     name: str
@@ -46,6 +47,7 @@ class InputField(msgspec.Struct, frozen=True, omit_defaults=True):
     regex: str | None = None
     choices: list[Any] | None = None
     deprecated: bool = False
+    alternatives: list[InputField] | None = None
 
 
 class PredictorSpec(msgspec.Struct, frozen=True):
@@ -81,6 +83,7 @@ class Predict(Control):
     input: dict[str, Any]
     workdir: str
     train: bool = False
+    context: dict[str, str] | None = None  # the request's `context`, for current_scope().context
 
 
 class Cancel(Control):
@@ -137,22 +140,28 @@ class OutputChunks(Event):
 
 
 class PredictionSucceeded(Event):
-    """predict() returned. For iterator predictors `output` is unset: the chunks already came."""
+    """predict() returned. For iterator predictors `output` is unset: the chunks already came.
+    `metrics` holds what the predictor recorded with current_scope(), if anything."""
 
     prediction_id: str
     predict_time: float
     output: Any = None
+    metrics: dict[str, Any] | None = None
 
 
 class PredictionFailed(Event):
-    """predict() raised, or its input could not be prepared; the traceback is in the logs."""
+    """predict() raised, or its input could not be prepared; the traceback is in the logs.
+    `predict_time` is how long predict() ran before it raised (None if it never started)."""
 
     prediction_id: str
     error: str
+    predict_time: float | None = None
+    metrics: dict[str, Any] | None = None
 
 
 class PredictionCanceled(Event):
     prediction_id: str
+    metrics: dict[str, Any] | None = None
 
 
 class HealthcheckResult(Event):

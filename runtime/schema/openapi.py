@@ -115,6 +115,8 @@ def _property(owner: str, field: InputField, schemas: dict[str, Any]) -> dict[st
         # As Cog does: the allowed values become an enum component named after the input.
         name = _enum_component(owner, field, schemas)
         item = {"allOf": [{"$ref": f"#/components/schemas/{name}"}]}
+    elif field.kind == "union":
+        item = {"anyOf": [_value_schema(alternative) for alternative in field.alternatives or []]}
     else:
         item = {**_KIND_SCHEMAS[field.kind], **_constraints(field)}
     schema: dict[str, Any]
@@ -126,7 +128,7 @@ def _property(owner: str, field: InputField, schemas: dict[str, Any]) -> dict[st
         schema = {"title": _title(field.name), **item}
     if field.description is not None:
         schema["description"] = field.description
-    if field.has_default and field.default is not None:
+    if field.has_default:
         schema["default"] = _shown_default(field)
     if field.nullable:
         schema["nullable"] = True
@@ -134,6 +136,11 @@ def _property(owner: str, field: InputField, schemas: dict[str, Any]) -> dict[st
         schema["deprecated"] = True
     schema["x-order"] = field.order
     return schema
+
+
+def _value_schema(field: InputField) -> dict[str, Any]:
+    item = _KIND_SCHEMAS[field.kind]
+    return {"type": "array", "items": dict(item)} if field.is_list else dict(item)
 
 
 def _constraints(field: InputField) -> dict[str, Any]:
@@ -148,7 +155,7 @@ def _constraints(field: InputField) -> dict[str, Any]:
 
 
 def _shown_default(field: InputField) -> Any:
-    if field.kind != "secret":
+    if field.kind != "secret" or field.default is None:
         return field.default
     return [SECRET_MASK for _ in field.default] if field.is_list else SECRET_MASK
 

@@ -7,10 +7,10 @@ SignatureError naming the argument and the fix, and the predictor fails to load.
 
 from __future__ import annotations
 
-import collections.abc
 import dataclasses
 import inspect
 import io
+import numbers
 import pathlib
 import re
 import types
@@ -21,43 +21,42 @@ from typing import Any
 import msgspec
 
 from runtime.ipc.messages import InputField, InputKind, PredictorSpec
+from runtime.schema.cog_objects import input_kind, input_options, is_opaque_marker, iterator_kind, secret_value
 from runtime.schema.validation import InputValidationError, InputValidator
-from runtime.types import AsyncConcatenateIterator, ConcatenateIterator, File, InputOptions, Path, Secret
+from runtime.schema.written_defaults import inputs_with_written_default
+from runtime.types import InputOptions
 
 _SUPPORTED_INPUTS = (
-    "str, int, float, bool, Path, File, Secret, list[...] of these, Optional[...] or Literal[...]"
+    "str, int, float, bool, Path, File, Secret, list[...] of these, Optional[...], Literal[...] "
+    "or a Union of str, int, float, bool and lists of them"
 )
 _SUPPORTED_OUTPUTS = (
-    "str, int, float, bool, Path, File, list[...], dict, Any, Optional[...], a BaseModel, dataclass "
-    "or pydantic model, Iterator[...] or ConcatenateIterator[...]"
+    "str, int, float, bool, Path, File, list[...], dict, Any, Optional[...], a BaseModel, dataclass, "
+    "TypedDict or pydantic model, a numpy scalar, Iterator[...] or ConcatenateIterator[...]"
 )
-_KINDS: dict[Any, InputKind] = {
-    str: "str",
-    int: "int",
-    float: "float",
-    bool: "bool",
-    Path: "path",
-    pathlib.Path: "path",
-    pathlib.PosixPath: "path",
-    File: "file",
-    Secret: "secret",
-}
+_UNION_MEMBER_KINDS = ("str", "int", "float", "bool")
 _OUTPUT_SCALARS: dict[type, dict[str, Any]] = {
     str: {"type": "string"},
     int: {"type": "integer"},
     float: {"type": "number"},
     bool: {"type": "boolean"},
 }
-
-
 _UNIONS = (typing.Union, types.UnionType)
-_ITERATORS = (
-    collections.abc.Iterator,
-    collections.abc.Generator,
-    collections.abc.AsyncIterator,
-    collections.abc.AsyncGenerator,
-)
-_CONCATENATE_ITERATORS = (ConcatenateIterator, AsyncConcatenateIterator)
+
+Converter = Callable[[Any], Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class _InputType:
+    """What one argument's annotation says: its kind, whether it is a list or may be null, the
+    allowed values a Literal gives, the members of a Union, and the class its values are made as."""
+
+    kind: InputKind
+    is_list: bool = False
+    nullable: bool = False
+    choices: tuple[Any, ...] | None = None
+    alternatives: tuple[InputField, ...] = ()
+    cls: Any = None
 
 
 class SignatureError(TypeError):
@@ -70,6 +69,12 @@ def describe_predictor(predict: Callable[..., Any], *, max_concurrency: int = 1)
     Raises SignatureError for an argument without annotation, an unsupported type, a default that
     breaks its own constraints, or a return annotation that cannot be described.
     """
+    return read_predictor(predict, max_concurrency=max_concurrency)[0]
+
+
+def read_predictor(predict: Callable[..., Any], *, max_concurrency: int = 1) -> tuple[PredictorSpec, dict[str, Converter]]:
+    """`describe_predictor`, and for the worker the class each Path and Secret input's values are
+    made as (the predictor's own `cog.Path`, `cog.Secret`, whichever release it comes from)."""
     name = f"{getattr(predict, '__name__', 'predict')}()"
     try:
         hints = typing.get_type_hints(predict, include_extras=True)
@@ -78,7 +83,14 @@ def describe_predictor(predict: Callable[..., Any], *, max_concurrency: int = 1)
     parameters = list(inspect.signature(predict).parameters.values())
     if parameters and parameters[0].name == "self":  # an unbound method, as Predictor.predict
         parameters = parameters[1:]
-    inputs = [_describe_input(name, parameter, hints, order) for order, parameter in enumerate(parameters)]
+    written = inputs_with_written_default(predict)
+    inputs: list[InputField] = []
+    converters: dict[str, Converter] = {}
+    for order, parameter in enumerate(parameters):
+        field, cls = _describe_input(name, parameter, hints, order, written)
+        inputs.append(field)
+        if field.kind in ("path", "secret") and cls is not None:
+            converters[field.name] = cls
 
     returns = hints.get("return", Any)
     output_schema, is_iterator = _describe_return(name, returns)
@@ -90,21 +102,22 @@ def describe_predictor(predict: Callable[..., Any], *, max_concurrency: int = 1)
         raise SignatureError(
             f"concurrency.max is {max_concurrency}, but {name} is not async: running predictions "
             f"at once needs `async def predict()`; or set concurrency.max to 1")
-    return PredictorSpec(
+    spec = PredictorSpec(
         inputs=inputs,
         output_schema={**output_schema, "title": "Output"},
         is_iterator=is_iterator,
         is_async=is_async,
         max_concurrency=max_concurrency,
     )
+    return spec, converters
 
 
 # ---------------------------------------------------------------- inputs
 
 
 def _describe_input(
-    function: str, parameter: inspect.Parameter, hints: dict[str, Any], order: int
-) -> InputField:
+    function: str, parameter: inspect.Parameter, hints: dict[str, Any], order: int, written: set[str] | None
+) -> tuple[InputField, Any]:
     where = f"{function} argument {parameter.name!r}"
     if parameter.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
         raise SignatureError(f"{where} collects extra arguments (*args/**kwargs); declare each input by name")
@@ -113,22 +126,22 @@ def _describe_input(
     if parameter.name not in hints:
         raise SignatureError(f"{where} has no type annotation; annotate it as one of {_SUPPORTED_INPUTS}")
 
-    kind, is_list, nullable, literal_choices = _input_type(where, hints[parameter.name])
-    options = _options(parameter.default)
-    if literal_choices is not None and options.choices is not None:
+    read = _input_type(where, parameter.name, hints[parameter.name])
+    options = _options(parameter.default, None if written is None else parameter.name in written)
+    if read.choices is not None and options.choices is not None:
         raise SignatureError(f"{where} has both a Literal type and choices=; keep one of them")
-    choices = literal_choices if literal_choices is not None else options.choices
-    _check_options_fit(where, kind, options, choices)
+    choices = read.choices if read.choices is not None else options.choices
+    _check_options_fit(where, read.kind, options, choices)
 
-    has_default = not options.required or nullable
+    has_default = not options.required or read.nullable
     default = None if options.required else options.default
     field = InputField(
         name=parameter.name,
-        kind=kind,
+        kind=read.kind,
         order=order,
-        is_list=is_list,
+        is_list=read.is_list,
         # `x: str = Input(default=None)` is how Cog predictors wrote Optional before it existed.
-        nullable=nullable or (has_default and default is None),
+        nullable=read.nullable or (has_default and default is None),
         has_default=has_default,
         default=None,
         description=options.description,
@@ -139,38 +152,53 @@ def _describe_input(
         regex=options.regex,
         choices=list(choices) if choices is not None else None,
         deprecated=bool(options.deprecated),
+        alternatives=list(read.alternatives) or None,
     )
     if default is None:
-        return field
-    return msgspec.structs.replace(field, default=_checked_default(where, field, default))
+        return field, read.cls
+    return msgspec.structs.replace(field, default=_checked_default(where, field, default)), read.cls
 
 
-def _input_type(where: str, annotation: Any) -> tuple[InputKind, bool, bool, tuple[Any, ...] | None]:
-    """(kind, is_list, nullable, Literal choices) for one argument's annotation."""
+def _input_type(where: str, name: str, annotation: Any) -> _InputType:
     written = annotation  # errors name the whole annotation, not the part that failed
     annotation = _strip_annotated(annotation)
     nullable = False
-    origin = typing.get_origin(annotation)
-    if origin in _UNIONS:
+    if typing.get_origin(annotation) in _UNIONS:
         members = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
-        if len(members) != 1 or len(typing.get_args(annotation)) != 2:
-            raise _unsupported(where, written, "a Union other than Optional[T]")
-        nullable = True
+        nullable = len(members) < len(typing.get_args(annotation))
+        if len(members) > 1:
+            return _InputType("union", nullable=nullable, alternatives=_alternatives(where, name, written, members))
         annotation = _strip_annotated(members[0])
-        origin = typing.get_origin(annotation)
-    is_list = origin is list or annotation is list
-    if is_list:
-        item_types = typing.get_args(annotation)
-        if not item_types:
-            raise _unsupported(where, written, "a list without an item type")
-        annotation = _strip_annotated(item_types[0])
+    is_list, annotation = _list_item(where, written, annotation)
     if typing.get_origin(annotation) is typing.Literal:
         literal_kind, choices = _literal(where, annotation)
-        return literal_kind, is_list, nullable, choices
-    kind = _KINDS.get(annotation)
+        return _InputType(literal_kind, is_list, nullable, choices)
+    kind = input_kind(annotation)
     if kind is None:
         raise _unsupported(where, written, "")
-    return kind, is_list, nullable, None
+    return _InputType(kind, is_list, nullable, cls=annotation)
+
+
+def _list_item(where: str, written: Any, annotation: Any) -> tuple[bool, Any]:
+    """(is a list, the item annotation) for `list[T]`/`List[T]`, or (False, the annotation)."""
+    if typing.get_origin(annotation) is not list and annotation is not list:
+        return False, annotation
+    item_types = typing.get_args(annotation)
+    if not item_types:
+        raise _unsupported(where, written, "a list without an item type")
+    return True, _strip_annotated(item_types[0])
+
+
+def _alternatives(where: str, name: str, written: Any, members: list[Any]) -> tuple[InputField, ...]:
+    """The members of a Union input, each as a field of its own, tried in the order written."""
+    alternatives = []
+    for member in members:
+        is_list, item = _list_item(where, written, _strip_annotated(member))
+        kind = input_kind(item)
+        if kind not in _UNION_MEMBER_KINDS:
+            raise _unsupported(where, written, "a Union may hold only str, int, float, bool and lists of them")
+        alternatives.append(InputField(name=name, kind=kind, order=0, is_list=is_list))
+    return tuple(alternatives)
 
 
 def _literal(where: str, annotation: Any) -> tuple[InputKind, tuple[Any, ...]]:
@@ -183,9 +211,10 @@ def _literal(where: str, annotation: Any) -> tuple[InputKind, tuple[Any, ...]]:
     raise SignatureError(f"{where} is {_type_name(annotation)}; Literal values must be all str or all int")
 
 
-def _options(default: Any) -> InputOptions:
-    if isinstance(default, InputOptions):
-        return default
+def _options(default: Any, default_written: bool | None) -> InputOptions:
+    options = input_options(default, default_written)
+    if options is not None:
+        return options
     if default is inspect.Parameter.empty:
         return InputOptions()
     return InputOptions(default=default)
@@ -210,10 +239,10 @@ def _check_options_fit(where: str, kind: InputKind, options: InputOptions, choic
 
 def _checked_default(where: str, field: InputField, default: Any) -> Any:
     """The default as the front will hold it, checked by the very rules requests go through."""
-    if isinstance(default, Secret):
-        default = default.get_secret_value()
-    elif isinstance(default, (list, tuple)):
-        default = [item.get_secret_value() if isinstance(item, Secret) else item for item in default]
+    if isinstance(default, (list, tuple)):
+        default = [secret_value(item) for item in default]
+    else:
+        default = secret_value(default)
     probe = PredictorSpec(inputs=[field], output_schema={})
     try:
         return InputValidator(probe).validate({field.name: default})[field.name]
@@ -247,18 +276,20 @@ def _type_name(annotation: Any) -> str:
 def _describe_return(function: str, annotation: Any) -> tuple[dict[str, Any], bool]:
     """(JSON schema, is_iterator) for predict()'s return annotation."""
     annotation = _strip_annotated(annotation)
-    origin = typing.get_origin(annotation) or annotation
-    if origin in _ITERATORS or origin in _CONCATENATE_ITERATORS:
+    is_iterator, concatenate = iterator_kind(typing.get_origin(annotation) or annotation)
+    if is_iterator:
         args = typing.get_args(annotation)
         items = _output_schema(function, args[0]) if args else {}
         schema = {"type": "array", "items": items, "x-cog-array-type": "iterator"}
-        if origin in _CONCATENATE_ITERATORS:
+        if concatenate:
             schema["x-cog-array-display"] = "concatenate"
         return schema, True
     return _output_schema(function, annotation), False
 
 
 def _output_schema(function: str, annotation: Any) -> dict[str, Any]:
+    if typing.get_origin(annotation) is typing.Annotated and any(map(is_opaque_marker, annotation.__metadata__)):
+        return {"type": "object"}
     annotation = _strip_annotated(annotation)
     origin = typing.get_origin(annotation)
     if annotation is Any:
@@ -286,39 +317,91 @@ def _output_schema(function: str, annotation: Any) -> dict[str, Any]:
 
 
 def _class_schema(function: str, cls: type) -> dict[str, Any]:
-    if cls in _OUTPUT_SCALARS:
-        return dict(_OUTPUT_SCALARS[cls])
+    scalar = _scalar_schema(cls)
+    if scalar is not None:
+        return scalar
     if issubclass(cls, (pathlib.PurePath, io.IOBase)):
         return {"type": "string", "format": "uri"}
     fields = _model_fields(cls)
     if fields is None:
         raise _unsupported_output(function, cls)
-    properties = {name: _output_schema(function, annotation) for name, (annotation, _) in fields.items()}
-    required = [name for name, (_, is_required) in fields.items() if is_required]
+    properties = {name: _property_schema(function, name, field) for name, field in fields.items()}
+    required = [name for name, field in fields.items() if field.required]
     schema: dict[str, Any] = {"type": "object", "title": cls.__name__, "properties": properties}
     if required:
         schema["required"] = required
     return schema
 
 
-def _model_fields(cls: type) -> dict[str, tuple[Any, bool]] | None:
-    """{field: (annotation, required)} for a BaseModel, dataclass or pydantic model; None otherwise."""
-    if dataclasses.is_dataclass(cls):  # includes runtime.types.BaseModel subclasses
+def _scalar_schema(cls: type) -> dict[str, Any] | None:
+    """str, int, float, bool and their look-alikes: numpy's scalars (np.float64, np.int32, np.bool_)."""
+    for python_type, schema in _OUTPUT_SCALARS.items():
+        if cls is python_type:
+            return dict(schema)
+    if cls.__module__ == "numpy" and cls.__name__ in ("bool_", "bool"):
+        return {"type": "boolean"}
+    # numpy registers its integer and floating types with the numbers ABCs.
+    if issubclass(cls, numbers.Integral) and not issubclass(cls, bool):
+        return {"type": "integer"}
+    if issubclass(cls, numbers.Real):
+        return {"type": "number"}
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class _ModelField:
+    annotation: Any
+    required: bool
+    default: Any = None
+    has_default: bool = False
+
+
+def _property_schema(function: str, name: str, field: _ModelField) -> dict[str, Any]:
+    # As Cog's (pydantic's) schemas: each property titled after its name, and its default shown.
+    schema = {"title": _title(name), **_output_schema(function, field.annotation)}
+    if field.has_default and _is_json(field.default):
+        schema["default"] = field.default
+    return schema
+
+
+def _title(name: str) -> str:
+    return name.replace("_", " ").title()
+
+
+def _is_json(value: Any) -> bool:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(map(_is_json, value))
+    return isinstance(value, dict) and all(isinstance(k, str) and _is_json(v) for k, v in value.items())
+
+
+def _model_fields(cls: type) -> dict[str, _ModelField] | None:
+    """The fields of a BaseModel, dataclass, TypedDict or pydantic model; None for other classes."""
+    if dataclasses.is_dataclass(cls):  # includes the BaseModel of Sprocket and of Cog 0.17+
         hints = typing.get_type_hints(cls, include_extras=True)
-        return {
-            field.name: (
-                hints.get(field.name, Any),
-                field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING,
-            )
-            for field in dataclasses.fields(cls)
-        }
+        return {field.name: _dataclass_field(field, hints.get(field.name, Any)) for field in dataclasses.fields(cls)}
+    if typing.is_typeddict(cls):
+        hints = typing.get_type_hints(cls, include_extras=True)
+        required_keys = getattr(cls, "__required_keys__", frozenset(hints))
+        return {name: _ModelField(annotation, name in required_keys) for name, annotation in hints.items()}
     pydantic_v2 = getattr(cls, "model_fields", None)
     if isinstance(pydantic_v2, dict):
-        return {name: (info.annotation, info.is_required()) for name, info in pydantic_v2.items()}
+        return {name: _ModelField(info.annotation, info.is_required(), info.default, not info.is_required())
+                for name, info in pydantic_v2.items()}
     pydantic_v1 = getattr(cls, "__fields__", None)
     if isinstance(pydantic_v1, dict):
-        return {name: (info.outer_type_, info.required) for name, info in pydantic_v1.items()}
+        # The written annotation, not pydantic 1's `outer_type_`, which drops Optional.
+        hints = typing.get_type_hints(cls, include_extras=True)
+        return {name: _ModelField(hints.get(name, info.outer_type_), info.required, info.default, not info.required)
+                for name, info in pydantic_v1.items()}
     return None
+
+
+def _dataclass_field(field: dataclasses.Field[Any], annotation: Any) -> _ModelField:
+    if field.default is not dataclasses.MISSING:
+        return _ModelField(annotation, False, field.default, True)
+    return _ModelField(annotation, field.default_factory is dataclasses.MISSING)
 
 
 def _unsupported_output(function: str, annotation: Any) -> SignatureError:

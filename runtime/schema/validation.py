@@ -187,7 +187,43 @@ def _constraints(field: InputField) -> list[_Check]:
     return checks
 
 
+_KIND_NAMES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}
+
+
+def _union_check(alternatives: list[InputField]) -> _Check:
+    """The first alternative that takes the value wins, in the order the Union was written."""
+    checks = [_value_check(alternative) for alternative in alternatives]
+    expected = " or ".join(
+        f"list of {_KIND_NAMES[a.kind]}s" if a.is_list else _KIND_NAMES[a.kind] for a in alternatives)
+
+    def check(value: Any) -> Any:
+        for alternative in checks:
+            try:
+                return alternative(value)
+            except _Invalid:
+                continue
+        raise _Invalid(f"value is not a valid {expected}", "type_error.union")
+
+    return check
+
+
+def _value_check(field: InputField) -> _Check:
+    """A check of a whole value: a list input's list as one, failing at its first bad item."""
+    item_check = _item_check(field)
+    if not field.is_list:
+        return item_check
+
+    def check(value: Any) -> list[Any]:
+        if not isinstance(value, list):
+            raise _Invalid("value is not a valid list", "type_error.list")
+        return [item_check(item) for item in value]
+
+    return check
+
+
 def _item_check(field: InputField) -> _Check:
+    if field.kind == "union":
+        return _union_check(field.alternatives or [])
     type_check = _TYPE_CHECKS[field.kind]
     constraints = _constraints(field)
     if not constraints:

@@ -65,8 +65,9 @@ class PredictionListener(Protocol):
 
     def on_log(self, text: str, stream: Stream) -> None: ...
     def on_output_chunk(self, value: Any) -> None: ...
+    def on_metrics(self, metrics: dict[str, Any]) -> None: ...
     def on_succeeded(self, output: Any, predict_time: float) -> None: ...
-    def on_failed(self, error: str) -> None: ...
+    def on_failed(self, error: str, predict_time: float | None = None) -> None: ...
     def on_canceled(self) -> None: ...
 
 
@@ -384,13 +385,15 @@ class Supervisor:
         try:
             if entry is not None and entry.listener is not None:
                 listener = entry.listener
+                if event.metrics:  # what the predictor recorded, before the end that reports it
+                    listener.on_metrics(event.metrics)
                 if entry.timed_out:
                     listener.on_failed(f"prediction timed out after {self.settings.predict_timeout:.1f} s "
                                        "(SPROCKET_PREDICT_TIMEOUT)")
                 elif isinstance(event, PredictionSucceeded):
                     listener.on_succeeded(event.output, event.predict_time)
                 elif isinstance(event, PredictionFailed):
-                    listener.on_failed(event.error)
+                    listener.on_failed(event.error, event.predict_time)
                 else:
                     listener.on_canceled()
         finally:

@@ -22,6 +22,7 @@ from runtime.ipc.messages import (
 )
 from runtime.schema.arguments import prepared_arguments
 from runtime.schema.outputs import to_wire
+from runtime.scope import Scope, entered_scope
 from runtime.worker.capture import current_prediction
 from runtime.worker.runner import Entrypoint, Runner, temporary_directory
 
@@ -77,19 +78,22 @@ class AsyncRunner(Runner):
     async def _predict(self, request: Predict) -> None:
         self._start(request)
         current_prediction.set(request.id)  # this task's own context: its print()s are its logs
+        scope = Scope(request.context)
+        started: float | None = None
         outcome: EventMessage
         try:
             entry = self._entry(request)
             scratch = temporary_directory(request.workdir) if self.alone else contextlib.nullcontext()
-            with scratch, prepared_arguments(entry.spec, request.input) as arguments:
+            with scratch, prepared_arguments(entry.spec, request.input, entry.classes) as arguments, entered_scope(scope):
                 started = time.perf_counter()
                 output = await self._call(entry, request, arguments)
-            outcome = PredictionSucceeded(
-                prediction_id=request.id, predict_time=time.perf_counter() - started, output=output)
+            outcome = PredictionSucceeded(prediction_id=request.id, predict_time=time.perf_counter() - started,
+                                          output=output, metrics=scope.metrics.values or None)
         except asyncio.CancelledError:
-            outcome = PredictionCanceled(prediction_id=request.id)
+            outcome = PredictionCanceled(prediction_id=request.id, metrics=scope.metrics.values or None)
         except BaseException as error:
-            outcome = self._failed(request.id, error)
+            outcome = self._failed(request.id, error, None if started is None else time.perf_counter() - started,
+                                   scope)
         self._tasks.pop(request.id, None)
         self._finish(outcome)
 

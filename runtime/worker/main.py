@@ -21,10 +21,10 @@ from typing import Any
 
 import zmq
 
-from runtime.cog_alias import install_cog_alias
+from runtime.cog_alias import prepare_cog
 from runtime.ipc.messages import Cancel, Log, PredictorLoaded, SetupFailed, WorkerExit
 from runtime.ipc.transport import Endpoints, WorkerChannel
-from runtime.schema.signature import SignatureError, describe_predictor
+from runtime.schema.signature import SignatureError, read_predictor
 from runtime.worker.capture import OutputCapture, route_by_prediction
 from runtime.worker.healthcheck import Healthchecks, healthcheck_of
 from runtime.worker.loader import LoadError, load_predictor
@@ -72,7 +72,8 @@ def _serve_control(channel: WorkerChannel, runner: Runner, parent_pid: int) -> N
 
 def _entrypoint(ref: str, workdir: str, method: str, max_concurrency: int) -> Entrypoint:
     function = load_predictor(ref, workdir, method)
-    return Entrypoint(function, describe_predictor(function, max_concurrency=max_concurrency))
+    spec, classes = read_predictor(function, max_concurrency=max_concurrency)
+    return Entrypoint(function, spec, classes)
 
 
 def _runner(predict: Entrypoint, train: Entrypoint | None, channel: WorkerChannel, outbox: Outbox,
@@ -125,7 +126,7 @@ def run(argv: list[str]) -> int:
     log.propagate = False
     # A segfault in a C extension prints the Python stack where the operator will see it.
     faulthandler.enable(file=diagnostics)
-    install_cog_alias()
+    log.info("using %s cog package", prepare_cog())
     workdir = os.getcwd()
     try:
         predict = _entrypoint(args.predictor, workdir, "predict", args.max_concurrency)

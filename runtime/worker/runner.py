@@ -6,7 +6,11 @@ Invariant: every Predict the runner accepts ends in exactly one terminal event
 prediction wrote. A worker that dies instead is the front's to report.
 
 Sync predictors run in the main thread, one at a time; a cancel interrupts them with SIGUSR1,
-whose handler raises CancelationException only while that prediction's predict() runs.
+whose handler raises CancelationException (the installed `cog`'s, when it has one) only while
+that prediction's predict() runs.
+
+Each prediction runs in its own scope (runtime/scope.py): its request's context in, the metrics
+it records out, with its terminal event.
 
 While a prediction runs alone, Python's temporary directory is the prediction's own directory,
 so files it creates with `tempfile` go when the front removes that directory.
@@ -22,7 +26,7 @@ import tempfile
 import threading
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 import msgspec
@@ -43,7 +47,9 @@ from runtime.ipc.messages import (
 from runtime.ipc.transport import WorkerChannel
 from runtime.schema.arguments import prepared_arguments
 from runtime.schema.outputs import to_wire
-from runtime.types import CancelationException, Path
+from runtime.cog_alias import cancelation_exceptions
+from runtime.scope import Scope, entered_scope
+from runtime.types import Path
 from runtime.worker.awaiting import run_to_completion
 from runtime.worker.capture import OutputCapture
 from runtime.worker.outbox import Outbox
@@ -53,15 +59,17 @@ Send = Callable[[EventMessage], None]
 
 @dataclass(frozen=True)
 class Entrypoint:
-    """A callable the worker runs for requests, and its description."""
+    """A callable the worker runs for requests, its description, and the classes its Path and
+    Secret inputs are made as."""
 
     function: Callable[..., Any]
     spec: PredictorSpec
+    classes: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
 
 
 def describe_failure(error: BaseException) -> str:
     if isinstance(error, SystemExit):
-        return f"predict() called sys.exit({error.code!r})"
+        return f"SystemExit: predict() called sys.exit({error.code!r})"
     message = str(error)
     return message if message else type(error).__name__
 
@@ -159,9 +167,11 @@ class Runner:
             self.send(PredictionFailed(prediction_id=outcome.prediction_id,
                                        error=f"predict() returned an output that cannot be sent: {error}"))
 
-    def _failed(self, prediction_id: str, error: BaseException) -> PredictionFailed:
+    def _failed(self, prediction_id: str, error: BaseException, ran_for: float | None,
+                scope: Scope) -> PredictionFailed:
         traceback.print_exception(error)
-        return PredictionFailed(prediction_id=prediction_id, error=describe_failure(error))
+        return PredictionFailed(prediction_id=prediction_id, error=describe_failure(error), predict_time=ran_for,
+                                metrics=scope.metrics.values or None)
 
     def _emit_chunk(self, prediction_id: str, item: Any, workdir: str) -> None:
         self.outbox.send_chunk(prediction_id, to_wire(item, workdir))
@@ -174,6 +184,7 @@ class SyncRunner(Runner):
         super().__init__(*args)
         self._running: str | None = None  # set only while this prediction's predict() runs
         self._cancelled: set[str] = set()
+        self._cancelations = cancelation_exceptions()
         self._main_thread = threading.main_thread().ident
 
     def cancel(self, prediction_id: str) -> None:
@@ -185,7 +196,7 @@ class SyncRunner(Runner):
 
     def _on_cancel_signal(self, signum: int, frame: Any) -> None:
         if self._running is not None and self._running in self._cancelled:
-            raise CancelationException()
+            raise self._cancelations[0]()
 
     def run(self) -> int:
         signal.signal(signal.SIGUSR1, self._on_cancel_signal)
@@ -205,24 +216,28 @@ class SyncRunner(Runner):
 
     def _predict(self, request: Predict) -> None:
         self._start(request)
+        scope = Scope(request.context)
+        started: float | None = None
         outcome: EventMessage
         try:
             entry = self._entry(request)
-            with temporary_directory(request.workdir), prepared_arguments(entry.spec, request.input) as arguments:
+            with temporary_directory(request.workdir), prepared_arguments(entry.spec, request.input, entry.classes) as arguments, \
+                    entered_scope(scope):
                 started = time.perf_counter()
                 self._running = request.id
                 try:
                     if request.id in self._cancelled:
-                        raise CancelationException()
+                        raise self._cancelations[0]()
                     output = self._call(entry, request, arguments)
                 finally:
                     self._running = None
-            outcome = PredictionSucceeded(
-                prediction_id=request.id, predict_time=time.perf_counter() - started, output=output)
-        except CancelationException:
-            outcome = PredictionCanceled(prediction_id=request.id)
+            outcome = PredictionSucceeded(prediction_id=request.id, predict_time=time.perf_counter() - started,
+                                          output=output, metrics=scope.metrics.values or None)
+        except self._cancelations:
+            outcome = PredictionCanceled(prediction_id=request.id, metrics=scope.metrics.values or None)
         except BaseException as error:
-            outcome = self._failed(request.id, error)
+            outcome = self._failed(request.id, error, None if started is None else time.perf_counter() - started,
+                                   scope)
         self._cancelled.discard(request.id)
         self._finish(outcome)
 

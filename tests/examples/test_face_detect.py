@@ -77,5 +77,5 @@ def test_inputs_are_validated_by_the_front(face_detect: Server) -> None:
 def test_openapi_describes_boxes_and_the_annotated_file(face_detect: Server) -> None:
     output = face_detect.get("/openapi.json").json()["components"]["schemas"]["Output"]
     assert output["required"] == ["count", "faces", "annotated"]
-    assert output["properties"]["annotated"] == {"type": "string", "format": "uri"}
+    assert output["properties"]["annotated"] == {"title": "Annotated", "type": "string", "format": "uri"}
     assert set(output["properties"]["faces"]["items"]["properties"]) == {"x", "y", "width", "height"}

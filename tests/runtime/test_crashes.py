@@ -37,7 +37,7 @@ def test_sys_exit_in_predict_is_an_ordinary_failure(start_server) -> None:
     server.wait_for_status("READY")
     body = server.predict(how="sys_exit")
     assert body["status"] == "failed"
-    assert body["error"] == "predict() called sys.exit(3)"
+    assert body["error"] == "SystemExit: predict() called sys.exit(3)"
     assert server.status() == "READY"
     assert server.predict(how="none")["output"] == "survived"
 

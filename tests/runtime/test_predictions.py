@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from runtime.version import COG_API_VERSION, VERSION
 from tests.conftest import module_server
 from tests.support import Server
 
@@ -24,7 +25,8 @@ def test_health_check_reports_ready_with_setup_result(hello: Server) -> None:
 
 def test_index_advertises_only_urls_that_answer(hello: Server) -> None:
     index = hello.get("/").json()
-    assert index["cog_version"]
+    # No `cog` package in this venv: the Cog API version Sprocket implements, and its own apart.
+    assert (index["cog_version"], index["sprocket_version"]) == (COG_API_VERSION, VERSION)
     assert index["openapi_url"] == "/openapi.json" and hello.get("/openapi.json").status_code == 200
     assert hello.get(index["healthcheck_url"]).status_code == 200
     for key in ("predictions_url", "predictions_idempotent_url", "predictions_cancel_url", "shutdown_url"):
@@ -42,7 +44,8 @@ def test_prediction_returns_the_full_object(hello: Server) -> None:
     assert len(body["id"]) >= 16
     assert body["started_at"] <= body["completed_at"]
     assert body["metrics"]["predict_time"] >= 0
-    assert set(body) >= {"created_at", "version"}
+    assert body["version"] is None
+    assert body["created_at"] == body["started_at"]  # accepted then: the client sent no created_at
 
 
 def test_defaults_apply_when_input_is_empty_or_absent(hello: Server) -> None:
@@ -80,7 +83,7 @@ def test_exception_in_predict_fails_the_prediction_with_traceback(raises: Server
     assert body["logs"].startswith("about to fail\n")
     assert "Traceback (most recent call last)" in body["logs"]
     assert "ValueError: bad things happened" in body["logs"]
-    assert "predict_time" not in body["metrics"]
+    assert body["metrics"]["predict_time"] >= 0  # how long it ran before raising, as coglet reports
     assert raises.status() == "READY"
 
 

@@ -20,7 +20,9 @@ def test_predictions_get_503_while_setup_runs(start_server, tmp_path: Path) -> N
     assert (health["status"], health["setup"]) == ("STARTING", {})
     response = server.post("/predictions", json={})
     assert response.status_code == 503
-    assert "Setup has not finished yet" in response.json()["detail"]
+    body = response.json()
+    assert "Setup has not finished yet" in body["detail"]
+    assert (body["status"], body["error"]) == ("failed", body["detail"])  # what coglet's clients read
     release.touch()
     health = server.wait_for_status("READY")
     assert health["setup"]["logs"] == "setup waiting\nsetup done\n"
@@ -45,7 +47,9 @@ def test_failed_setup_is_reported_with_its_traceback_and_the_server_stays_up(sta
     assert "RuntimeError: no weights found" in logs
     response = server.post("/predictions", json={})
     assert response.status_code == 503
-    assert "no weights found" in response.json()["detail"]
+    body = response.json()
+    assert "no weights found" in body["detail"]
+    assert (body["status"], body["error"]) == ("failed", body["detail"])
     assert server.get("/openapi.json").status_code == 200  # the module imported fine
     assert server.process.poll() is None
 

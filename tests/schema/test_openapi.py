@@ -61,7 +61,7 @@ def test_document_with_training_is_valid() -> None:
     assert components["TrainingOutput"] == {
         "type": "object",
         "title": "TrainingOutput",
-        "properties": {"weights": {"type": "string", "format": "uri"}},
+        "properties": {"weights": {"title": "Weights", "type": "string", "format": "uri"}},
         "required": ["weights"],
     }
     assert components["TrainingRequest"]["properties"]["input"] == {"$ref": "#/components/schemas/TrainingInput"}
@@ -115,10 +115,12 @@ def test_input_properties(document: dict[str, Any]) -> None:
         "title": "Images",
         "type": "array",
         "items": {"type": "string", "format": "uri"},
+        "default": None,
         "nullable": True,
         "x-order": 3,
     }
-    assert properties["seed"] == {"title": "Seed", "type": "integer", "nullable": True, "x-order": 7}
+    # A default of None is written, as Cog 0.16+ does (pydantic 1, under Cog 0.9, left it out).
+    assert properties["seed"] == {"title": "Seed", "type": "integer", "default": None, "nullable": True, "x-order": 7}
     assert properties["legacy"] == {
         "title": "Legacy",
         "type": "boolean",

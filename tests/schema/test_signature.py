@@ -155,7 +155,8 @@ def test_unannotated_argument_is_named() -> None:
     with pytest.raises(
         SignatureError,
         match=r"^predict\(\) argument 'x' has no type annotation; annotate it as one of str, int, float, bool, "
-        r"Path, File, Secret, list\[\.\.\.\] of these, Optional\[\.\.\.\] or Literal\[\.\.\.\]$",
+        r"Path, File, Secret, list\[\.\.\.\] of these, Optional\[\.\.\.\], Literal\[\.\.\.\] or a Union of str, "
+        r"int, float, bool and lists of them$",
     ):
         describe_predictor(predict)
 
@@ -167,8 +168,8 @@ def test_unannotated_argument_is_named() -> None:
         (Any, "Any"),
         (bytes, "bytes"),
         (complex, "complex"),
-        (int | str, r"int \| str \(a Union other than Optional\[T\]\)"),
-        (Optional[int | str], r"Union\[int, str, NoneType\] \(a Union other than Optional\[T\]\)"),
+        (int | Path, r"int \| .*Path \(a Union may hold only str, int, float, bool and lists of them\)"),
+        (Optional[int | dict], r"Union\[int, dict, NoneType\] \(a Union may hold only"),
         (list, r"list \(a list without an item type\)"),
         (list[dict], r"list\[dict\]"),
     ],
@@ -328,18 +329,18 @@ class DataclassOutput:
         (
             ModelOutput,
             {
-                "text": {"type": "string"},
-                "file": {"type": "string", "format": "uri"},
-                "score": {"type": "number", "nullable": True},
+                "text": {"title": "Text", "type": "string"},
+                "file": {"title": "File", "type": "string", "format": "uri"},
+                "score": {"title": "Score", "type": "number", "nullable": True, "default": None},
             },
             ["text", "file"],
         ),
         (
             DataclassOutput,
             {
-                "text": {"type": "string"},
-                "files": {"type": "array", "items": {"type": "string", "format": "uri"}},
-                "count": {"type": "integer"},
+                "text": {"title": "Text", "type": "string"},
+                "files": {"title": "Files", "type": "array", "items": {"type": "string", "format": "uri"}},
+                "count": {"title": "Count", "type": "integer", "default": 0},
             },
             ["text", "files"],
         ),
@@ -361,9 +362,9 @@ def test_pydantic_output() -> None:
         "type": "object",
         "title": "Output",
         "properties": {
-            "text": {"type": "string"},
-            "file": {"type": "string", "format": "uri"},
-            "extra": {"type": "integer", "nullable": True},
+            "text": {"title": "Text", "type": "string"},
+            "file": {"title": "File", "type": "string", "format": "uri"},
+            "extra": {"title": "Extra", "type": "integer", "nullable": True, "default": None},
         },
         "required": ["text", "file"],
     }
