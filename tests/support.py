@@ -59,15 +59,19 @@ class GatedPrediction:
 
 
 class Server:
-    """`python -m runtime` serving one fixture predictor on a free loopback port."""
+    """`python -m runtime` serving one fixture predictor on a free loopback port; `python` is the
+    interpreter (a venv's, to serve from another environment). An empty `predictor` leaves the
+    choice to cog.yaml in `workdir`. `command` starts another server instead (a reference one,
+    whose subclass says how to find its URL)."""
 
     def __init__(self, predictor: str, workdir: Path = PREDICTORS, env: dict[str, str] | None = None,
-                 args: list[str] | None = None, host: str | None = "127.0.0.1") -> None:
+                 args: list[str] | None = None, host: str | None = "127.0.0.1", python: str = sys.executable,
+                 command: list[str] | None = None) -> None:
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"sprocket-test-{os.getpid()}-{id(self)}.log"
         environment = {**os.environ, "PORT": "0", "COG_LOG_LEVEL": "debug", **(env or {})}
         if predictor:
             environment["COG_PREDICT_TYPE_STUB"] = f"{predictor}.py:Predictor"
-        command = [sys.executable, "-P", "-m", "runtime", *(["--host", host] if host else []), *(args or [])]
+        command = command or [python, "-P", "-m", "runtime", *(["--host", host] if host else []), *(args or [])]
         self._log = open(self.log_path, "w+")
         self.process = subprocess.Popen(command, cwd=workdir, env=environment,
                                         stdout=self._log, stderr=subprocess.STDOUT)

@@ -1,0 +1,7 @@
+import cog
+from cog import BasePredictor
+
+
+class Predictor(BasePredictor):
+    def predict(self) -> str:
+        return cog.__version__

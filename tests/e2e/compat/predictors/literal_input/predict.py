@@ -1,0 +1,8 @@
+from typing import Literal
+
+from cog import BasePredictor
+
+
+class Predictor(BasePredictor):
+    def predict(self, mode: Literal["fast", "quality"] = "fast") -> str:
+        return mode
