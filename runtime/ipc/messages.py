@@ -20,7 +20,7 @@ import msgspec
 # Built by the worker from the predict() signature, used by the front to validate requests and
 # to write the OpenAPI document without ever importing user code.
 
-InputKind = Literal["str", "int", "float", "bool", "path", "file", "secret", "any", "union"]
+InputKind = Literal["str", "int", "float", "bool", "path", "file", "secret", "object", "union"]
 
 
 class InputField(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -29,7 +29,9 @@ class InputField(msgspec.Struct, frozen=True, omit_defaults=True):
     `kind` is the element type; `is_list` wraps it in a list. `choices` holds the allowed values
     (from `choices=` or a `Literal[...]` annotation). `has_default` tells a default of None apart
     from no default at all. A "union" input takes a value any of its `alternatives` (each a
-    scalar kind, or a list of one) takes, tried in order.
+    scalar kind, or a list of one) takes, tried in order. An "object" input is a JSON object
+    passed through as it is (a `dict` or `Annotated[T, cog.Opaque]` argument, as Cog 0.20+ reads
+    them).
     """
 
     name: str

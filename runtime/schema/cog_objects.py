@@ -12,6 +12,7 @@ import collections.abc
 import dataclasses
 import io
 import pathlib
+import typing
 from typing import Any
 
 from runtime.ipc.messages import InputKind
@@ -26,6 +27,8 @@ _CONCATENATE = frozenset({"ConcatenateIterator", "AsyncConcatenateIterator"})
 
 def input_kind(annotation: Any) -> InputKind | None:
     """The kind of one (non-list, non-union) input annotation; None if it is not an input type."""
+    if is_opaque(annotation) or annotation is dict or typing.get_origin(annotation) is dict:
+        return "object"
     kind = _SCALARS.get(annotation)
     if kind is not None or not isinstance(annotation, type):
         return kind
@@ -57,9 +60,10 @@ def iterator_kind(origin: Any) -> tuple[bool, bool]:
     return iterates, iterates and origin.__name__ in _CONCATENATE
 
 
-def is_opaque_marker(value: Any) -> bool:
-    """Cog's `Opaque`, as in `Annotated[dict, Opaque]`: a JSON object passed through as it is."""
-    return repr(value) == "cog.Opaque"
+def is_opaque(annotation: Any) -> bool:
+    """`Annotated[T, cog.Opaque]` (Cog 0.20+): T taken as a JSON object, passed through as it is."""
+    return typing.get_origin(annotation) is typing.Annotated and any(
+        repr(marker) == "cog.Opaque" for marker in annotation.__metadata__)
 
 
 # ---------------------------------------------------------------- Input(...)

@@ -21,7 +21,7 @@ _KIND_SCHEMAS: dict[InputKind, dict[str, Any]] = {
     "path": {"type": "string", "format": "uri"},
     "file": {"type": "string", "format": "uri"},
     "secret": {"type": "string", "format": "password", "writeOnly": True, "x-cog-secret": True},
-    "any": {},
+    "object": {"type": "object"},
 }
 _STATUSES = ["starting", "processing", "succeeded", "canceled", "failed"]
 _WEBHOOK_EVENTS = ["start", "output", "logs", "completed"]

@@ -21,13 +21,13 @@ from typing import Any
 import msgspec
 
 from runtime.ipc.messages import InputField, InputKind, PredictorSpec
-from runtime.schema.cog_objects import input_kind, input_options, is_opaque_marker, iterator_kind, secret_value
+from runtime.schema.cog_objects import input_kind, input_options, is_opaque, iterator_kind, secret_value
 from runtime.schema.validation import InputValidationError, InputValidator
 from runtime.schema.written_defaults import inputs_with_written_default
 from runtime.types import InputOptions
 
 _SUPPORTED_INPUTS = (
-    "str, int, float, bool, Path, File, Secret, list[...] of these, Optional[...], Literal[...] "
+    "str, int, float, bool, Path, File, Secret, dict, list[...] of these, Optional[...], Literal[...] "
     "or a Union of str, int, float, bool and lists of them"
 )
 _SUPPORTED_OUTPUTS = (
@@ -252,7 +252,8 @@ def _checked_default(where: str, field: InputField, default: Any) -> Any:
 
 
 def _strip_annotated(annotation: Any) -> Any:
-    while typing.get_origin(annotation) is typing.Annotated:
+    """The type inside `Annotated[...]`, unless the annotation marks it opaque (cog.Opaque)."""
+    while typing.get_origin(annotation) is typing.Annotated and not is_opaque(annotation):
         annotation = typing.get_args(annotation)[0]
     return annotation
 
@@ -288,7 +289,7 @@ def _describe_return(function: str, annotation: Any) -> tuple[dict[str, Any], bo
 
 
 def _output_schema(function: str, annotation: Any) -> dict[str, Any]:
-    if typing.get_origin(annotation) is typing.Annotated and any(map(is_opaque_marker, annotation.__metadata__)):
+    if is_opaque(annotation):
         return {"type": "object"}
     annotation = _strip_annotated(annotation)
     origin = typing.get_origin(annotation)

@@ -78,7 +78,9 @@ def _check_bool(value: Any) -> bool:
     return value
 
 
-def _check_any(value: Any) -> Any:
+def _check_object(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _Invalid("value is not a valid dict", "type_error.dict")
     return value
 
 
@@ -119,7 +121,7 @@ _TYPE_CHECKS: dict[InputKind, _Check] = {
     "path": _url_check("Path"),
     "file": _url_check("File"),
     "secret": _check_str,
-    "any": _check_any,
+    "object": _check_object,
 }
 
 

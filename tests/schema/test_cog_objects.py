@@ -48,11 +48,11 @@ def test_written_defaults_are_read_from_the_source() -> None:
     assert inputs_with_written_default(len) is None  # no Python source to read
 
 
-def test_pathlib_and_file_like_classes_are_input_kinds() -> None:
+def test_input_kinds_by_what_the_class_is() -> None:
     import io
     import pathlib
 
-    assert [input_kind(t) for t in (pathlib.Path, Path, io.IOBase, str, dict)] == ["path", "path", "file", "str", None]
+    assert [input_kind(t) for t in (pathlib.Path, Path, io.IOBase, str, dict, set)] == ["path", "path", "file", "str", "object", None]
 
 
 def test_union_inputs_take_any_member_in_order() -> None:
@@ -111,3 +111,23 @@ def test_return_types_both_references_accept(annotation: object, schema: dict[st
         return None
 
     assert describe_predictor(predict).output_schema == {**schema, "title": "Output"}
+
+
+def test_dict_and_opaque_inputs_are_json_objects_passed_through() -> None:
+    from typing import Annotated, Any
+
+    from runtime import Opaque
+
+    class Config:  # any class: Opaque says to take its values as plain JSON objects
+        pass
+
+    def predict(options: dict, settings: Annotated[Config, Opaque], extra: Optional[dict[str, Any]] = None) -> str:
+        return ""
+
+    spec = describe_predictor(predict)
+    assert [(field.kind, field.nullable) for field in spec.inputs] == [("object", False), ("object", False),
+                                                                      ("object", True)]
+    assert InputValidator(spec).validate({"options": {"a": [1]}, "settings": {}}) == {
+        "options": {"a": [1]}, "settings": {}, "extra": None}
+    with pytest.raises(InputValidationError, match="options: value is not a valid dict"):
+        InputValidator(spec).validate({"options": [1], "settings": {}})

@@ -155,7 +155,7 @@ def test_unannotated_argument_is_named() -> None:
     with pytest.raises(
         SignatureError,
         match=r"^predict\(\) argument 'x' has no type annotation; annotate it as one of str, int, float, bool, "
-        r"Path, File, Secret, list\[\.\.\.\] of these, Optional\[\.\.\.\], Literal\[\.\.\.\] or a Union of str, "
+        r"Path, File, Secret, dict, list\[\.\.\.\] of these, Optional\[\.\.\.\], Literal\[\.\.\.\] or a Union of str, "
         r"int, float, bool and lists of them$",
     ):
         describe_predictor(predict)
@@ -164,14 +164,14 @@ def test_unannotated_argument_is_named() -> None:
 @pytest.mark.parametrize(
     ("annotation", "shown"),
     [
-        (dict, "dict"),
+        (set, "set"),
         (Any, "Any"),
         (bytes, "bytes"),
         (complex, "complex"),
         (int | Path, r"int \| .*Path \(a Union may hold only str, int, float, bool and lists of them\)"),
         (Optional[int | dict], r"Union\[int, dict, NoneType\] \(a Union may hold only"),
         (list, r"list \(a list without an item type\)"),
-        (list[dict], r"list\[dict\]"),
+        (list[set], r"list\[set\]"),
     ],
 )
 def test_unsupported_types_are_named(annotation: Any, shown: str) -> None:

@@ -83,7 +83,7 @@ def test_default_lists_are_not_shared_between_requests() -> None:
         ("float", 1.5, 1.5),
         ("bool", False, False),
         ("secret", "s3cr3t", "s3cr3t"),
-        ("any", {"k": [1]}, {"k": [1]}),
+        ("object", {"k": [1]}, {"k": [1]}),
     ],
 )
 def test_accepted_values(kind: Any, value: Any, cleaned: Any) -> None:

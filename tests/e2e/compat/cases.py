@@ -112,6 +112,10 @@ CASES = [
          then=also(({"words": "one"}, "one"), ({}, "solo"))),
     Case("union_optional_input", {"input": {"value": 2}}, succeeded("float:2.0"),
          then=also(({"value": "x"}, "str:x"), ({}, "NoneType:None"))),
+    Case("dict_input", {"input": {"options": {"b": 1, "a": [2]}}}, succeeded("a,b"),
+         then=refused(({"options": "a=1"}, "options", "not a valid dict"))),
+    Case("opaque_input", {"input": {"messages": {"role": "user"}}}, succeeded({"echo": {"role": "user"}}),
+         cannot_load={COG_098: _import_error("Opaque")}),
     # ---------------------------------------------------------------- files in and out
     Case("path_input", {"input": {"image": data_url(b"pixels", "image/png")}}, succeeded(".png pixels"),
          then=refused(({"image": "/etc/passwd"}, "image", "http(s) or data URL"))),

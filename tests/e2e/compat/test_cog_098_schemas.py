@@ -29,6 +29,7 @@ COG_098_REFUSES = {
     "literal_input": "Unsupported input type typing.Literal for parameter `mode`",
     "async_iterator": "Fields of type \"<class 'collections.abc.AsyncIterator'>\" are not supported",
     "optional_input": "Unsupported input type NoneType",
+    "dict_input": "Unsupported input type dict",
     "union_optional_input": "Unsupported input type NoneType",
 }
 
