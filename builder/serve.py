@@ -270,10 +270,7 @@ def wait_ready(server: Server, timeout: float = 300.0) -> dict[str, Any]:
         if status == "READY":
             return body, "READY"
         if status == "SETUP_FAILED":
-            logs = (body.get("setup") or {}).get("logs") or ""
-            last = next((line for line in reversed(logs.splitlines()) if line.strip()), "")
-            raise ServerError(f"setup() failed: {last.strip() or 'no output'}"
-                              + (f"\n{logs.rstrip()}" if logs.strip() else ""))
+            raise _setup_failure(body)
         if status in ("FAILED", "DEFUNCT"):
             raise ServerError(f"the server reports {status}: {json.dumps(body)}")
         return None, f"status {status}"
@@ -281,13 +278,25 @@ def wait_ready(server: Server, timeout: float = 300.0) -> dict[str, Any]:
     return _poll(server, check, timeout, "the server to be READY")
 
 
+def _setup_failure(health: dict[str, Any]) -> ServerError:
+    """What a SETUP_FAILED health body says went wrong: the reason, then the setup logs."""
+    logs = (health.get("setup") or {}).get("logs") or ""
+    last = next((line for line in reversed(logs.splitlines()) if line.strip()), "")
+    reason = health.get("error") or f"setup() failed: {last.strip() or 'no output'}"
+    return ServerError(reason + (f"\n{logs.rstrip()}" if logs.strip() else ""))
+
+
 def fetch_openapi(server: Server, timeout: float = 120.0) -> dict[str, Any]:
-    """GET /openapi.json once the server answers it (it may while setup still runs)."""
+    """GET /openapi.json once the server answers it (it may while setup still runs); a predictor
+    that failed to load is a ServerError saying why, without waiting out `timeout`."""
 
     def check() -> tuple[dict[str, Any] | None, str]:
         status, body = get_json(f"{server.url}/openapi.json", timeout=5)
         if status == 200 and isinstance(body, dict):
             return body, "HTTP 200"
+        _, health = get_json(f"{server.url}/health-check", timeout=2)
+        if isinstance(health, dict) and health.get("status") == "SETUP_FAILED":
+            raise _setup_failure(health)
         return None, f"HTTP {status}"
 
     return _poll(server, check, timeout, "/openapi.json")

@@ -39,15 +39,15 @@ def install_cog_alias() -> bool:
 
 def prepare_cog() -> str:
     """Before the predictor is imported: the stand-in if there is no real `cog`; otherwise import
-    the real one and route its scope to Sprocket (runtime/scope.py says why). Returns which."""
+    the real one and route its scope to Sprocket (runtime/scope.py says why). Says which."""
     if install_cog_alias():
-        return "stand-in"
+        return "no cog package installed: predictors get Sprocket's stand-in"
     try:
-        importlib.import_module("cog")
-    except Exception:  # a broken install: the predictor's own import will say what is wrong
-        return "broken"
+        cog = importlib.import_module("cog")
+    except Exception as error:  # a broken install: the predictor's own import will say more
+        return f"the installed cog package does not import: {type(error).__name__}: {error}"
     runtime.scope.route_real_cog_scopes()
-    return "real"
+    return f"predictors get the installed cog package, version {getattr(cog, '__version__', 'unknown')}"
 
 
 def cancelation_exceptions() -> tuple[type[BaseException], ...]:

@@ -126,7 +126,7 @@ def run(argv: list[str]) -> int:
     log.propagate = False
     # A segfault in a C extension prints the Python stack where the operator will see it.
     faulthandler.enable(file=diagnostics)
-    log.info("using %s cog package", prepare_cog())
+    log.info("%s", prepare_cog())
     workdir = os.getcwd()
     try:
         predict = _entrypoint(args.predictor, workdir, "predict", args.max_concurrency)

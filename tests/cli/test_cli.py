@@ -168,6 +168,15 @@ def test_schema_without_building(tmp_path: Path) -> None:
     assert schema["components"]["schemas"]["Input"]["properties"]["text"]["type"] == "string"
 
 
+def test_schema_of_a_predictor_that_cannot_be_described_says_why_at_once(tmp_path: Path) -> None:
+    hello_model(tmp_path)
+    (tmp_path / "predict.py").write_text("class Predictor:\n    def predict(self, tags: set) -> str:\n        return ''\n")
+    result = sprocket("schema", cwd=tmp_path)  # before: it waited 120 s for /openapi.json
+    assert result.returncode == 6
+    assert error_line(result).startswith("sprocket: error: predict() argument 'tags' has unsupported type set; "
+                                         "annotate it as one of str, int, float, bool, Path")
+
+
 def test_predict_prints_a_concatenated_token_stream_as_text(tmp_path: Path) -> None:
     (tmp_path / "cog.yaml").write_text('build:\n  python_version: "3.11"\npredict: "predict.py:Predictor"\n')
     (tmp_path / "predict.py").write_text(
