@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runtime.ipc.messages import InputField, InputKind, PredictorSpec
+from runtime.schema.return_schema import property_title
 from runtime.types import SECRET_MASK
 
 _KIND_SCHEMAS: dict[InputKind, dict[str, Any]] = {
@@ -95,10 +96,6 @@ def openapi_document(spec: PredictorSpec, *, training_spec: PredictorSpec | None
 # ---------------------------------------------------------------- inputs
 
 
-def _title(name: str) -> str:
-    return name.replace("_", " ").title()
-
-
 def _input_schema(title: str, inputs: list[InputField], schemas: dict[str, Any]) -> dict[str, Any]:
     ordered = sorted(inputs, key=lambda field: field.order)
     properties = {field.name: _property(title, field, schemas) for field in ordered}
@@ -121,11 +118,11 @@ def _property(owner: str, field: InputField, schemas: dict[str, Any]) -> dict[st
         item = {**_KIND_SCHEMAS[field.kind], **_constraints(field)}
     schema: dict[str, Any]
     if field.is_list:
-        schema = {"title": _title(field.name), "type": "array", "items": item}
+        schema = {"title": property_title(field.name), "type": "array", "items": item}
     elif field.choices is not None:
         schema = item  # a title beside allOf would hide the enum's in some generators
     else:
-        schema = {"title": _title(field.name), **item}
+        schema = {"title": property_title(field.name), **item}
     if field.description is not None:
         schema["description"] = field.description
     if field.has_default:

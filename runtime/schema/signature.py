@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import io
-import numbers
-import pathlib
 import re
-import types
 import typing
 from collections.abc import Callable
 from typing import Any
@@ -21,7 +17,9 @@ from typing import Any
 import msgspec
 
 from runtime.ipc.messages import InputField, InputKind, PredictorSpec
-from runtime.schema.cog_objects import input_kind, input_options, is_opaque, iterator_kind, secret_value
+from runtime.schema.annotations import UNIONS, SignatureError, strip_annotated, type_name
+from runtime.schema.cog_objects import input_kind, input_options, secret_value
+from runtime.schema.return_schema import describe_return
 from runtime.schema.validation import InputValidationError, InputValidator
 from runtime.schema.written_defaults import inputs_with_written_default
 from runtime.types import InputOptions
@@ -30,18 +28,7 @@ _SUPPORTED_INPUTS = (
     "str, int, float, bool, Path, File, Secret, dict, list[...] of these, Optional[...], Literal[...] "
     "or a Union of str, int, float, bool and lists of them"
 )
-_SUPPORTED_OUTPUTS = (
-    "str, int, float, bool, Path, File, list[...], dict, Any, Optional[...], a BaseModel, dataclass, "
-    "TypedDict or pydantic model, a numpy scalar, Iterator[...] or ConcatenateIterator[...]"
-)
 _UNION_MEMBER_KINDS = ("str", "int", "float", "bool")
-_OUTPUT_SCALARS: dict[type, dict[str, Any]] = {
-    str: {"type": "string"},
-    int: {"type": "integer"},
-    float: {"type": "number"},
-    bool: {"type": "boolean"},
-}
-_UNIONS = (typing.Union, types.UnionType)
 
 Converter = Callable[[Any], Any]
 
@@ -57,10 +44,6 @@ class _InputType:
     choices: tuple[Any, ...] | None = None
     alternatives: tuple[InputField, ...] = ()
     cls: Any = None
-
-
-class SignatureError(TypeError):
-    """predict() (or train()) has a signature Sprocket cannot serve; the message says how to fix it."""
 
 
 def describe_predictor(predict: Callable[..., Any], *, max_concurrency: int = 1) -> PredictorSpec:
@@ -93,7 +76,7 @@ def read_predictor(predict: Callable[..., Any], *, max_concurrency: int = 1) -> 
             converters[field.name] = cls
 
     returns = hints.get("return", Any)
-    output_schema, is_iterator = _describe_return(name, returns)
+    output_schema, is_iterator = describe_return(name, returns)
     generator = inspect.isgeneratorfunction(predict) or inspect.isasyncgenfunction(predict)
     if generator and not is_iterator:  # yields without saying so: the annotation is the item's
         output_schema, is_iterator = {"type": "array", "items": output_schema, "x-cog-array-type": "iterator"}, True
@@ -161,14 +144,14 @@ def _describe_input(
 
 def _input_type(where: str, name: str, annotation: Any) -> _InputType:
     written = annotation  # errors name the whole annotation, not the part that failed
-    annotation = _strip_annotated(annotation)
+    annotation = strip_annotated(annotation)
     nullable = False
-    if typing.get_origin(annotation) in _UNIONS:
+    if typing.get_origin(annotation) in UNIONS:
         members = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
         nullable = len(members) < len(typing.get_args(annotation))
         if len(members) > 1:
             return _InputType("union", nullable=nullable, alternatives=_alternatives(where, name, written, members))
-        annotation = _strip_annotated(members[0])
+        annotation = strip_annotated(members[0])
     is_list, annotation = _list_item(where, written, annotation)
     if typing.get_origin(annotation) is typing.Literal:
         literal_kind, choices = _literal(where, annotation)
@@ -186,14 +169,14 @@ def _list_item(where: str, written: Any, annotation: Any) -> tuple[bool, Any]:
     item_types = typing.get_args(annotation)
     if not item_types:
         raise _unsupported(where, written, "a list without an item type")
-    return True, _strip_annotated(item_types[0])
+    return True, strip_annotated(item_types[0])
 
 
 def _alternatives(where: str, name: str, written: Any, members: list[Any]) -> tuple[InputField, ...]:
     """The members of a Union input, each as a field of its own, tried in the order written."""
     alternatives = []
     for member in members:
-        is_list, item = _list_item(where, written, _strip_annotated(member))
+        is_list, item = _list_item(where, written, strip_annotated(member))
         kind = input_kind(item)
         if kind not in _UNION_MEMBER_KINDS:
             raise _unsupported(where, written, "a Union may hold only str, int, float, bool and lists of them")
@@ -208,7 +191,7 @@ def _literal(where: str, annotation: Any) -> tuple[InputKind, tuple[Any, ...]]:
         return "str", values
     if value_types == {int}:
         return "int", values
-    raise SignatureError(f"{where} is {_type_name(annotation)}; Literal values must be all str or all int")
+    raise SignatureError(f"{where} is {type_name(annotation)}; Literal values must be all str or all int")
 
 
 def _options(default: Any, default_written: bool | None) -> InputOptions:
@@ -251,161 +234,8 @@ def _checked_default(where: str, field: InputField, default: Any) -> Any:
         raise SignatureError(f"{where} has default {default!r}, which its own rules reject: {problems}") from None
 
 
-def _strip_annotated(annotation: Any) -> Any:
-    """The type inside `Annotated[...]`, unless the annotation marks it opaque (cog.Opaque)."""
-    while typing.get_origin(annotation) is typing.Annotated and not is_opaque(annotation):
-        annotation = typing.get_args(annotation)[0]
-    return annotation
-
-
 def _unsupported(where: str, annotation: Any, what: str) -> SignatureError:
     detail = f" ({what})" if what else ""
     return SignatureError(
-        f"{where} has unsupported type {_type_name(annotation)}{detail}; annotate it as one of {_SUPPORTED_INPUTS}"
-    )
-
-
-def _type_name(annotation: Any) -> str:
-    if isinstance(annotation, type) and typing.get_origin(annotation) is None:
-        return annotation.__qualname__
-    return repr(annotation).replace("typing.", "")
-
-
-# ---------------------------------------------------------------- output
-
-
-def _describe_return(function: str, annotation: Any) -> tuple[dict[str, Any], bool]:
-    """(JSON schema, is_iterator) for predict()'s return annotation."""
-    annotation = _strip_annotated(annotation)
-    is_iterator, concatenate = iterator_kind(typing.get_origin(annotation) or annotation)
-    if is_iterator:
-        args = typing.get_args(annotation)
-        items = _output_schema(function, args[0]) if args else {}
-        schema = {"type": "array", "items": items, "x-cog-array-type": "iterator"}
-        if concatenate:
-            schema["x-cog-array-display"] = "concatenate"
-        return schema, True
-    return _output_schema(function, annotation), False
-
-
-def _output_schema(function: str, annotation: Any) -> dict[str, Any]:
-    if is_opaque(annotation):
-        return {"type": "object"}
-    annotation = _strip_annotated(annotation)
-    origin = typing.get_origin(annotation)
-    if annotation is Any:
-        return {}
-    if annotation is None or annotation is type(None):
-        return {"nullable": True}
-    if origin in _UNIONS:
-        members = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
-        nullable = len(members) < len(typing.get_args(annotation))
-        schema = (
-            _output_schema(function, members[0])
-            if len(members) == 1
-            else {"anyOf": [_output_schema(function, member) for member in members]}
-        )
-        return {**schema, "nullable": True} if nullable else schema
-    if origin in (list, tuple, set, frozenset) or annotation in (list, tuple, set, frozenset):
-        args = [arg for arg in typing.get_args(annotation) if arg is not Ellipsis]
-        same = len(set(args)) == 1
-        return {"type": "array", "items": _output_schema(function, args[0]) if same else {}}
-    if origin is dict or annotation is dict:
-        return {"type": "object"}
-    if isinstance(annotation, type):
-        return _class_schema(function, annotation)
-    raise _unsupported_output(function, annotation)
-
-
-def _class_schema(function: str, cls: type) -> dict[str, Any]:
-    scalar = _scalar_schema(cls)
-    if scalar is not None:
-        return scalar
-    if issubclass(cls, (pathlib.PurePath, io.IOBase)):
-        return {"type": "string", "format": "uri"}
-    fields = _model_fields(cls)
-    if fields is None:
-        raise _unsupported_output(function, cls)
-    properties = {name: _property_schema(function, name, field) for name, field in fields.items()}
-    required = [name for name, field in fields.items() if field.required]
-    schema: dict[str, Any] = {"type": "object", "title": cls.__name__, "properties": properties}
-    if required:
-        schema["required"] = required
-    return schema
-
-
-def _scalar_schema(cls: type) -> dict[str, Any] | None:
-    """str, int, float, bool and their look-alikes: numpy's scalars (np.float64, np.int32, np.bool_)."""
-    for python_type, schema in _OUTPUT_SCALARS.items():
-        if cls is python_type:
-            return dict(schema)
-    if cls.__module__ == "numpy" and cls.__name__ in ("bool_", "bool"):
-        return {"type": "boolean"}
-    # numpy registers its integer and floating types with the numbers ABCs.
-    if issubclass(cls, numbers.Integral) and not issubclass(cls, bool):
-        return {"type": "integer"}
-    if issubclass(cls, numbers.Real):
-        return {"type": "number"}
-    return None
-
-
-@dataclasses.dataclass(frozen=True)
-class _ModelField:
-    annotation: Any
-    required: bool
-    default: Any = None
-    has_default: bool = False
-
-
-def _property_schema(function: str, name: str, field: _ModelField) -> dict[str, Any]:
-    # As Cog's (pydantic's) schemas: each property titled after its name, and its default shown.
-    schema = {"title": _title(name), **_output_schema(function, field.annotation)}
-    if field.has_default and _is_json(field.default):
-        schema["default"] = field.default
-    return schema
-
-
-def _title(name: str) -> str:
-    return name.replace("_", " ").title()
-
-
-def _is_json(value: Any) -> bool:
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return True
-    if isinstance(value, (list, tuple)):
-        return all(map(_is_json, value))
-    return isinstance(value, dict) and all(isinstance(k, str) and _is_json(v) for k, v in value.items())
-
-
-def _model_fields(cls: type) -> dict[str, _ModelField] | None:
-    """The fields of a BaseModel, dataclass, TypedDict or pydantic model; None for other classes."""
-    if dataclasses.is_dataclass(cls):  # includes the BaseModel of Sprocket and of Cog 0.17+
-        hints = typing.get_type_hints(cls, include_extras=True)
-        return {field.name: _dataclass_field(field, hints.get(field.name, Any)) for field in dataclasses.fields(cls)}
-    if typing.is_typeddict(cls):
-        hints = typing.get_type_hints(cls, include_extras=True)
-        required_keys = getattr(cls, "__required_keys__", frozenset(hints))
-        return {name: _ModelField(annotation, name in required_keys) for name, annotation in hints.items()}
-    pydantic_v2 = getattr(cls, "model_fields", None)
-    if isinstance(pydantic_v2, dict):
-        return {name: _ModelField(info.annotation, info.is_required(), info.default, not info.is_required())
-                for name, info in pydantic_v2.items()}
-    pydantic_v1 = getattr(cls, "__fields__", None)
-    if isinstance(pydantic_v1, dict):
-        # The written annotation, not pydantic 1's `outer_type_`, which drops Optional.
-        hints = typing.get_type_hints(cls, include_extras=True)
-        return {name: _ModelField(hints.get(name, info.outer_type_), info.required, info.default, not info.required)
-                for name, info in pydantic_v1.items()}
-    return None
-
-
-def _dataclass_field(field: dataclasses.Field[Any], annotation: Any) -> _ModelField:
-    if field.default is not dataclasses.MISSING:
-        return _ModelField(annotation, False, field.default, True)
-    return _ModelField(annotation, field.default_factory is dataclasses.MISSING)
-
-
-def _unsupported_output(function: str, annotation: Any) -> SignatureError:
-    return SignatureError(
-        f"{function} has unsupported return type {_type_name(annotation)}; annotate it as {_SUPPORTED_OUTPUTS}"
+        f"{where} has unsupported type {type_name(annotation)}{detail}; annotate it as one of {_SUPPORTED_INPUTS}"
     )
