@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 5000
 
-.PHONY: install serve test test-fast clean settings-table bench docker-env system-deps soak
+.PHONY: install serve test test-fast compat clean settings-table bench docker-env system-deps soak
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ test: install $(VENV)/.examples system-deps docker-env
 # Everything but the tests that need a Docker engine.
 test-fast: install
 	$(PY) -m pytest -m "not docker"
+
+# Predictors written for Cog, in venvs without cog, with cog 0.9.8 and with the latest cog (made
+# under .sprocket-test-envs/ on first use), and their schemas beside Cog 0.9.8's own server.
+compat: install
+	$(PY) -m pytest tests/e2e/compat
 
 # Sprocket side by side with Cog 0.9.8 and coglet (benchmarks/README.md). The harness has its own
 # venv; it creates the reference servers' venvs under benchmarks/.envs/ itself. BENCH_ARGS=--help.
