@@ -8,8 +8,10 @@ nothing, as Cog's does, so a predictor that records metrics in setup() still loa
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 _MODES = ("replace", "incr", "append")
@@ -85,22 +87,14 @@ def emit_metric(name: str, value: Any) -> None:
     current_scope().record_metric(name, value)
 
 
-class entered_scope:  # noqa: N801 - used like a function, as contextlib.closing is
+@contextlib.contextmanager
+def entered_scope(scope: Scope) -> Iterator[Scope]:
     """Make `scope` the current one for the code inside the `with` (in this thread or task)."""
-
-    __slots__ = ("_scope", "_token")
-
-    def __init__(self, scope: Scope) -> None:
-        self._scope = scope
-        self._token: contextvars.Token[Scope | None] | None = None
-
-    def __enter__(self) -> Scope:
-        self._token = _current.set(self._scope)
-        return self._scope
-
-    def __exit__(self, *exc_info: object) -> None:
-        assert self._token is not None
-        _current.reset(self._token)
+    token = _current.set(scope)
+    try:
+        yield scope
+    finally:
+        _current.reset(token)
 
 
 def route_real_cog_scopes() -> None:

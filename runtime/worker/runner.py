@@ -221,8 +221,8 @@ class SyncRunner(Runner):
         outcome: EventMessage
         try:
             entry = self._entry(request)
-            with temporary_directory(request.workdir), prepared_arguments(entry.spec, request.input, entry.classes) as arguments, \
-                    entered_scope(scope):
+            with temporary_directory(request.workdir), entered_scope(scope), \
+                    prepared_arguments(entry.spec, request.input, entry.classes) as arguments:
                 started = time.perf_counter()
                 self._running = request.id
                 try:
