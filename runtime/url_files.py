@@ -33,11 +33,13 @@ def _truncate_filename_bytes(name: str, length: int) -> str:
 
 def get_filename(url: str) -> str:
     """A file name for what `url` points at: the last path segment, or `file.<ext>` for a data URL."""
-    parsed = urllib.parse.urlparse(url)
-    if parsed.scheme == "data":
-        media_type = parsed.path.split(",", 1)[0].split(";", 1)[0] or "text/plain"
-        extension = mimetypes.guess_extension(media_type)
+    from runtime import data_url  # here: the SDK's import stays free of it (and of pybase64)
+
+    header = data_url.parse_header(url)
+    if header is not None:
+        extension = mimetypes.guess_extension(header.media_type)
         return "file" + extension if extension else "file"
+    parsed = urllib.parse.urlparse(url)
     name = urllib.parse.unquote_plus(os.path.basename(parsed.path))
     name = _truncate_filename_bytes(name, FILENAME_MAX_LENGTH)
     for character in FILENAME_ILLEGAL_CHARS:
