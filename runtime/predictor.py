@@ -48,7 +48,7 @@ def streaming(fn: _F | None = None) -> Any:
     return fn if fn is not None else (lambda inner: inner)
 
 
-def concurrent(fn: _F | None = None, *, max: int = 1) -> Any:  # noqa: A002 - Cog's keyword
+def concurrent(fn: _F | None = None, *, max: int = 1) -> Any:
     """Cog 0.22's `@concurrent(max=N)`; Sprocket takes the number from `concurrency.max` in cog.yaml."""
     if isinstance(max, bool) or not isinstance(max, int) or max < 1:
         raise ValueError(f"concurrent(max=...) needs a whole number of at least 1, not {max!r}")

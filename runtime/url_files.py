@@ -61,7 +61,7 @@ class URLFile(io.IOBase):
         if self._response is None:
             import urllib.request  # here: it costs the SDK's import (and every worker's start) 14 ms
 
-            self._response = urllib.request.urlopen(self.url, timeout=10)  # noqa: S310 - scheme checked above
+            self._response = urllib.request.urlopen(self.url, timeout=10)  # http(s): checked in __init__
         return self._response
 
     def readable(self) -> bool:
@@ -91,7 +91,7 @@ class URLFile(io.IOBase):
 class URLPath(pathlib.PosixPath):
     """A path whose file is still at `source`; `convert()` copies `fileobj` to a local file."""
 
-    def __new__(cls, *, source: str, filename: str, fileobj: io.IOBase) -> "URLPath":
+    def __new__(cls, *, source: str, filename: str, fileobj: io.IOBase) -> URLPath:
         return super().__new__(cls, _truncate_filename_bytes(filename, FILENAME_MAX_LENGTH))
 
     def __init__(self, *, source: str, filename: str, fileobj: io.IOBase) -> None:

@@ -15,7 +15,6 @@ from typing import IO, Any
 from runtime.ipc.messages import InputField, PredictorSpec
 from runtime.types import Path, Secret
 
-
 Converter = Callable[[Any], Any]
 
 
@@ -29,7 +28,7 @@ def build_arguments(spec: PredictorSpec, values: dict[str, Any], files: contextl
     """
 
     def open_file(path: str) -> IO[bytes]:
-        return files.enter_context(open(path, "rb"))  # noqa: SIM115 - closed by `files`
+        return files.enter_context(open(path, "rb"))  # closed by `files`
 
     by_kind: dict[str, Converter] = {"path": Path, "file": open_file, "secret": Secret}
     arguments: dict[str, Any] = {}

@@ -55,7 +55,8 @@ def describe_predictor(predict: Callable[..., Any], *, max_concurrency: int = 1)
     return read_predictor(predict, max_concurrency=max_concurrency)[0]
 
 
-def read_predictor(predict: Callable[..., Any], *, max_concurrency: int = 1) -> tuple[PredictorSpec, dict[str, Converter]]:
+def read_predictor(predict: Callable[..., Any], *,
+                   max_concurrency: int = 1) -> tuple[PredictorSpec, dict[str, Converter]]:
     """`describe_predictor`, and for the worker the class each Path and Secret input's values are
     made as (the predictor's own `cog.Path`, `cog.Secret`, whichever release it comes from)."""
     name = f"{getattr(predict, '__name__', 'predict')}()"

@@ -28,8 +28,8 @@ def inputs_with_written_default(function: Callable[..., Any]) -> set[str] | None
         return None
     arguments = definition.args
     positional = [*arguments.posonlyargs, *arguments.args]
-    pairs = list(zip(positional[len(positional) - len(arguments.defaults):], arguments.defaults))
-    pairs += [(argument, default) for argument, default in zip(arguments.kwonlyargs, arguments.kw_defaults)
+    pairs = list(zip(positional[len(positional) - len(arguments.defaults):], arguments.defaults, strict=True))
+    pairs += [(argument, default) for argument, default in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True)
               if default is not None]
     return {argument.arg for argument, default in pairs if _passes_default(default)}
 

@@ -84,7 +84,8 @@ class AsyncRunner(Runner):
         try:
             entry = self._entry(request)
             scratch = temporary_directory(request.workdir) if self.alone else contextlib.nullcontext()
-            with scratch, prepared_arguments(entry.spec, request.input, entry.classes) as arguments, entered_scope(scope):
+            with scratch, entered_scope(scope), \
+                    prepared_arguments(entry.spec, request.input, entry.classes) as arguments:
                 started = time.perf_counter()
                 output = await self._call(entry, request, arguments)
             outcome = PredictionSucceeded(prediction_id=request.id, predict_time=time.perf_counter() - started,

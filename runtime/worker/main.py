@@ -30,6 +30,7 @@ from runtime.worker.healthcheck import Healthchecks, healthcheck_of
 from runtime.worker.loader import LoadError, load_predictor
 from runtime.worker.outbox import Outbox
 from runtime.worker.runner import Entrypoint, Runner, SyncRunner
+
 _PARENT_CHECK_MS = 250
 _PR_SET_PDEATHSIG = 1
 

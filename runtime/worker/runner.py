@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterator
 
 import msgspec
 
+from runtime.cog_alias import cancelation_exceptions
 from runtime.ipc.messages import (
     ControlMessage,
     EventMessage,
@@ -47,7 +48,6 @@ from runtime.ipc.messages import (
 from runtime.ipc.transport import WorkerChannel
 from runtime.schema.arguments import prepared_arguments
 from runtime.schema.outputs import to_wire
-from runtime.cog_alias import cancelation_exceptions
 from runtime.scope import Scope, entered_scope
 from runtime.types import Path
 from runtime.worker.awaiting import run_to_completion

@@ -10,7 +10,7 @@ import pydantic
 import pytest
 
 from runtime import Input, Path
-from runtime.schema.cog_objects import input_options, input_kind
+from runtime.schema.cog_objects import input_kind, input_options
 from runtime.schema.signature import SignatureError, describe_predictor
 from runtime.schema.validation import InputValidationError, InputValidator
 from runtime.schema.written_defaults import inputs_with_written_default
@@ -52,7 +52,8 @@ def test_input_kinds_by_what_the_class_is() -> None:
     import io
     import pathlib
 
-    assert [input_kind(t) for t in (pathlib.Path, Path, io.IOBase, str, dict, set)] == ["path", "path", "file", "str", "object", None]
+    kinds = [input_kind(t) for t in (pathlib.Path, Path, io.IOBase, str, dict, set)]
+    assert kinds == ["path", "path", "file", "str", "object", None]
 
 
 def test_union_inputs_take_any_member_in_order() -> None:
@@ -61,7 +62,8 @@ def test_union_inputs_take_any_member_in_order() -> None:
 
     spec = describe_predictor(predict)
     words, mixed = spec.inputs
-    assert (words.kind, [(a.kind, a.is_list) for a in words.alternatives or []]) == ("union", [("str", False), ("str", True)])
+    alternatives = [(a.kind, a.is_list) for a in words.alternatives or []]
+    assert (words.kind, alternatives) == ("union", [("str", False), ("str", True)])
     assert (mixed.nullable, mixed.has_default) == (True, True)
     validator = InputValidator(spec)
     assert validator.validate({"words": ["a"], "mixed": 2}) == {"words": ["a"], "mixed": 2.0}

@@ -99,7 +99,7 @@ def test_weights_and_the_warning_class() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         warnings.filterwarnings("ignore", category=ExperimentalFeatureWarning)
-        warnings.warn("experimental", ExperimentalFeatureWarning)
+        warnings.warn("experimental", ExperimentalFeatureWarning, stacklevel=1)
 
 
 def test_url_path_shows_its_source_and_converts_to_a_local_file() -> None:

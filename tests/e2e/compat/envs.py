@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,8 +55,8 @@ ENVS = (NO_COG, COG_098, COG_LATEST)
 
 
 def _requirements() -> str:
-    text = (REPO / "setup.cfg").read_text()
-    return text[text.index("install_requires"):text.index("[options.packages.find]")]
+    with open(REPO / "pyproject.toml", "rb") as file:
+        return "\n".join(tomllib.load(file)["project"]["dependencies"])
 
 
 def ensure(env: Env) -> Env:
@@ -80,7 +81,8 @@ def _pip(python: str, *arguments: str) -> None:
     result = subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *arguments],
                             capture_output=True, text=True, timeout=_INSTALL_TIMEOUT)
     if result.returncode != 0:
-        raise AssertionError(f"pip install {' '.join(arguments)} failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
+        output = result.stdout[-3000:] + result.stderr[-3000:]
+        raise AssertionError(f"pip install {' '.join(arguments)} failed:\n{output}")
 
 
 def ensure_all() -> dict[str, Env]:

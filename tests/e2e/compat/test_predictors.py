@@ -13,7 +13,6 @@ import pytest
 from runtime.version import COG_API_VERSION, VERSION
 from tests.e2e.compat.cases import CASES, COG_098, PREDICTORS, Case
 from tests.e2e.compat.envs import ENVS, Env
-from tests.e2e.compat.conftest import serve
 from tests.support import Server, wait_until
 
 StartServer = Callable[..., Server]
