@@ -61,12 +61,14 @@ def _requirements() -> str:
 
 def ensure(env: Env) -> Env:
     """Make `env`'s venv unless a complete one is there; return it. The mark that says complete is
-    written last, so an interrupted build is started again, never taken for a ready one."""
+    written last, so an interrupted build is started again, never taken for a ready one; venvs of
+    the same environment under older pins go first."""
     target = env.directory
     if (target / _READY_MARK).exists():
         return env
     ENVS_DIR.mkdir(exist_ok=True)
-    shutil.rmtree(target, ignore_errors=True)
+    for stale in ENVS_DIR.glob(f"{env.name}-*"):  # this environment under older pins
+        shutil.rmtree(stale, ignore_errors=True)
     started = time.monotonic()
     subprocess.run([sys.executable, "-m", "venv", str(target)], check=True, timeout=120)
     _pip(env.python, "--upgrade", "pip")
