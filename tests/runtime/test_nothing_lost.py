@@ -55,13 +55,18 @@ def _files_under(root: Path) -> list[Path]:
 def test_a_queued_client_hanging_up_as_the_slot_passes_to_it_leaves_no_slot_held(start_server, tmp_path: Path) -> None:
     """The race: the running prediction ends, its slot passes to the queued request, and that
     request's client hangs up in the same instant. Looped until the window was hit several times
-    (the server logs each hit); after every attempt the replica must be READY with nothing held."""
+    (the server logs each hit); after every attempt the replica must be READY with nothing held.
+    The hang-up's delay homes in on the window: later when the queued request left the queue
+    before the slot came, earlier when it got the slot and started."""
     server = start_server("fifo_gated", env={"SPROCKET_QUEUE_SIZE": "1"})
     server.wait_for_status("READY")
     hits = lambda: server.log().count("left the queue just as a slot was passed to it")  # noqa: E731
+    started = lambda: sum(_counts(server).values())  # noqa: E731 - predictions that reached an end
     queued_body = json.dumps({"input": {"fifo": str(tmp_path / "missing")}}).encode()
+    delay = 0.0005
     with ThreadPoolExecutor(1) as pool:
-        for attempt in range(400):
+        for attempt in range(1000):
+            hits_before, ended_before = hits(), started()
             fifo = tmp_path / f"fifo-{attempt}"
             os.mkfifo(fifo)
             running = pool.submit(server.predict, fifo=str(fifo))
@@ -72,15 +77,23 @@ def test_a_queued_client_hanging_up_as_the_slot_passes_to_it_leaves_no_slot_held
                 wait_until(lambda: _gauge(server, "sprocket_predictions_queued") == 1, 10, "the second request to queue")
                 with open(fifo, "wb") as pipe:
                     pipe.write(b"x")  # predict() returns now
-                time.sleep(random.uniform(0, 0.0015))  # scan the moment the slot passes on
+                time.sleep(max(0.0, delay + random.uniform(-0.0001, 0.0001)))
             finally:
                 _rst_close(queued)
             assert running.result(30)["status"] == "succeeded"
             wait_until(lambda: _settled_ready(server), 10, f"READY with no slot held, attempt {attempt}")
             if hits() >= 5:
                 break
+            if hits() == hits_before:
+                queued_ran = started() > ended_before + 1
+                delay = delay * 0.8 if queued_ran else delay + 0.00005
     assert hits() >= 5, f"the race window was hit {hits()} times in {attempt + 1} attempts"
     assert server.predict(fifo=str(tmp_path / "missing"))["status"] == "failed"  # still takes work
+
+
+def _counts(server: Server) -> dict[str, float]:
+    return {status: float(value) for status, value in re.findall(
+        r'^sprocket_predictions_total\{status="(\w+)"\} (\S+)$', server.get("/metrics").text, re.M)}
 
 
 # ---------------------------------------------------------------- clients that hang up
