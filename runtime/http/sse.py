@@ -119,8 +119,9 @@ async def stream_events(request: web.Request, events: EventStream, after: int,
                 return response
         while True:
             try:
-                event = await asyncio.wait_for(queue.get(), keep_alive)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(keep_alive):  # not wait_for: that makes a task per event
+                    event = await queue.get()
+            except TimeoutError:
                 await response.write(KEEP_ALIVE)
                 continue
             # Whatever else is already waiting goes out in the same write.
