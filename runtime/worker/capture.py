@@ -21,6 +21,8 @@ from typing import Callable, Literal, TextIO
 
 Stream = Literal["stdout", "stderr"]
 Deliver = Callable[[str | None, Stream, str], None]
+# Whose output it is: a prediction, the members of a batch (each gets it all), or nobody's.
+Owner = str | tuple[str, ...] | None
 
 # The prediction the running code belongs to, for predictors running several at once, where
 # "whoever is running now" no longer identifies the writer of a byte on fd 1.
@@ -69,7 +71,7 @@ class OutputCapture:
         self._lock = threading.Lock()
         self._pipes: list[_Pipe] = []
         self._readable = select.poll()
-        self.owner: str | None = None
+        self.owner: Owner = None
 
     def start(self) -> int:
         sys.stdout.flush()
@@ -98,7 +100,8 @@ class OutputCapture:
     def _forward(self, pipe: _Pipe) -> None:
         text = pipe.read_available()
         if text:
-            self._deliver(self.owner, pipe.stream, text)
+            for owner in self.owner if isinstance(self.owner, tuple) else (self.owner,):
+                self._deliver(owner, pipe.stream, text)
 
     def _forward_forever(self) -> None:
         selector = selectors.DefaultSelector()

@@ -10,6 +10,7 @@ control thread. Its exit codes are `runtime.ipc.messages.WorkerExit`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import ctypes
 import faulthandler
 import logging
@@ -19,6 +20,7 @@ import sys
 import threading
 from typing import Any
 
+import msgspec
 import zmq
 
 from runtime.cog_alias import prepare_cog
@@ -29,6 +31,8 @@ from runtime.worker.capture import OutputCapture, route_by_prediction
 from runtime.worker.healthcheck import Healthchecks, healthcheck_of
 from runtime.worker.loader import LoadError, load_predictor
 from runtime.worker.outbox import Outbox
+from runtime.worker.batch_runner import BatchRunner
+from runtime.worker.batching import Batching, batching_of
 from runtime.worker.runner import Entrypoint, Runner, SyncRunner
 
 _PARENT_CHECK_MS = 250
@@ -77,13 +81,23 @@ def _entrypoint(ref: str, workdir: str, method: str, max_concurrency: int) -> En
     return Entrypoint(function, spec, classes)
 
 
-def _runner(predict: Entrypoint, train: Entrypoint | None, channel: WorkerChannel, outbox: Outbox,
-            capture: OutputCapture) -> Runner:
+def _runner(predict: Entrypoint, train: Entrypoint | None, batching: Batching | None, channel: WorkerChannel,
+            outbox: Outbox, capture: OutputCapture) -> Runner:
     if predict.spec.is_async:
         from runtime.worker.async_runner import AsyncRunner  # and asyncio, only for async predictors
 
         return AsyncRunner(predict, train, channel, outbox, capture)
+    if batching is not None:
+        return BatchRunner(predict, train, channel, outbox, capture, batching=batching)
     return SyncRunner(predict, train, channel, outbox, capture)
+
+
+def _batched(predict: Entrypoint, batching: Batching | None) -> Entrypoint:
+    """With batching, the front may send two batches' worth: one running, the next gathering."""
+    if batching is None:
+        return predict
+    spec = msgspec.structs.replace(predict.spec, max_concurrency=2 * batching.max_size)
+    return dataclasses.replace(predict, spec=spec)
 
 
 def _parse_args(argv: list[str]) -> argparse.Namespace:
@@ -132,6 +146,8 @@ def run(argv: list[str]) -> int:
     try:
         predict = _entrypoint(args.predictor, workdir, "predict", args.max_concurrency)
         train = _entrypoint(args.trainer, workdir, "train", 1) if args.trainer else None
+        batching = batching_of(predict.function, predict.spec)
+        predict = _batched(predict, batching)
     except (LoadError, SignatureError) as error:
         details = getattr(error, "details", "")
         if details:
@@ -141,9 +157,9 @@ def run(argv: list[str]) -> int:
         channel.close()
         return WorkerExit.LOAD_FAILED
     outbox.send(PredictorLoaded(spec=predict.spec, training_spec=train.spec if train else None))
-    if predict.spec.max_concurrency > 1:
+    if predict.spec.is_async and predict.spec.max_concurrency > 1:
         route_by_prediction(deliver_log)
-    runner = _runner(predict, train, channel, outbox, capture)
+    runner = _runner(predict, train, batching, channel, outbox, capture)
     check = healthcheck_of(predict.function)
     if check is not None:
         runner.on_ready = Healthchecks(check, outbox.send, args.healthcheck_interval,

@@ -198,7 +198,8 @@ class SyncRunner(Runner):
         if self._running is not None and self._running in self._cancelled:
             raise self._cancelations[0]()
 
-    def run(self) -> int:
+    def _run_setup(self) -> int | None:
+        """Run setup(); the exit code if it failed, None if predictions can follow."""
         signal.signal(signal.SIGUSR1, self._on_cancel_signal)
         try:
             for result in self._setup_calls():
@@ -207,6 +208,11 @@ class SyncRunner(Runner):
         except BaseException as error:
             return self._report_setup(error)
         self._report_setup(None)
+        return None
+
+    def run(self) -> int:
+        if (failed := self._run_setup()) is not None:
+            return failed
         while True:
             message = self.channel.receive(self.channel.requests)
             if isinstance(message, Shutdown):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -85,3 +86,29 @@ def test_openapi_offers_the_three_tasks(text_embed: Server) -> None:
     schemas = text_embed.get("/openapi.json").json()["components"]["schemas"]
     assert schemas["task"]["enum"] == ["embed", "similarity", "rank"]
     assert schemas["Input"]["required"] == ["texts"]
+
+
+def test_concurrent_requests_share_forward_passes_and_get_what_they_get_alone(text_embed: Server) -> None:
+    """16 clients at once, with all three tasks and one bad request among them: each answer is the
+    one the request gets alone, and requests that arrived while a pass ran went in one together."""
+    requests_ = [{"task": "embed", "texts": [f"sentence {i}", FOOD]} if i % 3 == 0 else
+                 {"task": "similarity", "query": FOOD, "texts": [PASTA, f"sentence {i}"]} if i % 3 == 1 else
+                 {"task": "rank", "query": MARKETS, "texts": [GUITAR, MARKETS], "top_k": 1}
+                 for i in range(15)] + [{"task": "rank", "texts": [FOOD]}]  # no query: fails alone
+    alone = [text_embed.predict(**inputs) for inputs in requests_]
+    with ThreadPoolExecutor(len(requests_)) as pool:
+        together = list(pool.map(lambda inputs: text_embed.predict(**inputs), requests_))
+    for single, batched in zip(alone, together, strict=True):
+        assert (batched["status"], batched["error"]) == (single["status"], single["error"])
+        assert _close(batched["output"], single["output"]), (batched["output"], single["output"])
+    assert max(body["metrics"]["batch_size"] for body in together) > 1
+
+
+def _close(a: object, b: object) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, abs_tol=1e-4)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    return a == b

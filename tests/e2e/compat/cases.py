@@ -83,6 +83,8 @@ def _import_error(name: str) -> str:
 CASES = [
     # ---------------------------------------------------------------- inputs and Input() options
     Case("text_input", {"input": {"prompt": "you"}}, succeeded("hello you"), then=also(({}, "hello world"))),
+    Case("batched", {"input": {"text": "one"}}, succeeded("ONE", metrics={"batch_size": 1}),
+         then=also(({"text": "two"}, "TWO"))),
     Case("int_bounds", {"input": {"steps": 50}}, succeeded(100),
          then=refused(({"steps": 0}, "steps", "greater than or equal to 1"),
                       ({"steps": "5"}, "steps", "not a valid integer"))),
