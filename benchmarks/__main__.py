@@ -6,6 +6,7 @@ Writes benchmarks/results/<date>.json, .md and .png. `make bench` runs it; see b
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import logging
 import os
@@ -18,25 +19,51 @@ from typing import Any
 
 import psutil
 
-from benchmarks import noise, report
+from benchmarks import noise, replicas, report
+from benchmarks.measure import QUICK, Settings
 from benchmarks.profile import profile_sprocket
-from benchmarks.run import run_plan, server_specs
-from benchmarks.scenarios import SCENARIOS, Settings
+from benchmarks.run import RunRecord, run_plan, server_specs
+from benchmarks.scenarios import SCENARIOS
 from benchmarks.servers import REPO
 
 log = logging.getLogger("bench")
 
 
+# flag -> Settings field; unset flags keep the default (or --quick's) value.
+_SIZES = {"repeats": ("rounds of A B C", int), "requests": ("sequential noop requests per run", int),
+          "wrk_seconds": ("length of each wrk run (figure 3)", float),
+          "overload_seconds": ("length of each wrk run of goodput/queued", float),
+          "queue_size": ("SPROCKET_QUEUE_SIZE in the queued scenario", int),
+          "big_file_mib": ("size of the file_output / file_url_input file", int),
+          "stream_tokens": ("tokens per stream in the streams scenario", int),
+          "replicas": ("replicas in the replicas scenario (at most 3)", int),
+          "replica_seconds": ("measurement window of each replicas run", float)}
+_FIELD = {"requests": "noop_requests"}
+ALL_SCENARIOS = [*SCENARIOS, "replicas"]
+
+
 def _args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--repeats", type=int, default=5, help="rounds of A B C (default 5)")
-    parser.add_argument("--requests", type=int, default=2000, help="sequential noop requests per run")
-    parser.add_argument("--wrk-seconds", type=float, default=4.0, help="length of each wrk run")
-    parser.add_argument("--predictors", nargs="+", choices=list(SCENARIOS), default=list(SCENARIOS))
+    parser.add_argument("--quick", action="store_true",
+                        help="small sizes for a quick look: " + ", ".join(
+                            f"{f.name}={getattr(QUICK, f.name)}" for f in dataclasses.fields(QUICK)
+                            if getattr(QUICK, f.name) != getattr(Settings(), f.name)))
+    for flag, (what, kind) in _SIZES.items():
+        parser.add_argument(f"--{flag.replace('_', '-')}", type=kind, help=f"{what} (default "
+                            f"{getattr(Settings(), _FIELD.get(flag, flag))})")
+    parser.add_argument("--stream-counts", type=int, nargs="+", help="concurrent streams (default 64 256)")
+    parser.add_argument("--scenarios", "--predictors", nargs="+", choices=ALL_SCENARIOS, default=ALL_SCENARIOS)
     parser.add_argument("--coglet-version", default="0.23.1")
     parser.add_argument("--no-profile", action="store_true", help="skip figure 8 (py-spy on Sprocket)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     return parser.parse_args(argv)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    chosen = {_FIELD.get(flag, flag): getattr(args, flag) for flag in _SIZES if getattr(args, flag) is not None}
+    if args.stream_counts:
+        chosen["stream_counts"] = tuple(args.stream_counts)
+    return dataclasses.replace(QUICK if args.quick else Settings(), **chosen)
 
 
 def _cpu_model() -> str:
@@ -61,18 +88,22 @@ def _commit() -> str:
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
     args = _args(argv)
-    settings = Settings(repeats=args.repeats, noop_requests=args.requests, wrk_seconds=args.wrk_seconds)
+    settings = _settings(args)
     started = time.monotonic()
     specs = server_specs(args.coglet_version)
     names = [s.name for s in specs]
     log.info("servers: %s", ", ".join(f"{s.name} ({s.version})" for s in specs))
     before = noise.snapshot()
-    records, extra = run_plan(specs, settings, args.predictors)
+    records, extra = run_plan(specs, settings, [name for name in args.scenarios if name in SCENARIOS])
+    if "replicas" in args.scenarios:
+        log.info("replicas behind HAProxy in containers (Sprocket only)")
+        records.append(replicas.measure(settings, [str(specs[0].python.parent / "sprocket")]))
+        records += [RunRecord(0, "replicas", spec.name, cannot=replicas.CANNOT) for spec in specs[1:]]
     profile: dict[str, Any] | None = None
     if not args.no_profile:
         log.info("profiling a noop prediction in Sprocket (py-spy + CPU times)")
         try:
-            profile = profile_sprocket(specs[0], args.requests)
+            profile = profile_sprocket(specs[0], settings.noop_requests)
         except Exception as error:  # noqa: BLE001 - the other figures are still worth writing
             log.error("profile failed: %s", error)
     company = noise.company(before, noise.snapshot())
@@ -80,7 +111,7 @@ def main(argv: list[str]) -> int:
     meta = {
         "date": datetime.date.today().isoformat(),
         "command": "make bench" if os.environ.get("MAKELEVEL") else "python -m benchmarks " + " ".join(argv),
-        "settings": settings.__dict__,
+        "settings": dataclasses.asdict(settings),
         "seconds": time.monotonic() - started,
         "machine": {"cores": os.cpu_count(), "cpu": _cpu_model(), "memory_gib": memory,
                     "system": f"{platform.system()} {platform.release()}", "python": platform.python_version(),

@@ -259,6 +259,7 @@ class StreamTiming:
     completed: float | None = None
     tokens: int = 0
     note: str = ""
+    output: Any = None
 
 
 def sse_prediction(host: str, port: int, payload: Any, timeout: float = 30.0) -> StreamTiming:

@@ -52,6 +52,56 @@ ROWS: list[Row] = [
     Row("idle_pss_mib", "7. idle PSS, process tree", "MiB"),
 ]
 
+# Units that are read as they are: no Sprocket / reference ratio.
+_NO_RATIO = ("%", "count", "×", "HTTP")
+
+
+def issue19_rows(settings: dict[str, Any]) -> list[Row]:
+    """Figures 9-12 (issue 19), labelled with the sizes the run used."""
+    c, q, mib = settings["overload_connections"], settings["queue_size"], settings["big_file_mib"]
+    rows = [
+        Row("goodput_c1", "9. overload: successful predictions/s, 1 connection", "req/s", True),
+        Row("goodput_overload", f"9. overload: successful predictions/s, {c} connections", "req/s", True),
+        Row("goodput_overload_share409", f"9. overload: share of 409, {c} connections", "%"),
+        Row("goodput_overload_of_c1", f"9. overload: {c}-connection goodput / own 1-connection goodput", "%"),
+        Row("queued_goodput", f"9. queued (SPROCKET_QUEUE_SIZE={q}; Cog 0.9.8 queues by default): "
+            "successful predictions/s", "req/s", True),
+        Row("queued_p50_ms", "9. queued: latency p50", "ms"),
+        Row("queued_p99_ms", "9. queued: latency p99", "ms"),
+        Row("queued_refused_share", "9. queued: share refused (not 2xx)", "%"),
+        Row("upload_s", f"10. {mib} MiB Path output: the upload (PUT, first to last byte at the receiver)", "s"),
+        Row("upload_e2e_s", "10. same, end to end (POST to the terminal webhook)", "s"),
+        Row("upload_front_mb", "10. same, front peak RSS above idle", "MB"),
+        Row("upload_worker_mb", "10. same, worker peak RSS above idle", "MB"),
+        Row("download_s", f"10. {mib} MiB Path input by URL: the download (GET at the file server)", "s"),
+        Row("download_e2e_s", "10. same, end to end (POST to the answer)", "s"),
+        Row("download_front_mb", "10. same, front peak RSS above idle", "MB"),
+        Row("download_worker_mb", "10. same, worker peak RSS above idle", "MB"),
+        Row("oversize_status", "10. data: URL body of 101 MiB (above Sprocket's 100 MiB limit): status", "HTTP"),
+    ]
+    for n in settings["stream_counts"]:
+        rows += [
+            Row(f"stream{n}_first_p50_ms", f"11. {n} SSE streams, 10 ms/token: first token p50", "ms"),
+            Row(f"stream{n}_first_p99_ms", f"11. {n} streams: first token p99", "ms"),
+            Row(f"stream{n}_gap_p99_ms", f"11. {n} streams: added inter-token gap p99", "ms"),
+            Row(f"stream{n}_failed", f"11. {n} streams: failed streams", "count"),
+            Row(f"stream{n}_cpu_per_1k_ms", f"11. {n} streams: server CPU per 1000 tokens", "ms"),
+            Row(f"stream{n}_client_cpu_share", f"11. {n} streams: the client's own CPU (of one core)", "%"),
+            Row(f"stream{n}_client_lag_p99_ms", f"11. {n} streams: the client's event-loop lag p99", "ms"),
+        ]
+    n = settings["replicas"]
+    rows += [
+        Row("replicas_goodput_1", "12. gateway: successful predictions/s, 1 replica (100 ms each)", "req/s", True),
+        Row("replicas_goodput_n", f"12. gateway: successful predictions/s, {n} replicas", "req/s", True),
+        Row("replicas_scaling", f"12. gateway: {n} replicas / 1", "×"),
+        Row("kill_requests", "12. one container killed mid-run: requests", "count"),
+        Row("kill_failed", "12. same: requests that failed at the client", "count"),
+        Row("kill_retried_by_gateway", "12. same: requests HAProxy retried (hidden from the client)", "count"),
+        Row("kill_down_after_s", "12. same: HAProxy marked the replica down after", "s"),
+        Row("kill_slowest_s", "12. same: slowest request", "s"),
+    ]
+    return rows
+
 
 def medians(records: list[RunRecord], servers: Sequence[str]) -> dict[str, dict[str, float | None]]:
     """metric -> server -> median over the repeats that produced a value (None: never did)."""
@@ -72,8 +122,10 @@ def _fmt(value: float | None, unit: str) -> str:
         return "n/a"
     if unit == "%":
         return f"{value * 100:.1f} %"
-    if unit == "count":
+    if unit in ("count", "HTTP"):
         return f"{value:.0f}"
+    if unit == "×":
+        return f"{value:.2f}×"
     if abs(value) >= 100:
         return f"{value:,.0f}"
     if abs(value) >= 10:
@@ -100,22 +152,31 @@ class Target:
 
 
 def targets(summary: dict[str, dict[str, float | None]], records: list[RunRecord],
-            coglet: str, cog: str) -> list[Target]:
+            coglet: str, cog: str, settings: dict[str, Any]) -> list[Target]:
     def get(key: str, server: str) -> float | None:
         return summary.get(key, {}).get(server)
 
     out: list[Target] = []
 
-    def relative(name: str, key: str, other: float | None, limit: float, what: str) -> None:
+    def relative(name: str, key: str, other: float | None, limit: float, what: str, unit: str = "ms",
+                 higher_is_better: bool = False) -> None:
         ours = get(key, SPROCKET)
         ratio = _ratio(ours, other)
-        out.append(Target(name, f"{_fmt(ours, 'ms')} vs {what} {_fmt(other, 'ms')}",
-                          ratio, None if ratio is None else ratio <= limit))
+        met = None if ratio is None else (ratio >= limit if higher_is_better else ratio <= limit)
+        out.append(Target(name, f"{_fmt(ours, unit)} vs {what} {_fmt(other, unit)}", ratio, met))
+
+    def at_most(name: str, keys: Sequence[str], limit: float, unit: str) -> None:
+        values = [get(k, SPROCKET) for k in keys]
+        known = [v for v in values if v is not None]
+        worst = max(known) if known else None
+        shown = ", ".join(_fmt(v, unit) for v in values)
+        out.append(Target(name, f"{shown} {unit}", None if worst is None else worst / limit,
+                          None if len(known) < len(keys) or worst is None else worst <= limit))
 
     relative("noop p50 ≤ 0.75 × coglet (a guard)", "noop_p50_ms", get("noop_p50_ms", coglet), 0.75, "coglet")
-    ours_409 = [r.metrics.get(k) or 0 for r in records if r.server == SPROCKET and r.predictor == "noop"
+    ours_409 = [r.metrics.get(k) or 0 for r in records if r.server == SPROCKET and r.scenario == "noop"
                 for k in ("noop_seq_409", "share409_c1")]
-    noop_runs = [r for r in records if r.server == SPROCKET and r.predictor == "noop" and not r.error]
+    noop_runs = [r for r in records if r.server == SPROCKET and r.scenario == "noop" and not r.error]
     out.append(Target("no 409 for a single back-to-back client",
                       f"409s: {sum(1 for v in ours_409 if v)} of {len(ours_409)} measurements had any "
                       "(sequential client and wrk -c1, every repeat)",
@@ -129,6 +190,33 @@ def targets(summary: dict[str, dict[str, float | None]], records: list[RunRecord
     refs = [v for v in (get("in_10mib_p50_ms", cog), get("in_10mib_p50_ms", coglet)) if v is not None]
     relative("10 MiB data-URI input ≤ 0.3 × faster reference", "in_10mib_p50_ms",
              min(refs) if refs else None, 0.3, "faster reference")
+    # Issue 19.
+    c, mib = settings["overload_connections"], settings["big_file_mib"]
+    relative(f"goodput at {c} connections ≥ Cog 0.9.8", "goodput_overload", get("goodput_overload", cog),
+             1.0, "Cog 0.9.8", "req/s", higher_is_better=True)
+    relative(f"{mib} MiB upload ≤ coglet", "upload_s", get("upload_s", coglet), 1.0, "coglet", "s")
+    relative(f"{mib} MiB download ≤ coglet", "download_s", get("download_s", coglet), 1.0, "coglet", "s")
+    at_most("front and worker ≤ 64 MB above idle (upload front, worker; download front, worker)",
+            ["upload_front_mb", "upload_worker_mb", "download_front_mb", "download_worker_mb"], 64.0, "MB")
+    status = get("oversize_status", SPROCKET)
+    out.append(Target("data: URL above the body limit refused with 413", _fmt(status, "HTTP"), None,
+                      None if status is None else status == 413))
+    pace = settings["stream_pace_ms"]
+    if 64 in settings["stream_counts"]:
+        at_most("64 streams: added inter-token gap p99 ≤ 1 ms", ["stream64_gap_p99_ms"], 1.0, "ms")
+        at_most(f"64 streams: first token p99 ≤ pace + 5 ms ({pace + 5:.0f} ms)", ["stream64_first_p99_ms"],
+                pace + 5, "ms")
+    if 256 in settings["stream_counts"]:
+        failed = get("stream256_failed", SPROCKET)
+        out.append(Target("256 streams: none fails", f"{_fmt(failed, 'count')} failed", None,
+                          None if failed is None else failed == 0))
+        at_most("256 streams: server CPU per 1000 tokens ≤ 55 ms", ["stream256_cpu_per_1k_ms"], 55.0, "ms")
+    scaling = get("replicas_scaling", SPROCKET)
+    out.append(Target(f"{settings['replicas']} replicas ≥ 2.7 × 1 replica", _fmt(scaling, "×"),
+                      None if scaling is None else scaling / 2.7, None if scaling is None else scaling >= 2.7))
+    failed = get("kill_failed", SPROCKET)
+    out.append(Target("a killed container fails no request the gateway could send elsewhere",
+                      f"{_fmt(failed, 'count')} failed (notes say how)", None, None if failed is None else failed == 0))
     return out
 
 
@@ -139,8 +227,8 @@ def _notes(records: list[RunRecord], servers: Sequence[str]) -> dict[str, list[s
         for r in records:
             if r.server != server:
                 continue
-            for note in ([f"ERROR in {r.predictor} (repeat {r.repeat + 1}): {r.error}"] if r.error else []) + [
-                    f"{r.predictor}: {n}" for n in r.notes]:
+            for note in ([f"ERROR in {r.scenario} (repeat {r.repeat + 1}): {r.error}"] if r.error else []) + [
+                    f"{r.scenario}: {n}" for n in r.notes]:
                 seen[note] = seen.get(note, 0) + 1
         out[server] = [f"{n} (×{c})" if c > 1 else n for n, c in seen.items()]
     return out
@@ -173,10 +261,12 @@ def markdown(meta: dict[str, Any], summary: dict[str, dict[str, float | None]], 
         "| figure | unit | " + " | ".join(servers) + " | " + " | ".join(f"Sprocket / {r}" for r in refs) + " |",
         "| --- | --- | " + " | ".join("---:" for _ in servers) + " | " + " | ".join("---:" for _ in refs) + " |",
     ]
-    for row in ROWS:
+    for row in [*ROWS, *issue19_rows(meta["settings"])]:
         values = summary.get(row.key, {})
+        if not values:
+            continue  # a scenario that was not selected
         cells = [_fmt(values.get(s), row.unit) for s in servers]
-        ratios = [_fmt_ratio(_ratio(values.get(SPROCKET), values.get(r))) if row.unit not in ("%", "count")
+        ratios = [_fmt_ratio(_ratio(values.get(SPROCKET), values.get(r))) if row.unit not in _NO_RATIO
                   else "—" for r in refs]
         lines.append(f"| {row.label} | {row.unit} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
     lines += ["", "## Targets", "", "| target | measured | ratio | met |", "| --- | --- | ---: | --- |"]
@@ -271,7 +361,7 @@ def write(out_dir: Path, meta: dict[str, Any], records: list[RunRecord], servers
     summary = medians(records, servers)
     coglet = next(s for s in servers if s.startswith("coglet"))
     cog = next(s for s in servers if s.startswith("cog-"))
-    goal = targets(summary, records, coglet, cog)
+    goal = targets(summary, records, coglet, cog, meta["settings"])
     notes = _notes(records, servers)
     json_path, md_path, png_path = (out_dir / f"{stem}.{ext}" for ext in ("json", "md", "png"))
     chart(records, servers, png_path, f"Sprocket vs Cog 0.9.8 vs coglet, {stem}")

@@ -1,7 +1,8 @@
-"""The plan: for each repeat, for each predictor, each server in turn (A B C A B C ...).
+"""The plan: for each repeat, for each scenario, each server in turn (A B C A B C ...).
 
 A run that fails (a server that will not start, a client error) is recorded with its error and
-the plan goes on: one broken server must not cost the other two their numbers.
+the plan goes on: one broken server must not cost the other two their numbers. A server that
+cannot run a scenario at all is recorded once per repeat with the reason, and not started.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from benchmarks import envs, schemas
-from benchmarks.scenarios import SCENARIOS, Settings
+from benchmarks.measure import Peers, Settings
+from benchmarks.scenarios import COG_098, SCENARIOS
 from benchmarks.servers import REPO, ServerSpec, cog098_spec, coglet_spec, running, sprocket_spec
+from benchmarks.transfers import TransferPeer
 from benchmarks.webhooks import Receiver
 
 log = logging.getLogger("bench.run")
@@ -23,13 +26,14 @@ log = logging.getLogger("bench.run")
 @dataclass
 class RunRecord:
     repeat: int
-    predictor: str
+    scenario: str  # figures 1-7 are named after their predictor
     server: str
     metrics: dict[str, float | None] = field(default_factory=dict)
     samples: dict[str, list[float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    cannot: str | None = None  # why this server cannot run this scenario
 
 
 def server_specs(coglet_version: str) -> list[ServerSpec]:
@@ -44,35 +48,58 @@ def server_specs(coglet_version: str) -> list[ServerSpec]:
     ]
 
 
-def run_plan(specs: list[ServerSpec], settings: Settings, predictors: list[str]) -> tuple[list[RunRecord], dict[str, Any]]:
-    reference = next(s for s in specs if s.name == "cog-0.9.8")
-    log.info("making .cog/openapi_schema.json for coglet from Cog 0.9.8's /openapi.json")
-    schema_of = schemas.all_schemas(reference, predictors)
+def _schemas(specs: list[ServerSpec], scenarios: list[str]) -> dict[str, dict[str, Any]]:
+    """coglet's schema file per predictor, from Cog 0.9.8, or Sprocket where Cog 0.9.8 cannot load it."""
+    by_name = {s.name: s for s in specs}
+    out: dict[str, dict[str, Any]] = {}
+    for name in scenarios:
+        scenario = SCENARIOS[name]
+        if scenario.predictor not in out:
+            source = by_name["sprocket"] if scenario.reason_against(COG_098) else by_name[COG_098]
+            out[scenario.predictor] = schemas.openapi_schema(source, scenario.predictor)
+    return out
+
+
+def _measure(spec: ServerSpec, name: str, repeat: int, settings: Settings, peers: Peers,
+             schema_of: dict[str, dict[str, Any]]) -> RunRecord:
+    scenario = SCENARIOS[name]
+    record = RunRecord(repeat, name, spec.name)
+    record.cannot = scenario.reason_against(spec.name)
+    if record.cannot:
+        return record
+    started = time.monotonic()
+    try:
+        with running(spec, scenario.predictor, schema_of.get(scenario.predictor), scenario.env(settings),
+                     scenario.args(peers)) as server:
+            measured = scenario.measure(server, settings, peers)
+            server.check_alive()
+        record.metrics, record.samples, record.notes = measured.metrics, measured.samples, measured.notes
+    except Exception as error:  # noqa: BLE001 - recorded, and the plan goes on
+        record.error = f"{type(error).__name__}: {error}"
+        log.error("repeat %d %s on %s failed: %s", repeat + 1, name, spec.name, traceback.format_exc(limit=3))
+    record.seconds = time.monotonic() - started
+    return record
+
+
+def run_plan(specs: list[ServerSpec], settings: Settings, scenarios: list[str]) -> tuple[list[RunRecord], dict[str, Any]]:
+    log.info("making .cog/openapi_schema.json for coglet")
+    schema_of = _schemas(specs, scenarios)
     records: list[RunRecord] = []
-    with Receiver() as receiver:
+    with Receiver() as webhooks, TransferPeer() as transfers:
+        peers = Peers(webhooks, transfers)
         for repeat in range(settings.repeats):
-            for predictor in predictors:
+            for name in scenarios:
                 for spec in specs:
-                    record = RunRecord(repeat, predictor, spec.name)
-                    started = time.monotonic()
-                    try:
-                        with running(spec, predictor, schema_of.get(predictor)) as server:
-                            measured = SCENARIOS[predictor](server, settings, receiver)
-                            server.check_alive()
-                        record.metrics, record.samples, record.notes = (
-                            measured.metrics, measured.samples, measured.notes)
-                    except Exception as error:  # noqa: BLE001 - recorded, and the plan goes on
-                        record.error = f"{type(error).__name__}: {error}"
-                        log.error("repeat %d %s on %s failed: %s", repeat + 1, predictor, spec.name,
-                                  traceback.format_exc(limit=3))
-                    record.seconds = time.monotonic() - started
-                    log.info("repeat %d/%d %-10s %-14s %5.1f s %s", repeat + 1, settings.repeats,
-                             predictor, spec.name, record.seconds, _headline(record))
+                    record = _measure(spec, name, repeat, settings, peers, schema_of)
+                    log.info("repeat %d/%d %-14s %-14s %5.1f s %s", repeat + 1, settings.repeats,
+                             name, spec.name, record.seconds, _headline(record))
                     records.append(record)
     return records, {"schemas": sorted(schema_of)}
 
 
 def _headline(record: RunRecord) -> str:
+    if record.cannot:
+        return f"cannot: {record.cannot}"
     if record.error:
         return f"ERROR {record.error[:120]}"
     shown = {k: v for k, v in record.metrics.items() if v is not None and not k.startswith(("ok_", "share"))}

@@ -1,4 +1,6 @@
-"""What is measured on each running server: one function per predictor, figures 1 to 7.
+"""What is measured on each running server: figures 1 to 7 here, issue 19's scenarios in their
+own modules, and the table of every scenario (`SCENARIOS`): which predictor it runs, with which
+settings and flags, and which servers cannot run it and why.
 
 Each scenario gets a server that has just become READY and returns plain numbers (`metrics`,
 milliseconds unless the name says otherwise) plus the raw samples the chart draws.
@@ -7,7 +9,6 @@ milliseconds unless the name says otherwise) plus the raw samples the chart draw
 from __future__ import annotations
 
 import base64
-import math
 import os
 import time
 from collections.abc import Callable
@@ -15,38 +16,13 @@ from dataclasses import dataclass, field
 
 import psutil
 
+from benchmarks import overload, streams, transfers
 from benchmarks.load import Client, StreamTiming, health_during_predict, sequential, sse_prediction, wrk
+from benchmarks.measure import Measured, MiB, Peers, Settings, ms
 from benchmarks.servers import RunningServer
 from benchmarks.stats import summary
-from benchmarks.webhooks import Receiver
 
-MiB = 1024 * 1024
 _IDLE_SETTLE = 1.0
-
-
-@dataclass(frozen=True)
-class Settings:
-    repeats: int = 5
-    noop_requests: int = 2000
-    wrk_seconds: float = 4.0
-    wrk_connections: tuple[int, ...] = (1, 8, 64)
-    gil_seconds: float = 5.0
-    big_output_requests: int = 20
-    file_input_requests: int = 5
-    file_input_mib: int = 10
-    token_count: int = 1000
-    token_runs: int = 10
-
-
-@dataclass
-class Measured:
-    metrics: dict[str, float | None] = field(default_factory=dict)
-    samples: dict[str, list[float]] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-
-def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None or math.isnan(seconds) else seconds * 1000.0
 
 
 def idle_memory(server: RunningServer) -> dict[str, float | None]:
@@ -64,7 +40,7 @@ def idle_memory(server: RunningServer) -> dict[str, float | None]:
     return {"idle_rss_mib": rss / MiB, "idle_pss_mib": pss / MiB, "idle_processes": float(processes)}
 
 
-def noop(server: RunningServer, settings: Settings, receiver: Receiver) -> Measured:
+def noop(server: RunningServer, settings: Settings, peers: Peers) -> Measured:
     """Figures 1, 2, 3 and 7: cold start, idle memory, sequential latency, throughput."""
     out = Measured()
     out.metrics["cold_start_ms"] = server.cold_start * 1000.0
@@ -78,13 +54,13 @@ def noop(server: RunningServer, settings: Settings, receiver: Receiver) -> Measu
     finally:
         client.close()
     stats = summary(seq.latencies)
-    out.metrics.update({"noop_p50_ms": _ms(stats["p50"]), "noop_p90_ms": _ms(stats["p90"]),
-                        "noop_p99_ms": _ms(stats["p99"]),
+    out.metrics.update({"noop_p50_ms": ms(stats["p50"]), "noop_p90_ms": ms(stats["p90"]),
+                        "noop_p99_ms": ms(stats["p99"]),
                         "noop_seq_409": float(seq.statuses.get("409", 0)),
                         "noop_seq_non200": float(sum(v for k, v in seq.statuses.items() if k != "200"))})
     out.samples["noop"] = [s * 1000.0 for s in seq.latencies]
     if seq.predict_times:
-        out.metrics["noop_predict_time_p50_ms"] = _ms(summary(seq.predict_times)["p50"])
+        out.metrics["noop_predict_time_p50_ms"] = ms(summary(seq.predict_times)["p50"])
 
     for connections in settings.wrk_connections:
         result = wrk(f"{server.base_url}/predictions", connections, settings.wrk_seconds, '{"input":{"text":"hi"}}')
@@ -98,21 +74,21 @@ def noop(server: RunningServer, settings: Settings, receiver: Receiver) -> Measu
     return out
 
 
-def gil_bound(server: RunningServer, settings: Settings, receiver: Receiver) -> Measured:
+def gil_bound(server: RunningServer, settings: Settings, peers: Peers) -> Measured:
     """Figure 4: /health-check latency while predict() holds the GIL for 5 s."""
     out = Measured()
     result = health_during_predict(server.host, server.port, {"input": {"seconds": settings.gil_seconds}},
                                    timeout=settings.gil_seconds * 4)
     stats = summary(result.latencies)
-    out.metrics.update({"health_p50_ms": _ms(stats["p50"]), "health_p99_ms": _ms(stats["p99"]),
-                        "health_max_ms": _ms(stats["max"]), "health_answers": float(stats["n"])})
+    out.metrics.update({"health_p50_ms": ms(stats["p50"]), "health_p99_ms": ms(stats["p99"]),
+                        "health_max_ms": ms(stats["max"]), "health_answers": float(stats["n"])})
     out.samples["health"] = [s * 1000.0 for s in result.latencies]
     out.notes.append(f"health states seen {result.statuses}; predict HTTP {result.predict_status} "
                      f"in {result.predict_seconds:.2f} s; {result.timeouts} probe timeouts")
     return out
 
 
-def big_output(server: RunningServer, settings: Settings, receiver: Receiver) -> Measured:
+def big_output(server: RunningServer, settings: Settings, peers: Peers) -> Measured:
     """Figure 5a: a prediction returning a 1 MiB string."""
     out = Measured()
     client = Client(server.host, server.port)
@@ -121,7 +97,7 @@ def big_output(server: RunningServer, settings: Settings, receiver: Receiver) ->
                          settings.big_output_requests, warmup=2)
     finally:
         client.close()
-    out.metrics["out_1mib_p50_ms"] = _ms(summary(seq.latencies)["p50"])
+    out.metrics["out_1mib_p50_ms"] = ms(summary(seq.latencies)["p50"])
     out.samples["out_1mib"] = [s * 1000.0 for s in seq.latencies]
     if seq.statuses.get("200", 0) != settings.big_output_requests:
         out.notes.append(f"1 MiB output statuses {seq.statuses}")
@@ -133,7 +109,7 @@ def _data_uri(mib: int) -> str:
     return "data:application/octet-stream;base64," + base64.b64encode(payload).decode("ascii")
 
 
-def file_input(server: RunningServer, settings: Settings, receiver: Receiver) -> Measured:
+def file_input(server: RunningServer, settings: Settings, peers: Peers) -> Measured:
     """Figure 5b: a 10 MiB file sent as a data: URI to a `Path` input; the predictor returns its size."""
     out = Measured()
     uri = _data_uri(settings.file_input_mib)
@@ -149,12 +125,12 @@ def file_input(server: RunningServer, settings: Settings, receiver: Receiver) ->
                 latencies.append(reply.seconds)
     finally:
         client.close()
-    out.metrics["in_10mib_p50_ms"] = _ms(summary(latencies)["p50"])
+    out.metrics["in_10mib_p50_ms"] = ms(summary(latencies)["p50"])
     out.samples["in_10mib"] = [s * 1000.0 for s in latencies]
     return out
 
 
-def tokens(server: RunningServer, settings: Settings, receiver: Receiver) -> Measured:
+def tokens(server: RunningServer, settings: Settings, peers: Peers) -> Measured:
     """Figure 6: 1000 tokens from an iterator, over SSE and over webhooks."""
     out = Measured()
     payload = {"input": {"count": settings.token_count}}
@@ -175,8 +151,8 @@ def tokens(server: RunningServer, settings: Settings, receiver: Receiver) -> Mea
                 _record_stream(timing, sse_first, sse_done, settings, out)
     finally:
         idle.close()
-    out.metrics["sse_first_ms"] = _ms(summary(sse_first)["p50"]) if sse_first else None
-    out.metrics["sse_done_ms"] = _ms(summary(sse_done)["p50"]) if sse_done else None
+    out.metrics["sse_first_ms"] = ms(summary(sse_first)["p50"]) if sse_first else None
+    out.metrics["sse_done_ms"] = ms(summary(sse_done)["p50"]) if sse_done else None
     out.samples["sse_first"] = [s * 1000.0 for s in sse_first]
 
     hook_first: list[float] = []
@@ -184,7 +160,7 @@ def tokens(server: RunningServer, settings: Settings, receiver: Receiver) -> Mea
     client = Client(server.host, server.port)
     try:
         for _ in range(settings.token_runs):
-            timing = receiver.prediction(client, payload)
+            timing = peers.webhooks.prediction(client, payload)
             if not timing.supported:
                 out.notes.append(f"webhooks n/a: {timing.note}")
                 break
@@ -201,8 +177,8 @@ def tokens(server: RunningServer, settings: Settings, receiver: Receiver) -> Mea
             _wait_idle(server, client)
     finally:
         client.close()
-    out.metrics["hook_first_ms"] = _ms(summary(hook_first)["p50"]) if hook_first else None
-    out.metrics["hook_done_ms"] = _ms(summary(hook_done)["p50"]) if hook_done else None
+    out.metrics["hook_first_ms"] = ms(summary(hook_first)["p50"]) if hook_first else None
+    out.metrics["hook_done_ms"] = ms(summary(hook_done)["p50"]) if hook_done else None
     return out
 
 
@@ -227,13 +203,49 @@ def _wait_idle(server: RunningServer, client: Client, deadline: float = 10.0) ->
         time.sleep(0.01)
 
 
-Scenario = Callable[[RunningServer, Settings, Receiver], Measured]
+Measure = Callable[[RunningServer, Settings, Peers], Measured]
 
-# predictor directory -> what is measured on it, in the order they run within a repeat.
+COG_098 = "cog-0.9.8"
+COGLET = "coglet"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One measurement: the predictor (a directory under benchmarks/predictors), what is measured
+    on it, the extra environment and flags every server gets, and the servers that cannot run it
+    (by name prefix) with the reason, reported instead of a number."""
+
+    predictor: str
+    measure: Measure
+    env: Callable[[Settings], dict[str, str]] = lambda settings: {}
+    args: Callable[[Peers], list[str]] = lambda peers: []
+    cannot: dict[str, str] = field(default_factory=dict)
+
+    def reason_against(self, server: str) -> str | None:
+        return next((why for prefix, why in self.cannot.items() if server.startswith(prefix)), None)
+
+
+_NO_ASYNC_ITERATOR = ("Cog 0.9.8 cannot load an async iterator predictor: setup fails with "
+                      "'Fields of type AsyncIterator are not supported'")
+
+# Scenario name -> what runs, in the order they run within a repeat. `replicas` (Docker, Sprocket
+# only) is not here: it runs once after the interleaved plan (benchmarks/replicas.py).
 SCENARIOS: dict[str, Scenario] = {
-    "noop": noop,
-    "gil_bound": gil_bound,
-    "big_output": big_output,
-    "file_input": file_input,
-    "tokens": tokens,
+    "noop": Scenario("noop", noop),
+    "gil_bound": Scenario("gil_bound", gil_bound),
+    "big_output": Scenario("big_output", big_output),
+    "file_input": Scenario("file_input", file_input),
+    "tokens": Scenario("tokens", tokens),
+    "goodput": Scenario("noop", overload.goodput),
+    "queued": Scenario("noop", overload.queued,
+                       env=lambda settings: {"SPROCKET_QUEUE_SIZE": str(settings.queue_size)},
+                       cannot={COGLET: "coglet has no queue: past its slots it answers 409"}),
+    "file_output": Scenario("file_output", transfers.file_output, args=transfers.upload_url),
+    "file_url_input": Scenario("file_input", transfers.file_url_input),
+    "oversize_body": Scenario("file_input", transfers.oversize_data_url),
+    # cog.yaml says `concurrency: max: 256`; coglet takes it only from the environment (`cog build`
+    # puts it there), so every server gets it that way.
+    "streams": Scenario("paced_tokens", streams.paced_streams,
+                        env=lambda settings: {"COG_MAX_CONCURRENCY": str(max(settings.stream_counts))},
+                        cannot={COG_098: _NO_ASYNC_ITERATOR}),
 }

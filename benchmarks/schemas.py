@@ -2,9 +2,9 @@
 
 coglet reads its schema from that file (`cog build` writes it); without it coglet validates no
 input, answers /openapi.json with 503 and refuses SSE. We take each predictor's schema from
-Cog 0.9.8's own `/openapi.json` (a reference, not the server under test), and, as Cog 0.21+'s
-static generator does for a `@cog.streaming` predict(), mark POST /predictions with
-`x-cog-streaming: true`. The files only ever live in the per-run copy of a predictor.
+Cog 0.9.8's own `/openapi.json` (a reference, not the server under test), or from Sprocket's (which
+serves Cog's format) for a predictor Cog 0.9.8 cannot load, and, as Cog 0.21+'s static generator
+does for a `@cog.streaming` predict(), mark POST /predictions with `x-cog-streaming: true`. The files only ever live in the per-run copy of a predictor.
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ def _uses_streaming_marker(predictor: str) -> bool:
     return "@streaming" in source or "@cog.streaming" in source
 
 
-def openapi_schema(cog098: ServerSpec, predictor: str) -> dict[str, Any]:
-    with running(cog098, predictor) as server:
+def openapi_schema(source: ServerSpec, predictor: str) -> dict[str, Any]:
+    """`predictor`'s /openapi.json as `source` serves it, shaped as `cog build` writes it."""
+    with running(source, predictor) as server:
         conn = http.client.HTTPConnection(server.host, server.port, timeout=10.0)
         try:
             conn.request("GET", "/openapi.json")
@@ -42,12 +43,9 @@ def openapi_schema(cog098: ServerSpec, predictor: str) -> dict[str, Any]:
         finally:
             conn.close()
     if response.status != 200:
-        raise RuntimeError(f"Cog 0.9.8 /openapi.json for {predictor}: HTTP {response.status}")
+        raise RuntimeError(f"{source.name} /openapi.json for {predictor}: HTTP {response.status}")
     schema: dict[str, Any] = _strip_ref_titles(json.loads(body))
     if _uses_streaming_marker(predictor):
         schema["paths"]["/predictions"]["post"]["x-cog-streaming"] = True
     return schema
 
-
-def all_schemas(cog098: ServerSpec, predictors: list[str]) -> dict[str, dict[str, Any]]:
-    return {name: openapi_schema(cog098, name) for name in predictors}

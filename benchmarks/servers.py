@@ -184,7 +184,7 @@ def stop(server: RunningServer, grace: float = STOP_GRACE) -> None:
 
 @contextmanager
 def running(spec: ServerSpec, predictor: str, schema: dict[str, object] | None = None,
-            extra_env: dict[str, str] | None = None) -> Iterator[RunningServer]:
+            extra_env: dict[str, str] | None = None, extra_args: list[str] | None = None) -> Iterator[RunningServer]:
     """Start `spec` serving `predictor`, wait for READY, yield it, and always stop it."""
     model_dir = prepare_model_dir(predictor, schema if spec.needs_schema_file else None)
     port = free_port()
@@ -197,7 +197,7 @@ def running(spec: ServerSpec, predictor: str, schema: dict[str, object] | None =
     log_path = model_dir.parent / "server.log"
     with open(log_path, "wb") as log_file:
         spawned_at = time.perf_counter()
-        process = subprocess.Popen(spec.command(), cwd=model_dir, env=env, stdin=subprocess.DEVNULL,
+        process = subprocess.Popen([*spec.command(), *(extra_args or [])], cwd=model_dir, env=env, stdin=subprocess.DEVNULL,
                                    stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
     server = RunningServer(spec, predictor, port, process, model_dir, log_path, spawned_at)
     try:

@@ -7,8 +7,6 @@ POST left the client, on the same clock.
 
 from __future__ import annotations
 
-import asyncio
-import socket
 import threading
 import time
 import uuid
@@ -18,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from benchmarks.load import Client, StreamTiming
+from benchmarks.loopback import LoopbackApp
 
 _TERMINAL = {"succeeded", "failed", "canceled"}
 
@@ -32,13 +31,15 @@ class _Hook:
     any: threading.Event = field(default_factory=threading.Event)
 
 
-class Receiver:
+class Receiver(LoopbackApp):
+    name = "webhook-receiver"
+
     def __init__(self) -> None:
+        super().__init__()
         self._hooks: dict[str, _Hook] = {}
-        self._loop = asyncio.new_event_loop()
-        self._runner: web.AppRunner | None = None
-        self.port = 0
-        self._thread = threading.Thread(target=self._loop.run_forever, name="webhook-receiver", daemon=True)
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/hook/{key}", self._handle)
 
     async def _handle(self, request: web.Request) -> web.Response:
         now = time.perf_counter()
@@ -56,34 +57,13 @@ class Receiver:
                 hook.done.set()
         return web.json_response({})
 
-    async def _start(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_post("/hook/{key}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock).start()
-
-    def __enter__(self) -> Receiver:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-
     def prediction(self, client: Client, payload: dict[str, Any], first_wait: float = 5.0,
                    timeout: float = 30.0) -> StreamTiming:
         """POST `payload` with `Prefer: respond-async` and a webhook; time what arrives."""
         key = uuid.uuid4().hex
         hook = _Hook()
         self._hooks[key] = hook
-        body = {**payload, "webhook": f"http://127.0.0.1:{self.port}/hook/{key}"}
+        body = {**payload, "webhook": f"{self.url}/hook/{key}"}
         try:
             start = time.perf_counter()
             reply = client.post_json("/predictions", body, {"Prefer": "respond-async"})
@@ -99,6 +79,7 @@ class Receiver:
                 first_token=None if hook.first_token is None else hook.first_token - start,
                 completed=None if hook.completed is None else hook.completed - start,
                 tokens=len(final_output) if isinstance(final_output, list) else 0,
+                output=final_output,
                 note=f"{len(hook.arrivals)} webhooks")
         finally:
             self._hooks.pop(key, None)
