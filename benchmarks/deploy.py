@@ -63,11 +63,13 @@ def compose_command() -> list[str]:
                       "apt-get install -y docker-compose")
 
 
-def build_replica_image(sprocket: Sequence[str], model: Path, tag: str, workdir: Path) -> None:
+def build_replica_image(sprocket: Sequence[str], model: Path, tag: str, workdir: Path,
+                        env: dict[str, str] | None = None) -> None:
     """`sprocket build -t tag` in a copy of `model` made in `workdir` (the build writes .sprocket/ there)."""
     copy = workdir / model.name
     shutil.copytree(model, copy, ignore=shutil.ignore_patterns("__pycache__", ".sprocket"))
-    _run([*sprocket, "build", "-t", tag], f"sprocket build of {model.name}", _BUILD_DEADLINE, cwd=copy)
+    _run([*sprocket, "build", "-t", tag], f"sprocket build of {model.name}", _BUILD_DEADLINE, cwd=copy,
+         env={**os.environ, **(env or {})})
 
 
 def build_haproxy_image(tag: str, label: str, base: str = LOCAL_BASE) -> None:
@@ -146,17 +148,24 @@ class Stack:
         # server whose name does not resolve in maintenance and sends it nothing.
         self.compose("up", "--detach", "--no-deps", *self.replicas, "haproxy")
 
-    def states(self) -> dict[str, str]:
-        """HAProxy's view of each replica, from its stats CSV: "UP L7OK" once a health check
-        passed (a server starts UP before its first check), "DOWN L7STS", "MAINT (resolution)"..."""
+    def _stats(self) -> list[dict[str, str]]:
+        """The backend's server rows of HAProxy's stats CSV ([] while it does not answer)."""
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.stats_port}/;csv", timeout=2) as response:
                 text = response.read().decode().lstrip("# ")
         except (urllib.error.URLError, ConnectionError, TimeoutError):
-            return {}
-        rows = csv.DictReader(io.StringIO(text))
-        return {row["svname"]: f"{row['status']} {row['check_status']}".strip() for row in rows
-                if row["pxname"] == "sprocket" and row["svname"] not in ("FRONTEND", "BACKEND")}
+            return []
+        return [row for row in csv.DictReader(io.StringIO(text))
+                if row["pxname"] == "sprocket" and row["svname"] not in ("FRONTEND", "BACKEND")]
+
+    def states(self) -> dict[str, str]:
+        """HAProxy's view of each replica: "UP L7OK" once a health check passed (a server starts
+        UP before its first check), "DOWN L4CON", "MAINT (resolution)", ..."""
+        return {row["svname"]: f"{row['status']} {row['check_status']}".strip() for row in self._stats()}
+
+    def sessions(self) -> dict[str, int]:
+        """Requests each replica has in flight now, as HAProxy counts them."""
+        return {row["svname"]: int(row["scur"] or 0) for row in self._stats()}
 
     def wait_up(self, timeout: float) -> None:
         """Until every started replica passed a health check (setup done, /readyz 200)."""
