@@ -24,9 +24,11 @@ serve: install
 docker-env:
 	sh scripts/base-image.sh
 
-# Debian packages the tests drive for real: HAProxy, for the gateway test.
+# Debian packages the tests drive for real: HAProxy, for the gateway test; docker-compose, for
+# tests/e2e (examples/deploy run as containers).
 system-deps:
 	@command -v haproxy >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy)
+	@command -v docker-compose >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-compose)
 
 # The examples' own packages (torch 2.13.0 CPU, sentence-transformers, OpenCV), for the tests
 # that run each example through the runtime.
@@ -56,8 +58,9 @@ $(BENCH_VENV)/.installed: benchmarks/requirements.txt
 	$(BENCH_VENV)/bin/python -m pip install --quiet -r benchmarks/requirements.txt
 	touch $@
 
-bench: install $(BENCH_VENV)/.installed
+bench: install $(BENCH_VENV)/.installed docker-env
 	@command -v wrk >/dev/null || apt-get install -y wrk || (apt-get update && apt-get install -y wrk)
+	@command -v docker-compose >/dev/null || apt-get install -y docker-compose || (apt-get update && apt-get install -y docker-compose)
 	$(BENCH_VENV)/bin/python -m benchmarks $(BENCH_ARGS)
 
 # 20 000 mixed predictions against one server, reporting resource drift (benchmarks/soak/).
