@@ -6,8 +6,11 @@ Two figures, each from its own run of the stack:
 - aggregate goodput (successful predictions/s through HAProxy) with 1 replica and with N, under
   the same closed-loop load per replica (as many clients as each replica's queue places, 4 in
   docker-compose.yml), counted over `replica_seconds` after a 1 s warm-up;
-- N replicas, one container SIGKILLed a third of the way through: how many requests failed, and
-  how each ended, next to what HAProxy logged (retries it hid from the client).
+- N replicas, one container SIGKILLed a third of the way through, under a load the N - 1
+  survivors can hold (4 clients per survivor): how many requests failed, and how each ended,
+  next to what HAProxy logged (retries it hid from the client). With more clients than the
+  survivors' places, the surplus is refused 409 by a full replica, which HAProxy does not retry
+  (a 409 may answer a PUT of an id that exists): that measures lost capacity, not the kill.
 
 Cog and coglet cannot take part: their images are made by `cog build`, a Go binary released on
 GitHub (not on PyPI) that also pulls its base images from a registry; neither is reachable here.
@@ -60,7 +63,8 @@ def _kill_run(project: str, image: str, haproxy: str, replicas: int, seconds: fl
     victim = "replica2"
     with Stack(f"{project}-kill", image, haproxy, replicas) as stack:
         stack.wait_up(_READY_DEADLINE)
-        with GatewayLoad(stack.gateway_url, PER_REPLICA_CLIENTS * replicas, _PAYLOAD, seconds + 60) as load:
+        clients = PER_REPLICA_CLIENTS * (replicas - 1)
+        with GatewayLoad(stack.gateway_url, clients, _PAYLOAD, seconds + 60) as load:
             time.sleep(seconds / 3)
             stack.kill(victim)
             killed = time.monotonic()
@@ -79,7 +83,7 @@ def _kill_run(project: str, image: str, haproxy: str, replicas: int, seconds: fl
         "kill_down_after_s": down_after,
         "kill_slowest_s": max((o.seconds for o in load.outcomes), default=None),
     })
-    record.notes.append(f"kill run: {len(load.outcomes)} requests, {len(failed)} failed "
+    record.notes.append(f"kill run ({clients} clients): {len(load.outcomes)} requests, {len(failed)} failed "
                         f"{dict(Counter(o.why() for o in failed))}; HAProxy, request shapes: {summarize(gateway)}")
 
 
