@@ -18,7 +18,8 @@ from benchmarks.servers import RunningServer
 _BODY = '{"input":{"text":"hi"}}'
 
 
-def _load(server: RunningServer, connections: int, seconds: float, out: Measured) -> dict[str, Any]:
+def wrk_run(server: RunningServer, connections: int, seconds: float, out: Measured) -> dict[str, Any]:
+    """`wrk` POSTing the noop body; socket errors and statuses other than 2xx/409 go to the notes."""
     result = wrk(f"{server.base_url}/predictions", connections, seconds, _BODY)
     errors = sum(result["errors"].values()) - result["errors"]["status"]
     if errors:
@@ -32,8 +33,8 @@ def _load(server: RunningServer, connections: int, seconds: float, out: Measured
 
 def goodput(server: RunningServer, settings: Settings, peers: Peers) -> Measured:
     out = Measured()
-    alone = _load(server, 1, settings.overload_seconds, out)
-    crowd = _load(server, settings.overload_connections, settings.overload_seconds, out)
+    alone = wrk_run(server, 1, settings.overload_seconds, out)
+    crowd = wrk_run(server, settings.overload_connections, settings.overload_seconds, out)
     out.metrics.update({
         "goodput_c1": alone["ok_rate"],
         "goodput_overload": crowd["ok_rate"],
@@ -45,7 +46,7 @@ def goodput(server: RunningServer, settings: Settings, peers: Peers) -> Measured
 
 def queued(server: RunningServer, settings: Settings, peers: Peers) -> Measured:
     out = Measured()
-    crowd = _load(server, settings.overload_connections, settings.overload_seconds, out)
+    crowd = wrk_run(server, settings.overload_connections, settings.overload_seconds, out)
     latency = crowd["latency_us"]
     out.metrics.update({
         "queued_goodput": crowd["ok_rate"],

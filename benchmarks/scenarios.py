@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import psutil
 
 from benchmarks import overload, streams, transfers
-from benchmarks.load import Client, StreamTiming, health_during_predict, sequential, sse_prediction, wrk
+from benchmarks.load import Client, StreamTiming, health_during_predict, sequential, sse_prediction
 from benchmarks.measure import Measured, MiB, Peers, Settings, ms
 from benchmarks.servers import RunningServer
 from benchmarks.stats import summary
@@ -63,14 +63,10 @@ def noop(server: RunningServer, settings: Settings, peers: Peers) -> Measured:
         out.metrics["noop_predict_time_p50_ms"] = ms(summary(seq.predict_times)["p50"])
 
     for connections in settings.wrk_connections:
-        result = wrk(f"{server.base_url}/predictions", connections, settings.wrk_seconds, '{"input":{"text":"hi"}}')
+        result = overload.wrk_run(server, connections, settings.wrk_seconds, out)
         out.metrics[f"rps_c{connections}"] = result["rate"]
         out.metrics[f"ok_rps_c{connections}"] = result["ok_rate"]
         out.metrics[f"share409_c{connections}"] = result["share_409"]
-        errors = sum(result["errors"].values()) - result["errors"]["status"]
-        if errors:
-            out.notes.append(f"wrk -c{connections}: {errors} socket errors/timeouts")
-        server.check_alive()
     return out
 
 
