@@ -107,8 +107,11 @@ class GatewayLine:
 
 
 def gateway_lines(log: str) -> list[GatewayLine]:
+    """The requests HAProxy sent to the replicas (its own stats page's are left out)."""
     out = []
     for match in _LOG_LINE.finditer(log):
+        if match.group("backend") != "sprocket":
+            continue
         retries = match.group("conns").rsplit("/", 1)[-1]
         out.append(GatewayLine(match.group("server"), int(match.group("status")), match.group("termination"),
                                retries))

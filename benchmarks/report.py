@@ -71,6 +71,8 @@ def issue19_rows(settings: dict[str, Any]) -> list[Row]:
         Row("queued_refused_share", "9. queued: share refused (not 2xx)", "%"),
         Row("upload_s", f"10. {mib} MiB Path output: the upload (PUT, first to last byte at the receiver)", "s"),
         Row("upload_e2e_s", "10. same, end to end (POST to the terminal webhook)", "s"),
+        Row("upload_before_s", "10. same, POST to the PUT's arrival (predict() writing the file, and more)", "s"),
+        Row("upload_after_s", "10. same, the PUT's last byte to the terminal webhook", "s"),
         Row("upload_front_mb", "10. same, front peak RSS above idle", "MB"),
         Row("upload_worker_mb", "10. same, worker peak RSS above idle", "MB"),
         Row("download_s", f"10. {mib} MiB Path input by URL: the download (GET at the file server)", "s"),

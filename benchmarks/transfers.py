@@ -3,13 +3,14 @@ from a URL, and a `data:` URL larger than Sprocket's body limit.
 
 `TransferPeer` is the other end on 127.0.0.1: `PUT /upload/{name}` reads the body as it comes and
 throws it away (counting bytes, noting when the request arrived and when its last byte did),
-`GET /files/{name}` serves a file with aiohttp's `FileResponse` (sendfile). Its view is the same
+`GET /files/{name}` serves a file with sendfile, as aiohttp's `FileResponse` does. Its view is the same
 for every server, so "the upload itself" and "the download" are timed there; the end-to-end time
 is the client's.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import select
@@ -71,11 +72,17 @@ class TransferPeer(LoopbackApp):
 
     async def _download(self, request: web.Request) -> web.StreamResponse:
         path = self.directory / request.match_info["name"]
-        if not path.is_file():
+        if not path.is_file() or request.transport is None:
             return web.Response(status=404)
         transfer = Transfer(time.perf_counter(), size=path.stat().st_size)
-        response = web.FileResponse(path)
-        await response.prepare(request)  # sendfile runs here; aiohttp will not send it twice
+        # FileResponse's own steps (headers, sendfile on the transport, end), done here so the
+        # handler sees the end: FileResponse sends in prepare(), which aiohttp would call again.
+        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+        response.content_length = transfer.size
+        await response.prepare(request)
+        with open(path, "rb") as file:
+            await asyncio.get_running_loop().sendfile(request.transport, file, 0, transfer.size)
+        await response.write_eof()
         transfer.finished = time.perf_counter()
         self.downloads.append(transfer)
         self._done.set()
@@ -127,6 +134,7 @@ def file_output(server: RunningServer, settings: Settings, peers: Peers) -> Meas
     client = Client(server.host, server.port, timeout=60.0)
     try:
         with PeakMemory(server) as peaks:
+            posted = time.perf_counter()  # just before the POST: the webhook timing starts there too
             timing = peers.webhooks.prediction(client, {"input": {"size": size}}, first_wait=30.0,
                                                timeout=_TRANSFER_DEADLINE)
     finally:
@@ -138,6 +146,11 @@ def file_output(server: RunningServer, settings: Settings, peers: Peers) -> Meas
                          f"{'none arrived' if upload is None else f'{upload.size} bytes arrived'}; {timing.note}")
     else:
         out.metrics["upload_s"] = upload.seconds
+        # Where the rest of the end-to-end time went: before the PUT arrived (predict() writing
+        # the file, the server's work on it) and after its last byte (until the terminal webhook).
+        out.metrics["upload_before_s"] = upload.started - posted
+        if upload.finished is not None and timing.completed is not None:
+            out.metrics["upload_after_s"] = posted + timing.completed - upload.finished
         if upload.size != size:
             out.notes.append(f"upload body {upload.size} bytes for a {size}-byte file (multipart framing?)")
     out.metrics["upload_e2e_s"] = timing.completed
