@@ -259,7 +259,7 @@ class StreamTiming:
     completed: float | None = None
     tokens: int = 0
     note: str = ""
-    output: Any = None
+    final: dict[str, Any] = field(default_factory=dict)  # the terminal webhook's body
 
 
 def sse_prediction(host: str, port: int, payload: Any, timeout: float = 30.0) -> StreamTiming:

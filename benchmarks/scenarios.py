@@ -236,7 +236,8 @@ SCENARIOS: dict[str, Scenario] = {
     "queued": Scenario("noop", overload.queued,
                        env=lambda settings: {"SPROCKET_QUEUE_SIZE": str(settings.queue_size)},
                        cannot={COGLET: "coglet has no queue: past its slots it answers 409"}),
-    "file_output": Scenario("file_output", transfers.file_output, args=transfers.upload_url),
+    "file_output": Scenario("file_output", transfers.file_output, env=transfers.file_size_env,
+                            args=transfers.upload_url),
     "file_url_input": Scenario("file_input", transfers.file_url_input),
     "oversize_body": Scenario("file_input", transfers.oversize_data_url),
     # cog.yaml says `concurrency: max: 256`; coglet takes it only from the environment (`cog build`

@@ -114,6 +114,17 @@ class RunningServer:
         except psutil.NoSuchProcess:
             return []
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the process tree so far (processes alive now)."""
+        total = 0.0
+        for process in self.tree():
+            try:
+                times = process.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        return total
+
     def check_alive(self) -> None:
         code = self.process.poll()
         if code is not None:

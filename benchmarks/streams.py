@@ -82,17 +82,6 @@ async def _all_streams(url: str, count: int, payload: dict[str, object], timeout
     return list(streams), lags
 
 
-def _cpu_seconds(server: RunningServer) -> float:
-    total = 0.0
-    for process in server.tree():
-        try:
-            times = process.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += times.user + times.system
-    return total
-
-
 def paced_streams(server: RunningServer, settings: Settings, peers: Peers) -> Measured:
     """For each stream count: first token p50/p99, added gap p99, failures, server CPU per 1000 tokens."""
     out = Measured()
@@ -101,10 +90,10 @@ def paced_streams(server: RunningServer, settings: Settings, peers: Peers) -> Me
     timeout = 60.0 + settings.stream_tokens * pace * 4
     me = psutil.Process()
     for count in settings.stream_counts:
-        cpu_before, mine_before, wall_before = _cpu_seconds(server), me.cpu_times(), time.perf_counter()
+        cpu_before, mine_before, wall_before = server.cpu_seconds(), me.cpu_times(), time.perf_counter()
         streams, lags = asyncio.run(_all_streams(f"{server.base_url}/predictions", count, payload, timeout))
         wall = time.perf_counter() - wall_before
-        cpu = _cpu_seconds(server) - cpu_before
+        cpu = server.cpu_seconds() - cpu_before
         mine = me.cpu_times()
         client_cpu = (mine.user - mine_before.user) + (mine.system - mine_before.system)
         failed = [s for s in streams if s.error is not None or len(s.arrivals) != settings.stream_tokens]

@@ -121,6 +121,11 @@ def _memory_metrics(prefix: str, peaks: Peaks) -> dict[str, float | None]:
     return {f"{prefix}_front_mb": peaks.front_above_idle_mb, f"{prefix}_worker_mb": peaks.worker_above_idle_mb}
 
 
+def file_size_env(settings: Settings) -> dict[str, str]:
+    """The size the `file_output` predictor writes in setup()."""
+    return {"BENCH_FILE_BYTES": str(settings.big_file_mib * MiB)}
+
+
 def file_output(server: RunningServer, settings: Settings, peers: Peers) -> Measured:
     """A prediction returning a `big_file_mib` MiB `Path`, uploaded to the peer.
 
@@ -134,9 +139,11 @@ def file_output(server: RunningServer, settings: Settings, peers: Peers) -> Meas
     client = Client(server.host, server.port, timeout=60.0)
     try:
         with PeakMemory(server) as peaks:
+            cpu = server.cpu_seconds()
             posted = time.perf_counter()  # just before the POST: the webhook timing starts there too
-            timing = peers.webhooks.prediction(client, {"input": {"size": size}}, first_wait=30.0,
+            timing = peers.webhooks.prediction(client, {"input": {}}, first_wait=30.0,
                                                timeout=_TRANSFER_DEADLINE)
+            cpu = server.cpu_seconds() - cpu
     finally:
         client.close()
     arrived = peers.transfers.wait_for(peers.transfers.uploads, before + 1, 10.0)
@@ -146,17 +153,22 @@ def file_output(server: RunningServer, settings: Settings, peers: Peers) -> Meas
                          f"{'none arrived' if upload is None else f'{upload.size} bytes arrived'}; {timing.note}")
     else:
         out.metrics["upload_s"] = upload.seconds
-        # Where the rest of the end-to-end time went: before the PUT arrived (predict() writing
-        # the file, the server's work on it) and after its last byte (until the terminal webhook).
+        # Where the rest of the end-to-end time went: before the PUT arrived (the prediction, whose
+        # predict() only links a file, and the server's work before the upload) and after its
+        # last byte (until the terminal webhook).
         out.metrics["upload_before_s"] = upload.started - posted
         if upload.finished is not None and timing.completed is not None:
             out.metrics["upload_after_s"] = posted + timing.completed - upload.finished
         if upload.size != size:
             out.notes.append(f"upload body {upload.size} bytes for a {size}-byte file (multipart framing?)")
     out.metrics["upload_e2e_s"] = timing.completed
+    out.metrics["upload_cpu_s"] = cpu
+    predict_time = (timing.final.get("metrics") or {}).get("predict_time")
+    out.metrics["upload_predict_s"] = predict_time if isinstance(predict_time, (int, float)) else None
     out.metrics.update(_memory_metrics("upload", peaks))
-    if not isinstance(timing.output, str) or not timing.output.startswith(peers.transfers.url):
-        out.notes.append(f"output was not the upload URL: {str(timing.output)[:80]}")
+    output = timing.final.get("output")
+    if not isinstance(output, str) or not output.startswith(peers.transfers.url):
+        out.notes.append(f"output was not the upload URL: {str(output)[:80]}")
     return out
 
 
@@ -170,7 +182,9 @@ def file_url_input(server: RunningServer, settings: Settings, peers: Peers) -> M
     client = Client(server.host, server.port, timeout=_TRANSFER_DEADLINE)
     try:
         with PeakMemory(server) as peaks:
+            cpu = server.cpu_seconds()
             reply = client.post_json("/predictions", {"input": {"file": url}})
+            cpu = server.cpu_seconds() - cpu
     finally:
         client.close()
     body = reply.json() if reply.status == 200 else {}
@@ -181,6 +195,7 @@ def file_url_input(server: RunningServer, settings: Settings, peers: Peers) -> M
     if peers.transfers.wait_for(peers.transfers.downloads, before + 1, 10.0):
         out.metrics["download_s"] = peers.transfers.downloads[-1].seconds
     out.metrics["download_e2e_s"] = reply.seconds
+    out.metrics["download_cpu_s"] = cpu
     out.metrics.update(_memory_metrics("download", peaks))
     return out
 

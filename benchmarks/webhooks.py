@@ -79,7 +79,7 @@ class Receiver(LoopbackApp):
                 first_token=None if hook.first_token is None else hook.first_token - start,
                 completed=None if hook.completed is None else hook.completed - start,
                 tokens=len(final_output) if isinstance(final_output, list) else 0,
-                output=final_output,
+                final=hook.final,
                 note=f"{len(hook.arrivals)} webhooks")
         finally:
             self._hooks.pop(key, None)
