@@ -56,6 +56,16 @@ ROWS: list[Row] = [
 _NO_RATIO = ("%", "count", "×", "HTTP")
 
 
+def _transfer_rows(key: str, title: str, end_to_end: str, breakdown: list[Row]) -> list[Row]:
+    """Figure 10's rows for one direction: the transfer, end to end, `breakdown`, CPU, memory."""
+    return [Row(f"{key}_s", f"10. {title}", "s"),
+            Row(f"{key}_e2e_s", f"10. same, end to end ({end_to_end})", "s"),
+            *breakdown,
+            Row(f"{key}_cpu_s", "10. same, server CPU (process tree, user + system)", "s"),
+            Row(f"{key}_front_mb", "10. same, front peak RSS above idle", "MB"),
+            Row(f"{key}_worker_mb", "10. same, worker peak RSS above idle", "MB")]
+
+
 def issue19_rows(settings: dict[str, Any]) -> list[Row]:
     """Figures 9-12 (issue 19), labelled with the sizes the run used."""
     c, q, mib = settings["overload_connections"], settings["queue_size"], settings["big_file_mib"]
@@ -69,19 +79,15 @@ def issue19_rows(settings: dict[str, Any]) -> list[Row]:
         Row("queued_p50_ms", "9. queued: latency p50", "ms"),
         Row("queued_p99_ms", "9. queued: latency p99", "ms"),
         Row("queued_refused_share", "9. queued: share refused (not 2xx)", "%"),
-        Row("upload_s", f"10. {mib} MiB Path output: the upload (PUT, first to last byte at the receiver)", "s"),
-        Row("upload_e2e_s", "10. same, end to end (POST to the terminal webhook)", "s"),
-        Row("upload_before_s", "10. same, POST to the PUT's arrival (predict() links the file: the server's work before the upload)", "s"),
-        Row("upload_after_s", "10. same, the PUT's last byte to the terminal webhook", "s"),
-        Row("upload_predict_s", "10. same, predict() as the server reports it (`metrics.predict_time`)", "s"),
-        Row("upload_cpu_s", "10. same, server CPU (process tree, user + system)", "s"),
-        Row("upload_front_mb", "10. same, front peak RSS above idle", "MB"),
-        Row("upload_worker_mb", "10. same, worker peak RSS above idle", "MB"),
-        Row("download_s", f"10. {mib} MiB Path input by URL: the download (GET at the file server)", "s"),
-        Row("download_e2e_s", "10. same, end to end (POST to the answer)", "s"),
-        Row("download_cpu_s", "10. same, server CPU (process tree, user + system)", "s"),
-        Row("download_front_mb", "10. same, front peak RSS above idle", "MB"),
-        Row("download_worker_mb", "10. same, worker peak RSS above idle", "MB"),
+        *_transfer_rows("upload", f"{mib} MiB Path output: the upload (PUT, first to last byte at the receiver)",
+                        "POST to the terminal webhook", [
+            Row("upload_before_s", "10. same, POST to the PUT's arrival (predict() only links the file: "
+                "the server's work before the upload)", "s"),
+            Row("upload_after_s", "10. same, the PUT's last byte to the terminal webhook", "s"),
+            Row("upload_predict_s", "10. same, predict() as the server reports it (`metrics.predict_time`)", "s"),
+        ]),
+        *_transfer_rows("download", f"{mib} MiB Path input by URL: the download (GET at the file server)",
+                        "POST to the answer", []),
         Row("oversize_status", "10. data: URL body of 101 MiB (above Sprocket's 100 MiB limit): status", "HTTP"),
     ]
     for n in settings["stream_counts"]:
