@@ -26,7 +26,7 @@ from aiohttp import web
 
 from benchmarks.load import Client
 from benchmarks.loopback import LoopbackApp
-from benchmarks.measure import Measured, MiB, Peers, Settings, ms
+from benchmarks.measure import Measured, MiB, Peers, Settings
 from benchmarks.memory import PeakMemory, Peaks
 from benchmarks.servers import RunningServer
 
