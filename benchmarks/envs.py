@@ -139,9 +139,12 @@ def sprocket(repo: Path) -> tuple[ReferenceEnv, str]:
     for path in sorted((snapshot / "runtime").rglob("*.py")):
         digest.update(path.relative_to(snapshot).as_posix().encode())
         digest.update(path.read_bytes())
-    env = ensure(ReferenceEnv("sprocket", (str(snapshot),)))  # its dependencies, the first time
-    result = _pip(env.python, "install", "--quiet", "--no-deps", "--force-reinstall", str(snapshot))
-    if result.returncode != 0:
-        tail = "\n".join(result.stderr.splitlines()[-15:])
-        raise EnvError(f"pip install {snapshot} into {env.root} failed:\n{tail}")
+    env = ensure(ReferenceEnv("sprocket", (str(snapshot),)))
+    # First any dependency the tree gained since the env was made (pip adds what is missing and
+    # leaves the rest), then the snapshot's own code, always.
+    for flags in ((), ("--no-deps", "--force-reinstall")):
+        result = _pip(env.python, "install", "--quiet", *flags, str(snapshot))
+        if result.returncode != 0:
+            tail = "\n".join(result.stderr.splitlines()[-15:])
+            raise EnvError(f"pip install {snapshot} into {env.root} failed:\n{tail}")
     return env, digest.hexdigest()[:12]
