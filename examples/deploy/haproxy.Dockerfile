@@ -10,4 +10,7 @@ FROM ${BASE}
 RUN apt-get update -qq \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends haproxy \
     && rm -rf /var/lib/apt/lists/*
+# As the official image: SIGUSR1 is HAProxy's graceful stop (finish open requests, then exit);
+# as PID 1 it would otherwise ignore `docker stop`'s SIGTERM and be killed after the timeout.
+STOPSIGNAL SIGUSR1
 CMD ["haproxy", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]
