@@ -14,7 +14,7 @@ one request (the kill hit work in flight) and stop sending to the dead replica: 
 counts as a manual stop, so `restart: unless-stopped` does not bring it back.
 
 Needs the Docker engine, docker-compose and the local python:3.11-slim (`make test` provides all
-three); without them the test fails, it does not skip. Takes about 30 s here with warm caches,
+three); without them the test fails, it does not skip. Takes about 20 s here with warm caches,
 most of it the two image builds (the HAProxy one runs apt-get in a container).
 """
 
