@@ -97,9 +97,10 @@ def _snapshot_wheel(directory: Path) -> Path:
     result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(directory),
                              str(ENVS_DIR / "sprocket-snapshot")], capture_output=True, text=True, timeout=600,
                             check=False)
-    wheels = list(directory.glob("sprocket-*.whl"))
+    wheels = list(directory.glob("*.whl"))
     if result.returncode != 0 or len(wheels) != 1:
-        raise DeployError(f"building the snapshot's wheel failed: {result.stderr[-2000:]}")
+        raise DeployError(f"building the snapshot's wheel gave {[w.name for w in wheels]} (exit "
+                          f"{result.returncode}): {(result.stdout + result.stderr)[-2000:]}")
     return wheels[0]
 
 
