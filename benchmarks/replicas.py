@@ -88,12 +88,9 @@ def _kill_run(project: str, image: str, haproxy: str, replicas: int, seconds: fl
 
 
 def _snapshot_wheel(directory: Path) -> Path:
-    """A wheel of the snapshot the other scenarios run (benchmarks/.envs/sprocket-snapshot).
-
-    Passed to `sprocket build` as SPROCKET_WHEEL: run from an installed (not editable) Sprocket,
-    the builder finds no setup.cfg beside its packages and writes a wheel with a short fallback
-    list of dependencies, without prometheus-client, so the image's server cannot start.
-    """
+    """A wheel of the snapshot the other scenarios run (benchmarks/.envs/sprocket-snapshot),
+    passed to `sprocket build` as SPROCKET_WHEEL: run from an installed (not editable) Sprocket,
+    as the bench's is, the builder finds no checkout to build its own wheel from."""
     result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(directory),
                              str(ENVS_DIR / "sprocket-snapshot")], capture_output=True, text=True, timeout=600,
                             check=False)
