@@ -203,6 +203,11 @@ def running(spec: ServerSpec, predictor: str, schema: dict[str, object] | None =
     env.update(spec.env)
     env.update(extra_env or {})
     env["PORT"] = str(port)
+    # Whatever the server or the predictor writes with tempfile goes with the run's directory.
+    # (coglet writes to /tmp/coglet regardless, a directory per prediction that it never removes.)
+    private_tmp = model_dir.parent / "tmp"
+    private_tmp.mkdir()
+    env["TMPDIR"] = str(private_tmp)
     if spec.path_prefix is not None:
         env["PATH"] = f"{spec.path_prefix}{os.pathsep}{env.get('PATH', '')}"
     log_path = model_dir.parent / "server.log"
