@@ -30,27 +30,39 @@ log = logging.getLogger("bench")
 
 
 # flag -> Settings field; unset flags keep the default (or --quick's) value.
-_SIZES = {"repeats": ("rounds of A B C", int), "requests": ("sequential noop requests per run", int),
-          "wrk_seconds": ("length of each wrk run (figure 3)", float),
-          "overload_seconds": ("length of each wrk run of goodput/queued", float),
-          "queue_size": ("SPROCKET_QUEUE_SIZE in the queued scenario", int),
-          "big_file_mib": ("size of the file_output / file_url_input file", int),
-          "stream_tokens": ("tokens per stream in the streams scenario", int),
-          "replicas": ("replicas in the replicas scenario (at most 3)", int),
-          "replica_seconds": ("measurement window of each replicas run", float)}
+_SIZES = {
+    "repeats": ("rounds of A B C", int),
+    "requests": ("sequential noop requests per run", int),
+    "wrk_seconds": ("length of each wrk run (figure 3)", float),
+    "overload_seconds": ("length of each wrk run of goodput/queued", float),
+    "queue_size": ("SPROCKET_QUEUE_SIZE in the queued scenario", int),
+    "big_file_mib": ("size of the file_output / file_url_input file", int),
+    "stream_tokens": ("tokens per stream in the streams scenario", int),
+    "replicas": ("replicas in the replicas scenario (at most 3)", int),
+    "replica_seconds": ("measurement window of each replicas run", float),
+}
 _FIELD = {"requests": "noop_requests"}
 ALL_SCENARIOS = [*SCENARIOS, "replicas"]
 
 
 def _args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--quick", action="store_true",
-                        help="small sizes for a quick look: " + ", ".join(
-                            f"{f.name}={getattr(QUICK, f.name)}" for f in dataclasses.fields(QUICK)
-                            if getattr(QUICK, f.name) != getattr(Settings(), f.name)))
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small sizes for a quick look: "
+        + ", ".join(
+            f"{f.name}={getattr(QUICK, f.name)}"
+            for f in dataclasses.fields(QUICK)
+            if getattr(QUICK, f.name) != getattr(Settings(), f.name)
+        ),
+    )
     for flag, (what, kind) in _SIZES.items():
-        parser.add_argument(f"--{flag.replace('_', '-')}", type=kind, help=f"{what} (default "
-                            f"{getattr(Settings(), _FIELD.get(flag, flag))})")
+        parser.add_argument(
+            f"--{flag.replace('_', '-')}",
+            type=kind,
+            help=f"{what} (default {getattr(Settings(), _FIELD.get(flag, flag))})",
+        )
     parser.add_argument("--stream-counts", type=int, nargs="+", help="concurrent streams (default 64 256)")
     parser.add_argument("--scenarios", "--predictors", nargs="+", choices=ALL_SCENARIOS, default=ALL_SCENARIOS)
     parser.add_argument("--coglet-version", default="0.23.1")
@@ -78,8 +90,9 @@ def _cpu_model() -> str:
 
 def _commit() -> str:
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
-                              timeout=30, check=False).stdout.strip()
+        return subprocess.run(
+            ["git", *args], cwd=REPO, capture_output=True, text=True, timeout=30, check=False
+        ).stdout.strip()
 
     dirty = " with uncommitted changes" if git("status", "--porcelain", "--", "runtime") else ""
     return f"{git('rev-parse', '--short', 'HEAD') or '?'}{dirty}"
@@ -104,7 +117,7 @@ def main(argv: list[str]) -> int:
         log.info("profiling a noop prediction in Sprocket (py-spy + CPU times)")
         try:
             profile = profile_sprocket(specs[0], settings.noop_requests)
-        except Exception as error:  # noqa: BLE001 - the other figures are still worth writing
+        except Exception as error:
             log.error("profile failed: %s", error)
     company = noise.company(before, noise.snapshot())
     memory = psutil.virtual_memory().total / 2**30
@@ -113,9 +126,14 @@ def main(argv: list[str]) -> int:
         "command": "make bench" if os.environ.get("MAKELEVEL") else "python -m benchmarks " + " ".join(argv),
         "settings": dataclasses.asdict(settings),
         "seconds": time.monotonic() - started,
-        "machine": {"cores": os.cpu_count(), "cpu": _cpu_model(), "memory_gib": memory,
-                    "system": f"{platform.system()} {platform.release()}", "python": platform.python_version(),
-                    "company": company},
+        "machine": {
+            "cores": os.cpu_count(),
+            "cpu": _cpu_model(),
+            "memory_gib": memory,
+            "system": f"{platform.system()} {platform.release()}",
+            "python": platform.python_version(),
+            "company": company,
+        },
         "sprocket_commit": _commit(),
         "versions": {s.name: s.version for s in specs},
         "commands": {s.name: " ".join(s.args) + (f" (env {s.env})" if s.env else "") for s in specs},

@@ -39,11 +39,13 @@ class DeployError(Exception):
     """A build or docker-compose step failed; the message carries its output."""
 
 
-def _run(command: Sequence[str], what: str, timeout: float, cwd: Path | None = None,
-         env: dict[str, str] | None = None) -> str:
+def _run(
+    command: Sequence[str], what: str, timeout: float, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> str:
     try:
-        result = subprocess.run(list(command), cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
-                                check=False)
+        result = subprocess.run(
+            list(command), cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        )
     except subprocess.TimeoutExpired as error:
         raise DeployError(f"{what}: no result after {timeout:.0f} s ({' '.join(command)})") from error
     if result.returncode != 0:
@@ -59,23 +61,46 @@ def compose_command() -> list[str]:
     probe = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=30, check=False)
     if probe.returncode == 0:
         return ["docker", "compose"]
-    raise DeployError("neither docker-compose nor the docker compose plugin is installed: "
-                      "apt-get install -y docker-compose")
+    raise DeployError(
+        "neither docker-compose nor the docker compose plugin is installed: apt-get install -y docker-compose"
+    )
 
 
-def build_replica_image(sprocket: Sequence[str], model: Path, tag: str, workdir: Path,
-                        env: dict[str, str] | None = None) -> None:
+def build_replica_image(
+    sprocket: Sequence[str], model: Path, tag: str, workdir: Path, env: dict[str, str] | None = None
+) -> None:
     """`sprocket build -t tag` in a copy of `model` made in `workdir` (the build writes .sprocket/ there)."""
     copy = workdir / model.name
     shutil.copytree(model, copy, ignore=shutil.ignore_patterns("__pycache__", ".sprocket"))
-    _run([*sprocket, "build", "-t", tag], f"sprocket build of {model.name}", _BUILD_DEADLINE, cwd=copy,
-         env={**os.environ, **(env or {})})
+    _run(
+        [*sprocket, "build", "-t", tag],
+        f"sprocket build of {model.name}",
+        _BUILD_DEADLINE,
+        cwd=copy,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def build_haproxy_image(tag: str, label: str, base: str = LOCAL_BASE) -> None:
     """examples/deploy/haproxy.Dockerfile: HAProxy from Debian's package on `base`."""
-    _run(["docker", "build", "-q", "-f", str(DEPLOY / "haproxy.Dockerfile"), "--build-arg", f"BASE={base}",
-          "--label", label, "-t", tag, str(DEPLOY)], "building the HAProxy image", _BUILD_DEADLINE)
+    _run(
+        [
+            "docker",
+            "build",
+            "-q",
+            "-f",
+            str(DEPLOY / "haproxy.Dockerfile"),
+            "--build-arg",
+            f"BASE={base}",
+            "--label",
+            label,
+            "-t",
+            tag,
+            str(DEPLOY),
+        ],
+        "building the HAProxy image",
+        _BUILD_DEADLINE,
+    )
 
 
 def remove_image(tag: str) -> None:
@@ -88,8 +113,10 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-_LOG_LINE = re.compile(r'(?P<backend>\S+)/(?P<server>\S+) (?P<timers>\S+) (?P<status>-?\d+) \S+ \S+ \S+ '
-                       r'(?P<termination>\S{4}) (?P<conns>\S+) \S+ "(?P<request>[^"]*)"')
+_LOG_LINE = re.compile(
+    r"(?P<backend>\S+)/(?P<server>\S+) (?P<timers>\S+) (?P<status>-?\d+) \S+ \S+ \S+ "
+    r'(?P<termination>\S{4}) (?P<conns>\S+) \S+ "(?P<request>[^"]*)"'
+)
 
 
 @dataclass(frozen=True)
@@ -113,31 +140,37 @@ def gateway_lines(log: str) -> list[GatewayLine]:
         if match.group("backend") != "sprocket":
             continue
         retries = match.group("conns").rsplit("/", 1)[-1]
-        out.append(GatewayLine(match.group("server"), int(match.group("status")), match.group("termination"),
-                               retries))
+        out.append(GatewayLine(match.group("server"), int(match.group("status")), match.group("termination"), retries))
     return out
 
 
 def summarize(lines: Sequence[GatewayLine]) -> dict[str, int]:
     """How many requests HAProxy answered per (status, server, termination, retried) shape."""
-    return dict(Counter(f"{line.status} {line.server} {line.termination}{' retried' if line.retried else ''}"
-                        for line in lines))
+    return dict(
+        Counter(f"{line.status} {line.server} {line.termination}{' retried' if line.retried else ''}" for line in lines)
+    )
 
 
 class Stack:
     """`with Stack(project, image, haproxy_image, replicas=3) as stack:` up, and always down."""
 
-    def __init__(self, project: str, image: str, haproxy_image: str, replicas: int = 3,
-                 replica_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, project: str, image: str, haproxy_image: str, replicas: int = 3, replica_env: dict[str, str] | None = None
+    ) -> None:
         if not 1 <= replicas <= len(REPLICA_NAMES):
             raise ValueError(f"docker-compose.yml has {len(REPLICA_NAMES)} replicas, asked for {replicas}")
         self.project = project
         self.replicas = REPLICA_NAMES[:replicas]
         self.gateway_port, self.stats_port = _free_port(), _free_port()
         self._compose = [*compose_command(), "--project-name", project, "--file", str(COMPOSE_FILE)]
-        self._env = {**os.environ, "SPROCKET_IMAGE": image, "HAPROXY_IMAGE": haproxy_image,
-                     "SPROCKET_GATEWAY_PUBLISH": f"127.0.0.1:{self.gateway_port}",
-                     "SPROCKET_STATS_PUBLISH": f"127.0.0.1:{self.stats_port}", **(replica_env or {})}
+        self._env = {
+            **os.environ,
+            "SPROCKET_IMAGE": image,
+            "HAPROXY_IMAGE": haproxy_image,
+            "SPROCKET_GATEWAY_PUBLISH": f"127.0.0.1:{self.gateway_port}",
+            "SPROCKET_STATS_PUBLISH": f"127.0.0.1:{self.stats_port}",
+            **(replica_env or {}),
+        }
 
     @property
     def gateway_url(self) -> str:
@@ -158,8 +191,11 @@ class Stack:
                 text = response.read().decode().lstrip("# ")
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             return []
-        return [row for row in csv.DictReader(io.StringIO(text))
-                if row["pxname"] == "sprocket" and row["svname"] not in ("FRONTEND", "BACKEND")]
+        return [
+            row
+            for row in csv.DictReader(io.StringIO(text))
+            if row["pxname"] == "sprocket" and row["svname"] not in ("FRONTEND", "BACKEND")
+        ]
 
     def states(self) -> dict[str, str]:
         """HAProxy's view of each replica: "UP L7OK" once a health check passed (a server starts
@@ -179,8 +215,7 @@ class Stack:
             if all(seen.get(name) == "UP L7OK" for name in self.replicas):
                 return
             time.sleep(0.2)
-        raise DeployError(f"replicas not UP in HAProxy after {timeout:.0f} s: {seen}\n"
-                          f"{self.logs()[-4000:]}")
+        raise DeployError(f"replicas not UP in HAProxy after {timeout:.0f} s: {seen}\n{self.logs()[-4000:]}")
 
     def container(self, service: str) -> str:
         return self.compose("ps", "-q", service).strip()
@@ -197,8 +232,9 @@ class Stack:
 
     def down(self) -> None:
         self.compose("down", "--volumes", "--remove-orphans", "--timeout", "10")
-        left = _run(["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={self.project}"],
-                    "docker ps", 60).split()
+        left = _run(
+            ["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={self.project}"], "docker ps", 60
+        ).split()
         if left:
             raise DeployError(f"containers of {self.project} left after down: {left}")
 

@@ -47,8 +47,9 @@ class EnvError(Exception):
 
 
 def _pip(python: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(python), "-m", "pip", *args], capture_output=True, text=True,
-                          timeout=_PIP_TIMEOUT, check=False)
+    return subprocess.run(
+        [str(python), "-m", "pip", *args], capture_output=True, text=True, timeout=_PIP_TIMEOUT, check=False
+    )
 
 
 def available_versions(package: str) -> list[str]:
@@ -99,7 +100,11 @@ def ensure(env: ReferenceEnv) -> ReferenceEnv:
 def installed_version(env: ReferenceEnv, package: str) -> str:
     result = subprocess.run(
         [str(env.python), "-c", f"import importlib.metadata as m; print(m.version({package!r}))"],
-        capture_output=True, text=True, timeout=60, check=False)
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     return result.stdout.strip() or "?"
 
 

@@ -63,9 +63,10 @@ class GatewayLoad:
                 async with session.post(f"{self.url}/predictions", json=self.payload) as response:
                     text = await response.text()
                 self.outcomes.append(_outcome(started, response.status, text))
-            except (aiohttp.ClientError, asyncio.TimeoutError) as error:
-                self.outcomes.append(Outcome(started, time.monotonic() - started, None,
-                                             error=f"{type(error).__name__}: {error}"))
+            except (TimeoutError, aiohttp.ClientError) as error:
+                self.outcomes.append(
+                    Outcome(started, time.monotonic() - started, None, error=f"{type(error).__name__}: {error}")
+                )
 
     async def _run(self) -> None:
         give_up = time.monotonic() + self.deadline

@@ -54,10 +54,14 @@ class Client:
             self._pending = b""
         return self._sock
 
-    def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict[str, str] | None = None) -> Reply:
-        lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}",
-                 *(f"{name}: {value}" for name, value in (headers or {}).items())]
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> Reply:
+        lines = [
+            f"{method} {path} HTTP/1.1",
+            f"Host: {self.host}:{self.port}",
+            *(f"{name}: {value}" for name, value in (headers or {}).items()),
+        ]
         if body is not None:
             lines.append(f"Content-Length: {len(body)}")
         raw = ("\r\n".join(lines) + "\r\n\r\n").encode() + (body or b"")
@@ -107,7 +111,7 @@ class Client:
     def _read_until(self, sock: socket.socket, marker: bytes) -> bytes:
         while (end := self._pending.find(marker)) < 0:
             self._receive(sock)
-        found, self._pending = self._pending[:end], self._pending[end + len(marker):]
+        found, self._pending = self._pending[:end], self._pending[end + len(marker) :]
         return found
 
     def _read_exactly(self, sock: socket.socket, size: int) -> bytes:
@@ -149,8 +153,7 @@ class Sequential:
     predict_times: list[float] = field(default_factory=list)
 
 
-def sequential(client: Client, method: str, path: str, payload: Any | None, count: int,
-               warmup: int = 50) -> Sequential:
+def sequential(client: Client, method: str, path: str, payload: Any | None, count: int, warmup: int = 50) -> Sequential:
     """`count` requests back to back on one connection, after `warmup` unrecorded ones.
 
     Latencies are of the 200 answers only; every status is counted.
@@ -182,8 +185,9 @@ class HealthDuringPredict:
     timeouts: int
 
 
-def health_during_predict(host: str, port: int, payload: Any, interval: float = 0.01,
-                          settle: float = 0.2, timeout: float = 30.0) -> HealthDuringPredict:
+def health_during_predict(
+    host: str, port: int, payload: Any, interval: float = 0.01, settle: float = 0.2, timeout: float = 30.0
+) -> HealthDuringPredict:
     """Start a prediction on one connection; poll /health-check on another until it returns.
 
     A server whose event loop is blocked answers a health check only when the prediction ends:
@@ -224,8 +228,9 @@ def health_during_predict(host: str, port: int, payload: Any, interval: float = 
     finally:
         probe.close()
         thread.join(timeout=timeout)
-    return HealthDuringPredict(latencies, statuses, int(outcome.get("status", -1)),
-                               float(outcome.get("seconds", float("nan"))), timeouts)
+    return HealthDuringPredict(
+        latencies, statuses, int(outcome.get("status", -1)), float(outcome.get("seconds", float("nan"))), timeouts
+    )
 
 
 def wrk_path() -> str:
@@ -237,13 +242,23 @@ def wrk_path() -> str:
 
 def wrk(url: str, connections: int, seconds: float, body: str) -> dict[str, Any]:
     """Closed-loop load from `connections` keep-alive clients on one wrk thread."""
-    command = [wrk_path(), "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s",
-               "--timeout", "10s", "-s", str(WRK_SCRIPT), url]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60,
-                            env={**os.environ, "WRK_BODY": body}, check=False)
+    command = [
+        wrk_path(),
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(WRK_SCRIPT),
+        url,
+    ]
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=seconds + 60, env={**os.environ, "WRK_BODY": body}, check=False
+    )
     for line in result.stdout.splitlines():
         if line.startswith("WRK_RESULT "):
-            data: dict[str, Any] = json.loads(line[len("WRK_RESULT "):])
+            data: dict[str, Any] = json.loads(line[len("WRK_RESULT ") :])
             data["rate"] = data["requests"] / (data["duration_us"] / 1e6)
             ok = sum(v for k, v in data["statuses"].items() if k.startswith("2"))
             data["ok_rate"] = ok / (data["duration_us"] / 1e6)
@@ -270,8 +285,9 @@ def sse_prediction(host: str, port: int, payload: Any, timeout: float = 30.0) ->
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         start = time.perf_counter()
-        conn.request("POST", "/predictions", json.dumps(payload).encode(),
-                     {**JSON_HEADERS, "Accept": "text/event-stream"})
+        conn.request(
+            "POST", "/predictions", json.dumps(payload).encode(), {**JSON_HEADERS, "Accept": "text/event-stream"}
+        )
         response = conn.getresponse()
         kind = response.getheader("Content-Type", "")
         if response.status != 200 or not kind.startswith("text/event-stream"):

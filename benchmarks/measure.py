@@ -38,8 +38,18 @@ class Settings:
     replica_seconds: float = 15.0
 
 
-QUICK = Settings(repeats=1, noop_requests=300, wrk_seconds=2.0, big_output_requests=5, file_input_requests=2,
-                 token_runs=3, overload_seconds=3.0, big_file_mib=256, stream_tokens=50, replica_seconds=6.0)
+QUICK = Settings(
+    repeats=1,
+    noop_requests=300,
+    wrk_seconds=2.0,
+    big_output_requests=5,
+    file_input_requests=2,
+    token_runs=3,
+    overload_seconds=3.0,
+    big_file_mib=256,
+    stream_tokens=50,
+    replica_seconds=6.0,
+)
 
 
 @dataclass(frozen=True)

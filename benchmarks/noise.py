@@ -35,9 +35,12 @@ def snapshot() -> CpuSnapshot | None:
     user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
     tick = os.sysconf("SC_CLK_TCK")
     mine = os.times()
-    return CpuSnapshot(wall=time.monotonic(), busy=(user + nice + system + irq + softirq) / tick,
-                       steal=steal / tick,
-                       ours=mine.user + mine.system + mine.children_user + mine.children_system)
+    return CpuSnapshot(
+        wall=time.monotonic(),
+        busy=(user + nice + system + irq + softirq) / tick,
+        steal=steal / tick,
+        ours=mine.user + mine.system + mine.children_user + mine.children_system,
+    )
 
 
 def company(start: CpuSnapshot | None, end: CpuSnapshot | None) -> dict[str, float] | None:

@@ -35,12 +35,14 @@ def goodput(server: RunningServer, settings: Settings, peers: Peers) -> Measured
     out = Measured()
     alone = wrk_run(server, 1, settings.overload_seconds, out)
     crowd = wrk_run(server, settings.overload_connections, settings.overload_seconds, out)
-    out.metrics.update({
-        "goodput_c1": alone["ok_rate"],
-        "goodput_overload": crowd["ok_rate"],
-        "goodput_overload_share409": crowd["share_409"],
-        "goodput_overload_of_c1": crowd["ok_rate"] / alone["ok_rate"] if alone["ok_rate"] else None,
-    })
+    out.metrics.update(
+        {
+            "goodput_c1": alone["ok_rate"],
+            "goodput_overload": crowd["ok_rate"],
+            "goodput_overload_share409": crowd["share_409"],
+            "goodput_overload_of_c1": crowd["ok_rate"] / alone["ok_rate"] if alone["ok_rate"] else None,
+        }
+    )
     return out
 
 
@@ -48,10 +50,12 @@ def queued(server: RunningServer, settings: Settings, peers: Peers) -> Measured:
     out = Measured()
     crowd = wrk_run(server, settings.overload_connections, settings.overload_seconds, out)
     latency = crowd["latency_us"]
-    out.metrics.update({
-        "queued_goodput": crowd["ok_rate"],
-        "queued_p50_ms": latency["p50"] / 1000.0,
-        "queued_p99_ms": latency["p99"] / 1000.0,
-        "queued_refused_share": 1.0 - crowd["ok_rate"] / crowd["rate"] if crowd["rate"] else None,
-    })
+    out.metrics.update(
+        {
+            "queued_goodput": crowd["ok_rate"],
+            "queued_p50_ms": latency["p50"] / 1000.0,
+            "queued_p99_ms": latency["p99"] / 1000.0,
+            "queued_refused_share": 1.0 - crowd["ok_rate"] / crowd["rate"] if crowd["rate"] else None,
+        }
+    )
     return out

@@ -127,9 +127,25 @@ def profile_sprocket(spec: ServerSpec, requests: int) -> dict[str, Any]:
             spy_process: subprocess.Popen[bytes] | None = None
             if spy is not None:
                 spy_process = subprocess.Popen(
-                    [spy, "record", "--pid", str(front.pid), "--subprocesses", "--nonblocking", "--gil",
-                     "--rate", str(_RATE), "--format", "raw", "--output", str(raw)],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+                    [
+                        spy,
+                        "record",
+                        "--pid",
+                        str(front.pid),
+                        "--subprocesses",
+                        "--nonblocking",
+                        "--gil",
+                        "--rate",
+                        str(_RATE),
+                        "--format",
+                        "raw",
+                        "--output",
+                        str(raw),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    start_new_session=True,
+                )
                 time.sleep(1.0)  # let it attach
             before = (_cpu(front), sum(_cpu(w) for w in workers), _cpu(me))
             started = time.perf_counter()

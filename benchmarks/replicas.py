@@ -27,8 +27,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from benchmarks.deploy import (DeployError, Stack, build_haproxy_image, build_replica_image, remove_image,
-                               summarize)
+from benchmarks.deploy import DeployError, Stack, build_haproxy_image, build_replica_image, remove_image, summarize
 from benchmarks.envs import ENVS_DIR
 from benchmarks.gateway_load import GatewayLoad, Outcome
 from benchmarks.measure import Settings
@@ -37,8 +36,10 @@ from benchmarks.servers import PREDICTORS
 
 log = logging.getLogger("bench.replicas")
 
-CANNOT = ("Cog's images cannot be built here: `cog build` is a Go binary from GitHub releases (not on PyPI) "
-          "and pulls its base images from a registry")
+CANNOT = (
+    "Cog's images cannot be built here: `cog build` is a Go binary from GitHub releases (not on PyPI) "
+    "and pulls its base images from a registry"
+)
 PER_REPLICA_CLIENTS = 4  # SPROCKET_QUEUE_SIZE in examples/deploy/docker-compose.yml
 _WARMUP = 1.0
 _READY_DEADLINE = 120.0
@@ -58,8 +59,7 @@ def _goodput(project: str, image: str, haproxy: str, replicas: int, seconds: flo
         return _completed_in(load.outcomes, window_start, window_start + seconds) / seconds
 
 
-def _kill_run(project: str, image: str, haproxy: str, replicas: int, seconds: float,
-              record: RunRecord) -> None:
+def _kill_run(project: str, image: str, haproxy: str, replicas: int, seconds: float, record: RunRecord) -> None:
     victim = "replica2"
     with Stack(f"{project}-kill", image, haproxy, replicas) as stack:
         stack.wait_up(_READY_DEADLINE)
@@ -76,28 +76,48 @@ def _kill_run(project: str, image: str, haproxy: str, replicas: int, seconds: fl
         gateway = stack.gateway_log()
     failed = [o for o in load.outcomes if not o.succeeded]
     retried = [line for line in gateway if line.retried]
-    record.metrics.update({
-        "kill_requests": float(len(load.outcomes)),
-        "kill_failed": float(len(failed)),
-        "kill_retried_by_gateway": float(len(retried)),
-        "kill_down_after_s": down_after,
-        "kill_slowest_s": max((o.seconds for o in load.outcomes), default=None),
-    })
-    record.notes.append(f"kill run ({clients} clients): {len(load.outcomes)} requests, {len(failed)} failed "
-                        f"{dict(Counter(o.why() for o in failed))}; HAProxy, request shapes: {summarize(gateway)}")
+    record.metrics.update(
+        {
+            "kill_requests": float(len(load.outcomes)),
+            "kill_failed": float(len(failed)),
+            "kill_retried_by_gateway": float(len(retried)),
+            "kill_down_after_s": down_after,
+            "kill_slowest_s": max((o.seconds for o in load.outcomes), default=None),
+        }
+    )
+    record.notes.append(
+        f"kill run ({clients} clients): {len(load.outcomes)} requests, {len(failed)} failed "
+        f"{dict(Counter(o.why() for o in failed))}; HAProxy, request shapes: {summarize(gateway)}"
+    )
 
 
 def _snapshot_wheel(directory: Path) -> Path:
     """A wheel of the snapshot the other scenarios run (benchmarks/.envs/sprocket-snapshot),
     passed to `sprocket build` as SPROCKET_WHEEL: run from an installed (not editable) Sprocket,
     as the bench's is, the builder finds no checkout to build its own wheel from."""
-    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(directory),
-                             str(ENVS_DIR / "sprocket-snapshot")], capture_output=True, text=True, timeout=600,
-                            check=False)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--quiet",
+            "-w",
+            str(directory),
+            str(ENVS_DIR / "sprocket-snapshot"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     wheels = list(directory.glob("*.whl"))
     if result.returncode != 0 or len(wheels) != 1:
-        raise DeployError(f"building the snapshot's wheel gave {[w.name for w in wheels]} (exit "
-                          f"{result.returncode}): {(result.stdout + result.stderr)[-2000:]}")
+        raise DeployError(
+            f"building the snapshot's wheel gave {[w.name for w in wheels]} (exit "
+            f"{result.returncode}): {(result.stdout + result.stderr)[-2000:]}"
+        )
     return wheels[0]
 
 
@@ -111,16 +131,18 @@ def measure(settings: Settings, sprocket: list[str]) -> RunRecord:
     try:
         with tempfile.TemporaryDirectory(prefix="bench-replicas-") as workdir:
             wheel = _snapshot_wheel(Path(workdir) / "wheel")
-            build_replica_image(sprocket, PREDICTORS / "sleeper", image, Path(workdir),
-                                env={"SPROCKET_WHEEL": str(wheel)})
+            build_replica_image(
+                sprocket, PREDICTORS / "sleeper", image, Path(workdir), env={"SPROCKET_WHEEL": str(wheel)}
+            )
         build_haproxy_image(haproxy, f"sprocket.bench={run_id}")
         log.info("images built in %.0f s", time.monotonic() - started)
         one = _goodput(project, image, haproxy, 1, settings.replica_seconds)
         many = _goodput(project, image, haproxy, settings.replicas, settings.replica_seconds)
-        record.metrics.update({"replicas_goodput_1": one, "replicas_goodput_n": many,
-                               "replicas_scaling": many / one if one else None})
+        record.metrics.update(
+            {"replicas_goodput_1": one, "replicas_goodput_n": many, "replicas_scaling": many / one if one else None}
+        )
         _kill_run(project, image, haproxy, settings.replicas, settings.replica_seconds, record)
-    except Exception as error:  # noqa: BLE001 - recorded like any other run
+    except Exception as error:
         record.error = f"{type(error).__name__}: {error}"
         log.error("replicas failed: %s", record.error)
     finally:

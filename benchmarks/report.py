@@ -58,12 +58,14 @@ _NO_RATIO = ("%", "count", "×", "HTTP")
 
 def _transfer_rows(key: str, title: str, end_to_end: str, breakdown: list[Row]) -> list[Row]:
     """Figure 10's rows for one direction: the transfer, end to end, `breakdown`, CPU, memory."""
-    return [Row(f"{key}_s", f"10. {title}", "s"),
-            Row(f"{key}_e2e_s", f"10. same, end to end ({end_to_end})", "s"),
-            *breakdown,
-            Row(f"{key}_cpu_s", "10. same, server CPU (process tree, user + system)", "s"),
-            Row(f"{key}_front_mb", "10. same, front peak RSS above idle", "MB"),
-            Row(f"{key}_worker_mb", "10. same, worker peak RSS above idle", "MB")]
+    return [
+        Row(f"{key}_s", f"10. {title}", "s"),
+        Row(f"{key}_e2e_s", f"10. same, end to end ({end_to_end})", "s"),
+        *breakdown,
+        Row(f"{key}_cpu_s", "10. same, server CPU (process tree, user + system)", "s"),
+        Row(f"{key}_front_mb", "10. same, front peak RSS above idle", "MB"),
+        Row(f"{key}_worker_mb", "10. same, worker peak RSS above idle", "MB"),
+    ]
 
 
 def issue19_rows(settings: dict[str, Any]) -> list[Row]:
@@ -74,20 +76,33 @@ def issue19_rows(settings: dict[str, Any]) -> list[Row]:
         Row("goodput_overload", f"9. overload: successful predictions/s, {c} connections", "req/s", True),
         Row("goodput_overload_share409", f"9. overload: share of 409, {c} connections", "%"),
         Row("goodput_overload_of_c1", f"9. overload: {c}-connection goodput / own 1-connection goodput", "%"),
-        Row("queued_goodput", f"9. queued (SPROCKET_QUEUE_SIZE={q}; Cog 0.9.8 queues by default): "
-            "successful predictions/s", "req/s", True),
+        Row(
+            "queued_goodput",
+            f"9. queued (SPROCKET_QUEUE_SIZE={q}; Cog 0.9.8 queues by default): successful predictions/s",
+            "req/s",
+            True,
+        ),
         Row("queued_p50_ms", "9. queued: latency p50", "ms"),
         Row("queued_p99_ms", "9. queued: latency p99", "ms"),
         Row("queued_refused_share", "9. queued: share refused (not 2xx)", "%"),
-        *_transfer_rows("upload", f"{mib} MiB Path output: the upload (PUT, first to last byte at the receiver)",
-                        "POST to the terminal webhook", [
-            Row("upload_before_s", "10. same, POST to the PUT's arrival (predict() only links the file: "
-                "the server's work before the upload)", "s"),
-            Row("upload_after_s", "10. same, the PUT's last byte to the terminal webhook", "s"),
-            Row("upload_predict_s", "10. same, predict() as the server reports it (`metrics.predict_time`)", "s"),
-        ]),
-        *_transfer_rows("download", f"{mib} MiB Path input by URL: the download (GET at the file server)",
-                        "POST to the answer", []),
+        *_transfer_rows(
+            "upload",
+            f"{mib} MiB Path output: the upload (PUT, first to last byte at the receiver)",
+            "POST to the terminal webhook",
+            [
+                Row(
+                    "upload_before_s",
+                    "10. same, POST to the PUT's arrival (predict() only links the file: "
+                    "the server's work before the upload)",
+                    "s",
+                ),
+                Row("upload_after_s", "10. same, the PUT's last byte to the terminal webhook", "s"),
+                Row("upload_predict_s", "10. same, predict() as the server reports it (`metrics.predict_time`)", "s"),
+            ],
+        ),
+        *_transfer_rows(
+            "download", f"{mib} MiB Path input by URL: the download (GET at the file server)", "POST to the answer", []
+        ),
         Row("oversize_status", "10. data: URL body of 101 MiB (above Sprocket's 100 MiB limit): status", "HTTP"),
     ]
     for n in settings["stream_counts"]:
@@ -121,8 +136,7 @@ def medians(records: list[RunRecord], servers: Sequence[str]) -> dict[str, dict[
     for key in sorted(keys):
         out[key] = {}
         for server in servers:
-            values = [r.metrics[key] for r in records
-                      if r.server == server and r.metrics.get(key) is not None]
+            values = [r.metrics[key] for r in records if r.server == server and r.metrics.get(key) is not None]
             value = median([v for v in values if v is not None])
             out[key][server] = None if math.isnan(value) else value
     return out
@@ -162,15 +176,27 @@ class Target:
     met: bool | None  # None: could not be judged (a value is n/a)
 
 
-def targets(summary: dict[str, dict[str, float | None]], records: list[RunRecord],
-            coglet: str, cog: str, settings: dict[str, Any]) -> list[Target]:
+def targets(
+    summary: dict[str, dict[str, float | None]],
+    records: list[RunRecord],
+    coglet: str,
+    cog: str,
+    settings: dict[str, Any],
+) -> list[Target]:
     def get(key: str, server: str) -> float | None:
         return summary.get(key, {}).get(server)
 
     out: list[Target] = []
 
-    def relative(name: str, key: str, other: float | None, limit: float, what: str, unit: str = "ms",
-                 higher_is_better: bool = False) -> None:
+    def relative(
+        name: str,
+        key: str,
+        other: float | None,
+        limit: float,
+        what: str,
+        unit: str = "ms",
+        higher_is_better: bool = False,
+    ) -> None:
         ours = get(key, SPROCKET)
         ratio = _ratio(ours, other)
         met = None if ratio is None else (ratio >= limit if higher_is_better else ratio <= limit)
@@ -181,53 +207,115 @@ def targets(summary: dict[str, dict[str, float | None]], records: list[RunRecord
         known = [v for v in values if v is not None]
         worst = max(known) if known else None
         shown = ", ".join(_fmt(v, unit) for v in values)
-        out.append(Target(name, f"{shown} {unit}", None if worst is None else worst / limit,
-                          None if len(known) < len(keys) or worst is None else worst <= limit))
+        out.append(
+            Target(
+                name,
+                f"{shown} {unit}",
+                None if worst is None else worst / limit,
+                None if len(known) < len(keys) or worst is None else worst <= limit,
+            )
+        )
 
     relative("noop p50 ≤ 0.75 × coglet (a guard)", "noop_p50_ms", get("noop_p50_ms", coglet), 0.75, "coglet")
-    ours_409 = [r.metrics.get(k) or 0 for r in records if r.server == SPROCKET and r.scenario == "noop"
-                for k in ("noop_seq_409", "share409_c1")]
+    ours_409 = [
+        r.metrics.get(k) or 0
+        for r in records
+        if r.server == SPROCKET and r.scenario == "noop"
+        for k in ("noop_seq_409", "share409_c1")
+    ]
     noop_runs = [r for r in records if r.server == SPROCKET and r.scenario == "noop" and not r.error]
-    out.append(Target("no 409 for a single back-to-back client",
-                      f"409s: {sum(1 for v in ours_409 if v)} of {len(ours_409)} measurements had any "
-                      "(sequential client and wrk -c1, every repeat)",
-                      None, None if not noop_runs else not any(ours_409)))
+    out.append(
+        Target(
+            "no 409 for a single back-to-back client",
+            f"409s: {sum(1 for v in ours_409 if v)} of {len(ours_409)} measurements had any "
+            "(sequential client and wrk -c1, every repeat)",
+            None,
+            None if not noop_runs else not any(ours_409),
+        )
+    )
     health = get("health_p99_ms", SPROCKET)
-    out.append(Target("health p99 during GIL-bound predict ≤ 2 ms", f"{_fmt(health, 'ms')} ms",
-                      None if health is None else health / 2.0, None if health is None else health <= 2.0))
+    out.append(
+        Target(
+            "health p99 during GIL-bound predict ≤ 2 ms",
+            f"{_fmt(health, 'ms')} ms",
+            None if health is None else health / 2.0,
+            None if health is None else health <= 2.0,
+        )
+    )
     relative("cold start ≤ coglet", "cold_start_ms", get("cold_start_ms", coglet), 1.0, "coglet")
     relative("idle memory (PSS) ≤ coglet", "idle_pss_mib", get("idle_pss_mib", coglet), 1.0, "coglet")
     relative("SSE first token ≤ 0.5 × coglet", "sse_first_ms", get("sse_first_ms", coglet), 0.5, "coglet")
     refs = [v for v in (get("in_10mib_p50_ms", cog), get("in_10mib_p50_ms", coglet)) if v is not None]
-    relative("10 MiB data-URI input ≤ 0.3 × faster reference", "in_10mib_p50_ms",
-             min(refs) if refs else None, 0.3, "faster reference")
+    relative(
+        "10 MiB data-URI input ≤ 0.3 × faster reference",
+        "in_10mib_p50_ms",
+        min(refs) if refs else None,
+        0.3,
+        "faster reference",
+    )
     # Issue 19.
     c, mib = settings["overload_connections"], settings["big_file_mib"]
-    relative(f"goodput at {c} connections ≥ Cog 0.9.8", "goodput_overload", get("goodput_overload", cog),
-             1.0, "Cog 0.9.8", "req/s", higher_is_better=True)
+    relative(
+        f"goodput at {c} connections ≥ Cog 0.9.8",
+        "goodput_overload",
+        get("goodput_overload", cog),
+        1.0,
+        "Cog 0.9.8",
+        "req/s",
+        higher_is_better=True,
+    )
     relative(f"{mib} MiB upload ≤ coglet", "upload_s", get("upload_s", coglet), 1.0, "coglet", "s")
     relative(f"{mib} MiB download ≤ coglet", "download_s", get("download_s", coglet), 1.0, "coglet", "s")
-    at_most("front and worker ≤ 64 MB above idle (upload front, worker; download front, worker)",
-            ["upload_front_mb", "upload_worker_mb", "download_front_mb", "download_worker_mb"], 64.0, "MB")
+    at_most(
+        "front and worker ≤ 64 MB above idle (upload front, worker; download front, worker)",
+        ["upload_front_mb", "upload_worker_mb", "download_front_mb", "download_worker_mb"],
+        64.0,
+        "MB",
+    )
     status = get("oversize_status", SPROCKET)
-    out.append(Target("data: URL above the body limit refused with 413", _fmt(status, "HTTP"), None,
-                      None if status is None else status == 413))
+    out.append(
+        Target(
+            "data: URL above the body limit refused with 413",
+            _fmt(status, "HTTP"),
+            None,
+            None if status is None else status == 413,
+        )
+    )
     pace = settings["stream_pace_ms"]
     if 64 in settings["stream_counts"]:
         at_most("64 streams: added inter-token gap p99 ≤ 1 ms", ["stream64_gap_p99_ms"], 1.0, "ms")
-        at_most(f"64 streams: first token p99 ≤ pace + 5 ms ({pace + 5:.0f} ms)", ["stream64_first_p99_ms"],
-                pace + 5, "ms")
+        at_most(
+            f"64 streams: first token p99 ≤ pace + 5 ms ({pace + 5:.0f} ms)", ["stream64_first_p99_ms"], pace + 5, "ms"
+        )
     if 256 in settings["stream_counts"]:
         failed = get("stream256_failed", SPROCKET)
-        out.append(Target("256 streams: none fails", f"{_fmt(failed, 'count')} failed", None,
-                          None if failed is None else failed == 0))
+        out.append(
+            Target(
+                "256 streams: none fails",
+                f"{_fmt(failed, 'count')} failed",
+                None,
+                None if failed is None else failed == 0,
+            )
+        )
         at_most("256 streams: server CPU per 1000 tokens ≤ 55 ms", ["stream256_cpu_per_1k_ms"], 55.0, "ms")
     scaling = get("replicas_scaling", SPROCKET)
-    out.append(Target(f"{settings['replicas']} replicas ≥ 2.7 × 1 replica", _fmt(scaling, "×"),
-                      None if scaling is None else scaling / 2.7, None if scaling is None else scaling >= 2.7))
+    out.append(
+        Target(
+            f"{settings['replicas']} replicas ≥ 2.7 × 1 replica",
+            _fmt(scaling, "×"),
+            None if scaling is None else scaling / 2.7,
+            None if scaling is None else scaling >= 2.7,
+        )
+    )
     failed = get("kill_failed", SPROCKET)
-    out.append(Target("a killed container fails no request the gateway could send elsewhere",
-                      f"{_fmt(failed, 'count')} failed (notes say how)", None, None if failed is None else failed == 0))
+    out.append(
+        Target(
+            "a killed container fails no request the gateway could send elsewhere",
+            f"{_fmt(failed, 'count')} failed (notes say how)",
+            None,
+            None if failed is None else failed == 0,
+        )
+    )
     return out
 
 
@@ -239,7 +327,8 @@ def _notes(records: list[RunRecord], servers: Sequence[str]) -> dict[str, list[s
             if r.server != server:
                 continue
             for note in ([f"ERROR in {r.scenario} (repeat {r.repeat + 1}): {r.error}"] if r.error else []) + [
-                    f"{r.scenario}: {n}" for n in r.notes]:
+                f"{r.scenario}: {n}" for n in r.notes
+            ]:
                 seen[note] = seen.get(note, 0) + 1
         out[server] = [f"{n} (×{c})" if c > 1 else n for n, c in seen.items()]
     return out
@@ -248,13 +337,21 @@ def _notes(records: list[RunRecord], servers: Sequence[str]) -> dict[str, list[s
 def _company(shares: dict[str, float] | None) -> str:
     if shares is None:
         return ""
-    return (f" Other work on the machine meanwhile: {shares['other_cpu_share']:.1%} of its CPU time outside "
-            f"the harness and its servers; steal {shares['steal_share']:.1%}.")
+    return (
+        f" Other work on the machine meanwhile: {shares['other_cpu_share']:.1%} of its CPU time outside "
+        f"the harness and its servers; steal {shares['steal_share']:.1%}."
+    )
 
 
-def markdown(meta: dict[str, Any], summary: dict[str, dict[str, float | None]], servers: Sequence[str],
-             goal: list[Target], notes: dict[str, list[str]], profile: dict[str, Any] | None,
-             chart_name: str) -> str:
+def markdown(
+    meta: dict[str, Any],
+    summary: dict[str, dict[str, float | None]],
+    servers: Sequence[str],
+    goal: list[Target],
+    notes: dict[str, list[str]],
+    profile: dict[str, Any] | None,
+    chart_name: str,
+) -> str:
     refs = [s for s in servers if s != SPROCKET]
     lines = [
         f"# Sprocket vs Cog 0.9.8 vs coglet — {meta['date']}",
@@ -277,8 +374,9 @@ def markdown(meta: dict[str, Any], summary: dict[str, dict[str, float | None]], 
         if not values:
             continue  # a scenario that was not selected
         cells = [_fmt(values.get(s), row.unit) for s in servers]
-        ratios = [_fmt_ratio(_ratio(values.get(SPROCKET), values.get(r))) if row.unit not in _NO_RATIO
-                  else "—" for r in refs]
+        ratios = [
+            _fmt_ratio(_ratio(values.get(SPROCKET), values.get(r))) if row.unit not in _NO_RATIO else "—" for r in refs
+        ]
         lines.append(f"| {row.label} | {row.unit} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
     lines += ["", "## Targets", "", "| target | measured | ratio | met |", "| --- | --- | ---: | --- |"]
     for t in goal:
@@ -289,8 +387,10 @@ def markdown(meta: dict[str, Any], summary: dict[str, dict[str, float | None]], 
         lines += profile_markdown(profile)
     lines += ["## Notes per server", ""]
     for server in servers:
-        lines.append(f"- **{server}** ({meta['versions'].get(server, '?')}): "
-                     + ("; ".join(notes.get(server) or ["nothing unusual"])))
+        lines.append(
+            f"- **{server}** ({meta['versions'].get(server, '?')}): "
+            + ("; ".join(notes.get(server) or ["nothing unusual"]))
+        )
     lines.append("")
     return "\n".join(lines)
 
@@ -320,11 +420,18 @@ def profile_markdown(profile: dict[str, Any]) -> list[str]:
     if "layers" in spy:
         for proc in ("front", "worker"):
             total = sum(spy["layers"][proc].values()) or 1
-            lines += [f"py-spy, {proc} ({spy['samples'].get(proc, 0)} samples with the GIL held; "
-                      "share of them by the layer nearest the sampled frame):", ""]
+            lines += [
+                f"py-spy, {proc} ({spy['samples'].get(proc, 0)} samples with the GIL held; "
+                "share of them by the layer nearest the sampled frame):",
+                "",
+            ]
             lines += [f"- {name}: {count / total * 100:.0f} %" for name, count in spy["layers"][proc].items()]
-            lines += ["", f"Hottest frames in the {proc}: " + "; ".join(
-                f"`{frame}` {count / total * 100:.0f} %" for frame, count in spy["top_leaves"][proc][:6]), ""]
+            lines += [
+                "",
+                f"Hottest frames in the {proc}: "
+                + "; ".join(f"`{frame}` {count / total * 100:.0f} %" for frame, count in spy["top_leaves"][proc][:6]),
+                "",
+            ]
     else:
         lines += [f"py-spy: {spy.get('note', 'not run')}", ""]
     return lines
@@ -345,12 +452,17 @@ def chart(records: list[RunRecord], servers: Sequence[str], path: Path, title: s
         ("cold_start", "1. cold start, spawn → READY (ms)"),
     ]
     fig, axes = plt.subplots(2, 3, figsize=(16, 9))
-    for ax, (key, label) in zip(axes.flat, panels):
+    for ax, (key, label) in zip(axes.flat, panels, strict=False):  # more axes than panels
         data = [[v for r in records if r.server == s for v in r.samples.get(key, [])] for s in servers]
         present = [i for i, d in enumerate(data) if d]
         if present:
-            ax.boxplot([data[i] for i in present], positions=[i + 1 for i in present],
-                       whis=(1, 99), showfliers=True, flierprops={"markersize": 2, "alpha": 0.3})
+            ax.boxplot(
+                [data[i] for i in present],
+                positions=[i + 1 for i in present],
+                whis=(1, 99),
+                showfliers=True,
+                flierprops={"markersize": 2, "alpha": 0.3},
+            )
         for i, d in enumerate(data):
             if not d:
                 ax.text(i + 1, 0.5, "n/a", transform=ax.get_xaxis_transform(), ha="center", color="grey")
@@ -365,8 +477,13 @@ def chart(records: list[RunRecord], servers: Sequence[str], path: Path, title: s
     plt.close(fig)
 
 
-def write(out_dir: Path, meta: dict[str, Any], records: list[RunRecord], servers: Sequence[str],
-          profile: dict[str, Any] | None) -> tuple[Path, Path, Path]:
+def write(
+    out_dir: Path,
+    meta: dict[str, Any],
+    records: list[RunRecord],
+    servers: Sequence[str],
+    profile: dict[str, Any] | None,
+) -> tuple[Path, Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = meta["date"]
     summary = medians(records, servers)

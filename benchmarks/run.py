@@ -60,8 +60,9 @@ def _schemas(specs: list[ServerSpec], scenarios: list[str]) -> dict[str, dict[st
     return out
 
 
-def _measure(spec: ServerSpec, name: str, repeat: int, settings: Settings, peers: Peers,
-             schema_of: dict[str, dict[str, Any]]) -> RunRecord:
+def _measure(
+    spec: ServerSpec, name: str, repeat: int, settings: Settings, peers: Peers, schema_of: dict[str, dict[str, Any]]
+) -> RunRecord:
     scenario = SCENARIOS[name]
     record = RunRecord(repeat, name, spec.name)
     record.cannot = scenario.reason_against(spec.name)
@@ -69,19 +70,22 @@ def _measure(spec: ServerSpec, name: str, repeat: int, settings: Settings, peers
         return record
     started = time.monotonic()
     try:
-        with running(spec, scenario.predictor, schema_of.get(scenario.predictor), scenario.env(settings),
-                     scenario.args(peers)) as server:
+        with running(
+            spec, scenario.predictor, schema_of.get(scenario.predictor), scenario.env(settings), scenario.args(peers)
+        ) as server:
             measured = scenario.measure(server, settings, peers)
             server.check_alive()
         record.metrics, record.samples, record.notes = measured.metrics, measured.samples, measured.notes
-    except Exception as error:  # noqa: BLE001 - recorded, and the plan goes on
+    except Exception as error:
         record.error = f"{type(error).__name__}: {error}"
         log.error("repeat %d %s on %s failed: %s", repeat + 1, name, spec.name, traceback.format_exc(limit=3))
     record.seconds = time.monotonic() - started
     return record
 
 
-def run_plan(specs: list[ServerSpec], settings: Settings, scenarios: list[str]) -> tuple[list[RunRecord], dict[str, Any]]:
+def run_plan(
+    specs: list[ServerSpec], settings: Settings, scenarios: list[str]
+) -> tuple[list[RunRecord], dict[str, Any]]:
     log.info("making .cog/openapi_schema.json for coglet")
     schema_of = _schemas(specs, scenarios)
     records: list[RunRecord] = []
@@ -91,8 +95,15 @@ def run_plan(specs: list[ServerSpec], settings: Settings, scenarios: list[str]) 
             for name in scenarios:
                 for spec in specs:
                     record = _measure(spec, name, repeat, settings, peers, schema_of)
-                    log.info("repeat %d/%d %-14s %-14s %5.1f s %s", repeat + 1, settings.repeats,
-                             name, spec.name, record.seconds, _headline(record))
+                    log.info(
+                        "repeat %d/%d %-14s %-14s %5.1f s %s",
+                        repeat + 1,
+                        settings.repeats,
+                        name,
+                        spec.name,
+                        record.seconds,
+                        _headline(record),
+                    )
                     records.append(record)
     return records, {"schemas": sorted(schema_of)}
 

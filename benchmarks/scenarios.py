@@ -54,10 +54,15 @@ def noop(server: RunningServer, settings: Settings, peers: Peers) -> Measured:
     finally:
         client.close()
     stats = summary(seq.latencies)
-    out.metrics.update({"noop_p50_ms": ms(stats["p50"]), "noop_p90_ms": ms(stats["p90"]),
-                        "noop_p99_ms": ms(stats["p99"]),
-                        "noop_seq_409": float(seq.statuses.get("409", 0)),
-                        "noop_seq_non200": float(sum(v for k, v in seq.statuses.items() if k != "200"))})
+    out.metrics.update(
+        {
+            "noop_p50_ms": ms(stats["p50"]),
+            "noop_p90_ms": ms(stats["p90"]),
+            "noop_p99_ms": ms(stats["p99"]),
+            "noop_seq_409": float(seq.statuses.get("409", 0)),
+            "noop_seq_non200": float(sum(v for k, v in seq.statuses.items() if k != "200")),
+        }
+    )
     out.samples["noop"] = [s * 1000.0 for s in seq.latencies]
     if seq.predict_times:
         out.metrics["noop_predict_time_p50_ms"] = ms(summary(seq.predict_times)["p50"])
@@ -73,14 +78,23 @@ def noop(server: RunningServer, settings: Settings, peers: Peers) -> Measured:
 def gil_bound(server: RunningServer, settings: Settings, peers: Peers) -> Measured:
     """Figure 4: /health-check latency while predict() holds the GIL for 5 s."""
     out = Measured()
-    result = health_during_predict(server.host, server.port, {"input": {"seconds": settings.gil_seconds}},
-                                   timeout=settings.gil_seconds * 4)
+    result = health_during_predict(
+        server.host, server.port, {"input": {"seconds": settings.gil_seconds}}, timeout=settings.gil_seconds * 4
+    )
     stats = summary(result.latencies)
-    out.metrics.update({"health_p50_ms": ms(stats["p50"]), "health_p99_ms": ms(stats["p99"]),
-                        "health_max_ms": ms(stats["max"]), "health_answers": float(stats["n"])})
+    out.metrics.update(
+        {
+            "health_p50_ms": ms(stats["p50"]),
+            "health_p99_ms": ms(stats["p99"]),
+            "health_max_ms": ms(stats["max"]),
+            "health_answers": float(stats["n"]),
+        }
+    )
     out.samples["health"] = [s * 1000.0 for s in result.latencies]
-    out.notes.append(f"health states seen {result.statuses}; predict HTTP {result.predict_status} "
-                     f"in {result.predict_seconds:.2f} s; {result.timeouts} probe timeouts")
+    out.notes.append(
+        f"health states seen {result.statuses}; predict HTTP {result.predict_status} "
+        f"in {result.predict_seconds:.2f} s; {result.timeouts} probe timeouts"
+    )
     return out
 
 
@@ -89,8 +103,9 @@ def big_output(server: RunningServer, settings: Settings, peers: Peers) -> Measu
     out = Measured()
     client = Client(server.host, server.port)
     try:
-        seq = sequential(client, "POST", "/predictions", {"input": {"size": MiB}},
-                         settings.big_output_requests, warmup=2)
+        seq = sequential(
+            client, "POST", "/predictions", {"input": {"size": MiB}}, settings.big_output_requests, warmup=2
+        )
     finally:
         client.close()
     out.metrics["out_1mib_p50_ms"] = ms(summary(seq.latencies)["p50"])
@@ -178,8 +193,9 @@ def tokens(server: RunningServer, settings: Settings, peers: Peers) -> Measured:
     return out
 
 
-def _record_stream(timing: StreamTiming, first: list[float], done: list[float], settings: Settings,
-                   out: Measured) -> None:
+def _record_stream(
+    timing: StreamTiming, first: list[float], done: list[float], settings: Settings, out: Measured
+) -> None:
     if timing.first_token is not None and timing.completed is not None:
         first.append(timing.first_token)
         done.append(timing.completed)
@@ -221,8 +237,10 @@ class Scenario:
         return next((why for prefix, why in self.cannot.items() if server.startswith(prefix)), None)
 
 
-_NO_ASYNC_ITERATOR = ("Cog 0.9.8 cannot load an async iterator predictor: setup fails with "
-                      "'Fields of type AsyncIterator are not supported'")
+_NO_ASYNC_ITERATOR = (
+    "Cog 0.9.8 cannot load an async iterator predictor: setup fails with "
+    "'Fields of type AsyncIterator are not supported'"
+)
 
 # Scenario name -> what runs, in the order they run within a repeat. `replicas` (Docker, Sprocket
 # only) is not here: it runs once after the interleaved plan (benchmarks/replicas.py).
@@ -233,16 +251,23 @@ SCENARIOS: dict[str, Scenario] = {
     "file_input": Scenario("file_input", file_input),
     "tokens": Scenario("tokens", tokens),
     "goodput": Scenario("noop", overload.goodput),
-    "queued": Scenario("noop", overload.queued,
-                       env=lambda settings: {"SPROCKET_QUEUE_SIZE": str(settings.queue_size)},
-                       cannot={COGLET: "coglet has no queue: past its slots it answers 409"}),
-    "file_output": Scenario("file_output", transfers.file_output, env=transfers.file_size_env,
-                            args=transfers.upload_url),
+    "queued": Scenario(
+        "noop",
+        overload.queued,
+        env=lambda settings: {"SPROCKET_QUEUE_SIZE": str(settings.queue_size)},
+        cannot={COGLET: "coglet has no queue: past its slots it answers 409"},
+    ),
+    "file_output": Scenario(
+        "file_output", transfers.file_output, env=transfers.file_size_env, args=transfers.upload_url
+    ),
     "file_url_input": Scenario("file_input", transfers.file_url_input),
     "oversize_body": Scenario("file_input", transfers.oversize_data_url),
     # cog.yaml says `concurrency: max: 256`; coglet takes it only from the environment (`cog build`
     # puts it there), so every server gets it that way.
-    "streams": Scenario("paced_tokens", streams.paced_streams,
-                        env=lambda settings: {"COG_MAX_CONCURRENCY": str(max(settings.stream_counts))},
-                        cannot={COG_098: _NO_ASYNC_ITERATOR}),
+    "streams": Scenario(
+        "paced_tokens",
+        streams.paced_streams,
+        env=lambda settings: {"COG_MAX_CONCURRENCY": str(max(settings.stream_counts))},
+        cannot={COG_098: _NO_ASYNC_ITERATOR},
+    ),
 }

@@ -48,4 +48,3 @@ def openapi_schema(source: ServerSpec, predictor: str) -> dict[str, Any]:
     if _uses_streaming_marker(predictor):
         schema["paths"]["/predictions"]["post"]["x-cog-streaming"] = True
     return schema
-

@@ -128,8 +128,7 @@ class RunningServer:
     def check_alive(self) -> None:
         code = self.process.poll()
         if code is not None:
-            raise ServerError(f"{self.spec.name} exited with {code} while serving {self.predictor}:\n"
-                              f"{self.log_tail()}")
+            raise ServerError(f"{self.spec.name} exited with {code} while serving {self.predictor}:\n{self.log_tail()}")
 
 
 def _health_status(host: str, port: int) -> str | None:
@@ -159,8 +158,7 @@ def wait_ready(server: RunningServer, deadline: float = READY_DEADLINE) -> None:
             server.ready_at = time.perf_counter()
             return
         time.sleep(_POLL_INTERVAL)
-    raise ServerError(f"{server.spec.name} not READY after {deadline:.0f} s (last status {last}):\n"
-                      f"{server.log_tail()}")
+    raise ServerError(f"{server.spec.name} not READY after {deadline:.0f} s (last status {last}):\n{server.log_tail()}")
 
 
 def stop(server: RunningServer, grace: float = STOP_GRACE) -> None:
@@ -194,8 +192,13 @@ def stop(server: RunningServer, grace: float = STOP_GRACE) -> None:
 
 
 @contextmanager
-def running(spec: ServerSpec, predictor: str, schema: dict[str, object] | None = None,
-            extra_env: dict[str, str] | None = None, extra_args: list[str] | None = None) -> Iterator[RunningServer]:
+def running(
+    spec: ServerSpec,
+    predictor: str,
+    schema: dict[str, object] | None = None,
+    extra_env: dict[str, str] | None = None,
+    extra_args: list[str] | None = None,
+) -> Iterator[RunningServer]:
     """Start `spec` serving `predictor`, wait for READY, yield it, and always stop it."""
     model_dir = prepare_model_dir(predictor, schema if spec.needs_schema_file else None)
     port = free_port()
@@ -213,8 +216,15 @@ def running(spec: ServerSpec, predictor: str, schema: dict[str, object] | None =
     log_path = model_dir.parent / "server.log"
     with open(log_path, "wb") as log_file:
         spawned_at = time.perf_counter()
-        process = subprocess.Popen([*spec.command(), *(extra_args or [])], cwd=model_dir, env=env, stdin=subprocess.DEVNULL,
-                                   stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [*spec.command(), *(extra_args or [])],
+            cwd=model_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     server = RunningServer(spec, predictor, port, process, model_dir, log_path, spawned_at)
     try:
         wait_ready(server)
@@ -225,17 +235,21 @@ def running(spec: ServerSpec, predictor: str, schema: dict[str, object] | None =
 
 
 def sprocket_spec(python: Path, digest: str) -> ServerSpec:
-    return ServerSpec("sprocket", python, ("-m", "runtime", "--host", "127.0.0.1"),
-                      version=f"runtime/ sha256 {digest}")
+    return ServerSpec("sprocket", python, ("-m", "runtime", "--host", "127.0.0.1"), version=f"runtime/ sha256 {digest}")
 
 
 def cog098_spec(python: Path, version: str) -> ServerSpec:
     # No --host flag before 0.9.10: it always binds 0.0.0.0. We only ever talk to it on loopback.
-    return ServerSpec("cog-0.9.8", python, ("-m", "cog.server.http"), binds_all_interfaces=True,
-                      version=version)
+    return ServerSpec("cog-0.9.8", python, ("-m", "cog.server.http"), binds_all_interfaces=True, version=version)
 
 
 def coglet_spec(python: Path, bin_dir: Path, version: str) -> ServerSpec:
-    return ServerSpec(f"coglet-{version}", python, ("-m", "cog.server.http", "--host", "127.0.0.1"),
-                      env={"COG_PREDICT_TYPE_STUB": "predict.py:Predictor"}, path_prefix=bin_dir,
-                      needs_schema_file=True, version=version)
+    return ServerSpec(
+        f"coglet-{version}",
+        python,
+        ("-m", "cog.server.http", "--host", "127.0.0.1"),
+        env={"COG_PREDICT_TYPE_STUB": "predict.py:Predictor"},
+        path_prefix=bin_dir,
+        needs_schema_file=True,
+        version=version,
+    )

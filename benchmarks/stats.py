@@ -21,8 +21,14 @@ def summary(values: Sequence[float]) -> dict[str, float]:
     """n, p50, p90, p99, max and mean of `values` (seconds in, seconds out)."""
     if not values:
         return {"n": 0, "p50": math.nan, "p90": math.nan, "p99": math.nan, "max": math.nan, "mean": math.nan}
-    return {"n": len(values), "p50": percentile(values, 50), "p90": percentile(values, 90),
-            "p99": percentile(values, 99), "max": max(values), "mean": statistics.fmean(values)}
+    return {
+        "n": len(values),
+        "p50": percentile(values, 50),
+        "p90": percentile(values, 90),
+        "p99": percentile(values, 99),
+        "max": max(values),
+        "mean": statistics.fmean(values),
+    }
 
 
 def median(values: Sequence[float]) -> float:

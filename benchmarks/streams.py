@@ -11,6 +11,7 @@ woke a 1 ms ticker (p99). A client that kept up has a loop lag well below the ga
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import time
 from dataclasses import dataclass, field
@@ -36,19 +37,24 @@ class Stream:
     error: str | None = None
 
 
-async def _request_sent(session: aiohttp.ClientSession, context: SimpleNamespace,
-                        params: aiohttp.TraceRequestChunkSentParams) -> None:
+async def _request_sent(
+    session: aiohttp.ClientSession, context: SimpleNamespace, params: aiohttp.TraceRequestChunkSentParams
+) -> None:
     context.trace_request_ctx.sent = time.perf_counter()
 
 
-async def _one_stream(session: aiohttp.ClientSession, url: str, payload: dict[str, object],
-                      timeout: float) -> Stream:
+async def _one_stream(session: aiohttp.ClientSession, url: str, payload: dict[str, object], timeout: float) -> Stream:
     """Times count from the request's last byte leaving, not from the call: one client opening
     hundreds of connections at once does so one after another, and that wait is the client's."""
     stream = Stream()
     try:
-        async with session.post(url, json=payload, headers={"Accept": "text/event-stream"},
-                                timeout=aiohttp.ClientTimeout(total=timeout), trace_request_ctx=stream) as response:
+        async with session.post(
+            url,
+            json=payload,
+            headers={"Accept": "text/event-stream"},
+            timeout=aiohttp.ClientTimeout(total=timeout),
+            trace_request_ctx=stream,
+        ) as response:
             start = stream.sent if stream.sent is not None else time.perf_counter()
             kind = response.headers.get("Content-Type", "")
             if response.status != 200 or not kind.startswith("text/event-stream"):
@@ -65,7 +71,7 @@ async def _one_stream(session: aiohttp.ClientSession, url: str, payload: dict[st
                 if _COMPLETED.search(lines):
                     stream.completed = True
                     break
-    except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+    except (TimeoutError, aiohttp.ClientError) as error:
         stream.error = f"{type(error).__name__}: {error}"
     if stream.error is None and not stream.completed:
         stream.error = "stream ended without a completed event"
@@ -79,7 +85,9 @@ async def _ticker(lags: list[float], stop: asyncio.Event) -> None:
         lags.append(time.perf_counter() - before - _TICK)
 
 
-async def _all_streams(url: str, count: int, payload: dict[str, object], timeout: float) -> tuple[list[Stream], list[float]]:
+async def _all_streams(
+    url: str, count: int, payload: dict[str, object], timeout: float
+) -> tuple[list[Stream], list[float]]:
     lags: list[float] = []
     stop = asyncio.Event()
     connector = aiohttp.TCPConnector(limit=0)
@@ -110,16 +118,18 @@ def paced_streams(server: RunningServer, settings: Settings, peers: Peers) -> Me
         failed = [s for s in streams if s.error is not None or len(s.arrivals) != settings.stream_tokens]
         tokens = sum(len(s.arrivals) for s in streams)
         firsts = [s.arrivals[0] for s in streams if s.arrivals]
-        gaps = [later - earlier - pace for s in streams for earlier, later in zip(s.arrivals, s.arrivals[1:])]
-        out.metrics.update({
-            f"stream{count}_first_p50_ms": ms(percentile(firsts, 50)),
-            f"stream{count}_first_p99_ms": ms(percentile(firsts, 99)),
-            f"stream{count}_gap_p99_ms": ms(percentile(gaps, 99)),
-            f"stream{count}_failed": float(len(failed)),
-            f"stream{count}_cpu_per_1k_ms": cpu / tokens * 1000 * 1000 if tokens else None,
-            f"stream{count}_client_cpu_share": client_cpu / wall,
-            f"stream{count}_client_lag_p99_ms": ms(percentile(lags, 99)),
-        })
+        gaps = [later - earlier - pace for s in streams for earlier, later in itertools.pairwise(s.arrivals)]
+        out.metrics.update(
+            {
+                f"stream{count}_first_p50_ms": ms(percentile(firsts, 50)),
+                f"stream{count}_first_p99_ms": ms(percentile(firsts, 99)),
+                f"stream{count}_gap_p99_ms": ms(percentile(gaps, 99)),
+                f"stream{count}_failed": float(len(failed)),
+                f"stream{count}_cpu_per_1k_ms": cpu / tokens * 1000 * 1000 if tokens else None,
+                f"stream{count}_client_cpu_share": client_cpu / wall,
+                f"stream{count}_client_lag_p99_ms": ms(percentile(lags, 99)),
+            }
+        )
         out.samples[f"stream{count}_first"] = [f * 1000 for f in firsts]
         if failed:
             reasons: dict[str, int] = {}

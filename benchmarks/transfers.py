@@ -141,16 +141,17 @@ def file_output(server: RunningServer, settings: Settings, peers: Peers) -> Meas
         with PeakMemory(server) as peaks:
             cpu = server.cpu_seconds()
             posted = time.perf_counter()  # just before the POST: the webhook timing starts there too
-            timing = peers.webhooks.prediction(client, {"input": {}}, first_wait=30.0,
-                                               timeout=_TRANSFER_DEADLINE)
+            timing = peers.webhooks.prediction(client, {"input": {}}, first_wait=30.0, timeout=_TRANSFER_DEADLINE)
             cpu = server.cpu_seconds() - cpu
     finally:
         client.close()
     arrived = peers.transfers.wait_for(peers.transfers.uploads, before + 1, 10.0)
     upload = peers.transfers.uploads[-1] if arrived else None
     if upload is None or upload.size < size:
-        out.notes.append(f"upload of {settings.big_file_mib} MiB: "
-                         f"{'none arrived' if upload is None else f'{upload.size} bytes arrived'}; {timing.note}")
+        out.notes.append(
+            f"upload of {settings.big_file_mib} MiB: "
+            f"{'none arrived' if upload is None else f'{upload.size} bytes arrived'}; {timing.note}"
+        )
     else:
         out.metrics["upload_s"] = upload.seconds
         # Where the rest of the end-to-end time went: before the PUT arrived (the prediction, whose
@@ -189,8 +190,10 @@ def file_url_input(server: RunningServer, settings: Settings, peers: Peers) -> M
         client.close()
     body = reply.json() if reply.status == 200 else {}
     if reply.status != 200 or body.get("output") != size:
-        out.notes.append(f"URL input: HTTP {reply.status}, output {str(body.get('output'))[:80]}, "
-                         f"error {str(body.get('error'))[:200]}")
+        out.notes.append(
+            f"URL input: HTTP {reply.status}, output {str(body.get('output'))[:80]}, "
+            f"error {str(body.get('error'))[:200]}"
+        )
         return out
     if peers.transfers.wait_for(peers.transfers.downloads, before + 1, 10.0):
         out.metrics["download_s"] = peers.transfers.downloads[-1].seconds
@@ -212,7 +215,7 @@ def _post_and_read_status(host: str, port: int, head: bytes, body: bytes) -> tup
                 readable, _, _ = select.select([sock], [], [], 0)
                 if readable:
                     break
-                sock.sendall(view[sent:sent + MiB])
+                sock.sendall(view[sent : sent + MiB])
                 sent = min(len(body), sent + MiB)
         except (BrokenPipeError, ConnectionResetError) as error:
             note = f"server closed after {sent} of {len(body)} body bytes ({type(error).__name__})"
@@ -234,8 +237,10 @@ def oversize_data_url(server: RunningServer, settings: Settings, peers: Peers) -
     out = Measured()
     encoded = base64.b64encode(os.urandom(76 * MiB))  # 101.3 MiB of base64
     body = b'{"input":{"file":"data:application/octet-stream;base64,' + encoded + b'"}}'
-    head = (f"POST /predictions HTTP/1.1\r\nHost: {server.host}:{server.port}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+    head = (
+        f"POST /predictions HTTP/1.1\r\nHost: {server.host}:{server.port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
     status, note = _post_and_read_status(server.host, server.port, head, body)
     out.metrics["oversize_status"] = None if status is None else float(status)
     out.notes.append(f"{len(body) / MiB:.1f} MiB data: URL body: {note}")

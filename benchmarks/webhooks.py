@@ -57,8 +57,9 @@ class Receiver(LoopbackApp):
                 hook.done.set()
         return web.json_response({})
 
-    def prediction(self, client: Client, payload: dict[str, Any], first_wait: float = 5.0,
-                   timeout: float = 30.0) -> StreamTiming:
+    def prediction(
+        self, client: Client, payload: dict[str, Any], first_wait: float = 5.0, timeout: float = 30.0
+    ) -> StreamTiming:
         """POST `payload` with `Prefer: respond-async` and a webhook; time what arrives."""
         key = uuid.uuid4().hex
         hook = _Hook()
@@ -80,6 +81,7 @@ class Receiver(LoopbackApp):
                 completed=None if hook.completed is None else hook.completed - start,
                 tokens=len(final_output) if isinstance(final_output, list) else 0,
                 final=hook.final,
-                note=f"{len(hook.arrivals)} webhooks")
+                note=f"{len(hook.arrivals)} webhooks",
+            )
         finally:
             self._hooks.pop(key, None)

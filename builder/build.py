@@ -29,12 +29,20 @@ import requests.exceptions
 from docker import APIClient
 
 from builder import dockerfile
-from runtime.cog_yaml import Config
 from builder.context import CACHE_DIR, BuildError, resolve_dependencies, sprocket_wheel, write_context
 from builder.serve import ContainerServer, ServerError, fetch_openapi
+from runtime.cog_yaml import Config
 
-__all__ = ["EngineError", "BuildError", "BuildResult", "connect", "build_image", "push_image",
-           "default_image_name", "follow_build"]
+__all__ = [
+    "EngineError",
+    "BuildError",
+    "BuildResult",
+    "connect",
+    "build_image",
+    "push_image",
+    "default_image_name",
+    "follow_build",
+]
 
 
 class EngineError(Exception):
@@ -50,12 +58,18 @@ def connect(timeout: int = 600) -> APIClient:
     except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
         where = docker.utils.kwargs_from_env().get("base_url") or "unix:///var/run/docker.sock"
         text = str(error)
-        reason = ("no engine socket there" if "No such file" in text
-                  else "connection refused" if "refused" in text
-                  else "permission denied" if "Permission denied" in text
-                  else text[:160] or type(error).__name__)
-        raise EngineError(f"cannot reach the Docker engine at {where} ({reason}); start it "
-                          f"(e.g. scripts/docker-up.sh) or use --local") from None
+        reason = (
+            "no engine socket there"
+            if "No such file" in text
+            else "connection refused"
+            if "refused" in text
+            else "permission denied"
+            if "Permission denied" in text
+            else text[:160] or type(error).__name__
+        )
+        raise EngineError(
+            f"cannot reach the Docker engine at {where} ({reason}); start it (e.g. scripts/docker-up.sh) or use --local"
+        ) from None
 
 
 def default_image_name(model_dir: Path, config: Config) -> str:
@@ -148,8 +162,10 @@ class _Progress:
         where = f" at step {self.step} ({_short(instruction)})" if self.step else ""
         message = error.strip().splitlines()[-1] if error.strip() else "unknown error"
         if instruction.startswith("FROM ") and ("pull" in message or "not found" in message):
-            message += ("; no registry is reachable, so the base image must exist locally "
-                        "(scripts/base-image.sh builds python:3.11-slim)")
+            message += (
+                "; no registry is reachable, so the base image must exist locally "
+                "(scripts/base-image.sh builds python:3.11-slim)"
+            )
         return BuildError(f"image build failed{where}: {message}")
 
 
@@ -181,9 +197,17 @@ def follow_build(stream: Iterable[dict[str, Any]], out: IO[str], verbose: bool =
     return progress.image_id
 
 
-def build_image(client: APIClient, model_dir: Path, config: Config, tag: str, *,
-                out: IO[str] = sys.stderr, verbose: bool = False, no_cache: bool = False,
-                schema: bool = True) -> BuildResult:
+def build_image(
+    client: APIClient,
+    model_dir: Path,
+    config: Config,
+    tag: str,
+    *,
+    out: IO[str] = sys.stderr,
+    verbose: bool = False,
+    no_cache: bool = False,
+    schema: bool = True,
+) -> BuildResult:
     """Build `model_dir` as `tag`; with `schema`, then label it with its OpenAPI schema.
 
     The schema comes from running the image's server on a loopback port and reading
@@ -206,8 +230,16 @@ def build_image(client: APIClient, model_dir: Path, config: Config, tag: str, *,
         context.seek(0)
         log(f"building {tag} (context {size / 1e6:.1f} MB)")
         try:
-            stream = client.build(fileobj=context, custom_context=True, tag=tag, rm=True,
-                                  forcerm=True, decode=True, nocache=no_cache, pull=False)
+            stream = client.build(
+                fileobj=context,
+                custom_context=True,
+                tag=tag,
+                rm=True,
+                forcerm=True,
+                decode=True,
+                nocache=no_cache,
+                pull=False,
+            )
             image_id = follow_build(stream, out, verbose)
         except docker.errors.APIError as error:
             raise BuildError(f"the engine refused the build: {error.explanation or error}") from None
@@ -218,11 +250,9 @@ def build_image(client: APIClient, model_dir: Path, config: Config, tag: str, *,
             has_schema = True
         except (ServerError, docker.errors.APIError, BuildError) as error:
             first = str(error).splitlines()[0]
-            log(f"warning: could not read the OpenAPI schema ({first}); "
-                f"the image has no run.cog.openapi_schema label")
+            log(f"warning: could not read the OpenAPI schema ({first}); the image has no run.cog.openapi_schema label")
     seconds = time.monotonic() - started
-    log(f"built {tag} ({image_id[7:19] if image_id.startswith('sha256:') else image_id[:12]}) "
-        f"in {seconds:.1f}s")
+    log(f"built {tag} ({image_id[7:19] if image_id.startswith('sha256:') else image_id[:12]}) in {seconds:.1f}s")
     return BuildResult(image_id=image_id, tag=tag, seconds=seconds, has_schema=has_schema)
 
 
@@ -230,9 +260,14 @@ def _label_schema(client: APIClient, image_id: str, tag: str, out: IO[str]) -> s
     with ContainerServer(client, image_id) as server:
         schema = fetch_openapi(server, timeout=120)
     # A one-line build on top of the image adds the label without touching any layer.
-    stream = client.build(fileobj=io.BytesIO(f"FROM {image_id}\n".encode()), tag=tag, rm=True,
-                          decode=True, pull=False,
-                          labels={"run.cog.openapi_schema": json.dumps(schema, separators=(",", ":"))})
+    stream = client.build(
+        fileobj=io.BytesIO(f"FROM {image_id}\n".encode()),
+        tag=tag,
+        rm=True,
+        decode=True,
+        pull=False,
+        labels={"run.cog.openapi_schema": json.dumps(schema, separators=(",", ":"))},
+    )
     return follow_build(stream, io.StringIO())
 
 

@@ -33,8 +33,7 @@ from docker.utils.build import exclude_paths
 
 from runtime.cog_yaml import CogYamlError, Config
 
-__all__ = ["BuildError", "CACHE_DIR", "sprocket_wheel", "resolve_dependencies", "write_context",
-           "source_root"]
+__all__ = ["BuildError", "CACHE_DIR", "sprocket_wheel", "resolve_dependencies", "write_context", "source_root"]
 
 CACHE_DIR = ".sprocket"
 # What goes into Sprocket's wheel: its packages and packaging files, as found in the checkout.
@@ -67,8 +66,7 @@ def _tree_digest(root: Path, names: list[str]) -> str:
 
 def _run_pip(args: list[str], what: str, cwd: str | None = None) -> str:
     """Run pip; on failure BuildError with pip's last lines (the full output goes to stderr)."""
-    result = subprocess.run(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    result = subprocess.run(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if result.returncode != 0:
         lines = [line for line in result.stdout.splitlines() if line.strip()]
         sys.stderr.write("\n".join(lines[-30:]) + "\n")
@@ -87,8 +85,9 @@ def sprocket_wheel(cache: Path, log: Log) -> Path:
     root = source_root()
     missing = [name for name in (*SOURCE_PACKAGES, *PROJECT_FILES) if not (root / name).exists()]
     if missing:
-        raise BuildError(f"cannot find Sprocket's {', '.join(missing)} in {root}; "
-                         f"set SPROCKET_WHEEL to a built sprocket-serve wheel")
+        raise BuildError(
+            f"cannot find Sprocket's {', '.join(missing)} in {root}; set SPROCKET_WHEEL to a built sprocket-serve wheel"
+        )
     key = _tree_digest(root, [*SOURCE_PACKAGES, *PROJECT_FILES])
     out = cache / "sprocket"
     stamp = out / ".key"
@@ -101,13 +100,17 @@ def sprocket_wheel(cache: Path, log: Log) -> Path:
         project = os.path.join(tmp, "src")
         os.mkdir(project)
         for name in SOURCE_PACKAGES:
-            shutil.copytree(root / name, os.path.join(project, name),
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            shutil.copytree(
+                root / name, os.path.join(project, name), ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+            )
         for name in PROJECT_FILES:
             shutil.copy2(root / name, os.path.join(project, name))
         dist = os.path.join(tmp, "dist")
-        _run_pip([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", dist, project],
-                 "building Sprocket's wheel", cwd=tmp)
+        _run_pip(
+            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", dist, project],
+            "building Sprocket's wheel",
+            cwd=tmp,
+        )
         built = sorted(Path(dist).glob("*.whl"))
         if len(built) != 1:
             raise BuildError(f"building Sprocket's wheel produced {len(built)} wheels, expected 1")
@@ -149,8 +152,7 @@ def _manylinux_platforms() -> list[str]:
     return tags + [f"manylinux2014_{machine}"]
 
 
-def resolve_dependencies(config: Config, model_dir: Path, cache: Path, sprocket: Path,
-                         log: Log) -> Path:
+def resolve_dependencies(config: Config, model_dir: Path, cache: Path, sprocket: Path, log: Log) -> Path:
     """Download (and build, for sdists) every wheel the image needs into `cache/deps`.
 
     Reuses the previous set while its inputs are unchanged. Raises BuildError naming pip's error.
@@ -159,17 +161,21 @@ def resolve_dependencies(config: Config, model_dir: Path, cache: Path, sprocket:
     if config.build.python_requirements:
         path = model_dir / config.build.python_requirements
         if not path.is_file():
-            raise CogYamlError(f"cog.yaml: build.python_requirements names {config.build.python_requirements}, "
-                               f"which is not a file in {model_dir}")
+            raise CogYamlError(
+                f"cog.yaml: build.python_requirements names {config.build.python_requirements}, "
+                f"which is not a file in {model_dir}"
+            )
         user_requirements = path.read_text()
     lines = wheel_requirements(sprocket)
     if config.build.python_requirements:
         lines.append(f"-r {model_dir / config.build.python_requirements}")
     lines += list(config.build.python_packages)
     minor = config.build.python_minor
-    key = hashlib.sha256(json.dumps(
-        {"python": minor, "lines": lines, "user": user_requirements, "machine": platform.machine()},
-        sort_keys=True).encode()).hexdigest()
+    key = hashlib.sha256(
+        json.dumps(
+            {"python": minor, "lines": lines, "user": user_requirements, "machine": platform.machine()}, sort_keys=True
+        ).encode()
+    ).hexdigest()
     out = cache / "deps"
     stamp = out / ".key"
     if stamp.is_file() and stamp.read_text() == key and any(out.glob("*.whl")):
@@ -186,9 +192,22 @@ def resolve_dependencies(config: Config, model_dir: Path, cache: Path, sprocket:
         if interpreter:
             args = [interpreter, "-m", "pip", "wheel", "--quiet", "-w", wheels, "-r", requirements]
         else:
-            args = [sys.executable, "-m", "pip", "download", "--quiet", "-d", wheels,
-                    "--only-binary=:all:", "--python-version", minor, "--implementation", "cp",
-                    "-r", requirements]
+            args = [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "-d",
+                wheels,
+                "--only-binary=:all:",
+                "--python-version",
+                minor,
+                "--implementation",
+                "cp",
+                "-r",
+                requirements,
+            ]
             for tag in _manylinux_platforms():
                 args += ["--platform", tag]
         _run_pip(args, "resolving the Python packages", cwd=str(model_dir))
@@ -219,8 +238,7 @@ def _root_owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
     return info
 
 
-def write_context(file: IO[bytes], dockerfile: str, model_dir: Path, deps: Path,
-                  sprocket: Path) -> list[str]:
+def write_context(file: IO[bytes], dockerfile: str, model_dir: Path, deps: Path, sprocket: Path) -> list[str]:
     """Write the tar build context to `file`; returns the model paths it took (sorted).
 
     The model directory is filtered by its `.dockerignore` with the Docker SDK's own matcher, the

@@ -43,10 +43,18 @@ import json
 import shlex
 from dataclasses import dataclass
 
-from runtime.cog_yaml import Config, CogYamlError
+from runtime.cog_yaml import CogYamlError, Config
 
-__all__ = ["CudaBase", "CUDA_BASES", "DEFAULT_CUDA", "base_image", "cuda_base", "generate",
-           "HEALTHCHECK_COMMAND", "VENV"]
+__all__ = [
+    "CudaBase",
+    "CUDA_BASES",
+    "DEFAULT_CUDA",
+    "base_image",
+    "cuda_base",
+    "generate",
+    "HEALTHCHECK_COMMAND",
+    "VENV",
+]
 
 VENV = "/opt/venv"
 TINI = "/usr/bin/tini"
@@ -55,10 +63,10 @@ PORT = 5000
 
 @dataclass(frozen=True)
 class CudaBase:
-    cuda: str          # full CUDA version in the tag, "12.4.1"
-    cudnn: str         # cuDNN major version, "9"
-    tag_cudnn: str     # how the tag names it: "cudnn8" or "cudnn"
-    ubuntu: str        # "22.04"
+    cuda: str  # full CUDA version in the tag, "12.4.1"
+    cudnn: str  # cuDNN major version, "9"
+    tag_cudnn: str  # how the tag names it: "cudnn8" or "cudnn"
+    ubuntu: str  # "22.04"
 
     @property
     def image(self) -> str:
@@ -86,18 +94,17 @@ def cuda_base(config: Config) -> CudaBase:
     wanted = config.build.cuda or DEFAULT_CUDA
     parts = wanted.split(".")
     if len(parts) == 1:
-        matches = sorted((k for k in CUDA_BASES if k.split(".")[0] == parts[0]),
-                         key=lambda k: tuple(int(p) for p in k.split(".")))
+        matches = sorted(
+            (k for k in CUDA_BASES if k.split(".")[0] == parts[0]), key=lambda k: tuple(int(p) for p in k.split("."))
+        )
         key = matches[-1] if matches else None
     else:
         key = ".".join(parts[:2]) if ".".join(parts[:2]) in CUDA_BASES else None
     if key is None:
-        raise CogYamlError(f"cog.yaml: build.cuda must be one of {', '.join(CUDA_BASES)}, "
-                          f"got \"{wanted}\"")
+        raise CogYamlError(f'cog.yaml: build.cuda must be one of {", ".join(CUDA_BASES)}, got "{wanted}"')
     base = CUDA_BASES[key]
     if config.build.cudnn is not None and config.build.cudnn.split(".")[0] != base.cudnn:
-        raise CogYamlError(f"cog.yaml: build.cudnn for CUDA {key} must be \"{base.cudnn}\", "
-                          f"got \"{config.build.cudnn}\"")
+        raise CogYamlError(f'cog.yaml: build.cudnn for CUDA {key} must be "{base.cudnn}", got "{config.build.cudnn}"')
     return base
 
 
@@ -108,8 +115,10 @@ MIN_PYTHON = (3, 11)
 def base_image(config: Config) -> str:
     """The image to build on; CogYamlError for a Python version the server cannot run on."""
     if tuple(int(part) for part in config.build.python_minor.split(".")) < MIN_PYTHON:
-        raise CogYamlError(f"cog.yaml: build.python_version must be {MIN_PYTHON[0]}.{MIN_PYTHON[1]} or newer "
-                           f"(Sprocket's server runs in the image), got {config.build.python_version}")
+        raise CogYamlError(
+            f"cog.yaml: build.python_version must be {MIN_PYTHON[0]}.{MIN_PYTHON[1]} or newer "
+            f"(Sprocket's server runs in the image), got {config.build.python_version}"
+        )
     if config.build.gpu:
         return cuda_base(config).image
     return f"python:{config.build.python_version}-slim"
@@ -117,13 +126,16 @@ def base_image(config: Config) -> str:
 
 def _apt_install(packages: list[str]) -> str:
     quoted = " ".join(shlex.quote(p) for p in packages)
-    return ("apt-get update -qq && apt-get install -y -qq --no-install-recommends "
-            f"{quoted} && rm -rf /var/lib/apt/lists/*")
+    return (
+        f"apt-get update -qq && apt-get install -y -qq --no-install-recommends {quoted} && rm -rf /var/lib/apt/lists/*"
+    )
 
 
 def _python_stage(config: Config) -> list[str]:
-    lines = [f"FROM {base_image(config)} AS python",
-             "ENV DEBIAN_FRONTEND=noninteractive PYTHONUNBUFFERED=1 LANG=C.UTF-8"]
+    lines = [
+        f"FROM {base_image(config)} AS python",
+        "ENV DEBIAN_FRONTEND=noninteractive PYTHONUNBUFFERED=1 LANG=C.UTF-8",
+    ]
     if config.build.gpu:
         base = cuda_base(config)
         version = config.build.python_minor
@@ -131,13 +143,17 @@ def _python_stage(config: Config) -> list[str]:
         if UBUNTU_PYTHON.get(base.ubuntu) == version:
             install = _apt_install(packages)
         else:
-            install = ("apt-get update -qq && apt-get install -y -qq --no-install-recommends "
-                       "software-properties-common gpg-agent && "
-                       "add-apt-repository -y ppa:deadsnakes/ppa && " + _apt_install(packages))
-        lines += ["ENV NVIDIA_DRIVER_CAPABILITIES=all",
-                  f"RUN {install} && "
-                  f"ln -sf /usr/bin/python{version} /usr/local/bin/python && "
-                  f"ln -sf /usr/bin/python{version} /usr/local/bin/python3"]
+            install = (
+                "apt-get update -qq && apt-get install -y -qq --no-install-recommends "
+                "software-properties-common gpg-agent && "
+                "add-apt-repository -y ppa:deadsnakes/ppa && " + _apt_install(packages)
+            )
+        lines += [
+            "ENV NVIDIA_DRIVER_CAPABILITIES=all",
+            f"RUN {install} && "
+            f"ln -sf /usr/bin/python{version} /usr/local/bin/python && "
+            f"ln -sf /usr/bin/python{version} /usr/local/bin/python3",
+        ]
     else:
         # python:*-slim has no tini; the local stand-in base image (scripts/base-image.sh) has.
         lines.append(f"RUN test -x {TINI} || ({_apt_install(['tini'])})")
@@ -156,38 +172,43 @@ def generate(config: Config) -> str:
     """
     for index, run in enumerate(config.build.run):
         if run.mounts:
-            raise CogYamlError(f"cog.yaml: build.run[{index}].mounts needs BuildKit secret mounts, "
-                              f"which Sprocket's builder (the engine's classic builder) does not "
-                              f"support; pass the secret another way or drop the mount")
-    lines = ["# Generated by Sprocket from cog.yaml; the classic builder is enough (no BuildKit).",
-             *_python_stage(config),
-             "",
-             "FROM python AS deps",
-             "COPY deps/ /tmp/deps/",
-             f"RUN python -m venv {VENV} && "
-             f"{VENV}/bin/pip install --no-index --no-cache-dir --disable-pip-version-check "
-             f"--find-links /tmp/deps /tmp/deps/*.whl",
-             "",
-             "FROM python"]
+            raise CogYamlError(
+                f"cog.yaml: build.run[{index}].mounts needs BuildKit secret mounts, "
+                f"which Sprocket's builder (the engine's classic builder) does not "
+                f"support; pass the secret another way or drop the mount"
+            )
+    lines = [
+        "# Generated by Sprocket from cog.yaml; the classic builder is enough (no BuildKit).",
+        *_python_stage(config),
+        "",
+        "FROM python AS deps",
+        "COPY deps/ /tmp/deps/",
+        f"RUN python -m venv {VENV} && "
+        f"{VENV}/bin/pip install --no-index --no-cache-dir --disable-pip-version-check "
+        f"--find-links /tmp/deps /tmp/deps/*.whl",
+        "",
+        "FROM python",
+    ]
     if config.build.system_packages:
         lines.append(f"RUN {_apt_install(list(config.build.system_packages))}")
-    lines += [f"COPY --from=deps {VENV} {VENV}",
-              f"ENV VIRTUAL_ENV={VENV} PATH={VENV}/bin:$PATH"]
+    lines += [f"COPY --from=deps {VENV} {VENV}", f"ENV VIRTUAL_ENV={VENV} PATH={VENV}/bin:$PATH"]
     lines += [f"RUN {run.command}" for run in config.build.run]
-    lines += ["COPY sprocket/ /tmp/sprocket/",
-              "RUN pip install --no-index --no-deps --no-cache-dir --disable-pip-version-check "
-              "/tmp/sprocket/*.whl && rm -rf /tmp/sprocket"]
+    lines += [
+        "COPY sprocket/ /tmp/sprocket/",
+        "RUN pip install --no-index --no-deps --no-cache-dir --disable-pip-version-check "
+        "/tmp/sprocket/*.whl && rm -rf /tmp/sprocket",
+    ]
     if config.environment:
         lines.append("ENV " + " ".join(f"{k}={json.dumps(v)}" for k, v in config.environment))
-    lines += [_label("run.cog.config", json.dumps(config.to_json_dict(), sort_keys=True,
-                                                   separators=(",", ":"))),
-              'LABEL run.cog.has_init="true"',
-              "WORKDIR /src",
-              f"EXPOSE {PORT}",
-              "HEALTHCHECK --interval=5s --timeout=5s --start-period=600s --retries=3 "
-              f"CMD {json.dumps(HEALTHCHECK_COMMAND)}",
-              f'ENTRYPOINT ["{TINI}", "--"]',
-              'CMD ["python", "-P", "-m", "runtime"]',
-              "COPY src/ /src/",
-              ""]
+    lines += [
+        _label("run.cog.config", json.dumps(config.to_json_dict(), sort_keys=True, separators=(",", ":"))),
+        'LABEL run.cog.has_init="true"',
+        "WORKDIR /src",
+        f"EXPOSE {PORT}",
+        f"HEALTHCHECK --interval=5s --timeout=5s --start-period=600s --retries=3 CMD {json.dumps(HEALTHCHECK_COMMAND)}",
+        f'ENTRYPOINT ["{TINI}", "--"]',
+        'CMD ["python", "-P", "-m", "runtime"]',
+        "COPY src/ /src/",
+        "",
+    ]
     return "\n".join(lines)

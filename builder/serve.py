@@ -6,8 +6,8 @@ they died (`failure()`), so every wait ends with evidence instead of a bare time
 
 from __future__ import annotations
 
-import json
 import io
+import json
 import os
 import socket
 import subprocess
@@ -22,8 +22,18 @@ from typing import IO, Any, Callable
 import docker.errors
 from docker import APIClient
 
-__all__ = ["Server", "ContainerServer", "LocalServer", "ServerError", "free_port", "port_is_free",
-           "get_json", "wait_ready", "fetch_openapi", "Clock"]
+__all__ = [
+    "Server",
+    "ContainerServer",
+    "LocalServer",
+    "ServerError",
+    "free_port",
+    "port_is_free",
+    "get_json",
+    "wait_ready",
+    "fetch_openapi",
+    "Clock",
+]
 
 Clock = Callable[[], float]
 
@@ -50,8 +60,9 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
 def get_json(url: str, timeout: float = 5.0, body: Any = None) -> tuple[int, Any]:
     """GET (or POST `body` as JSON) and decode the answer; (status, document)."""
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method="GET" if body is None else "POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=data, method="GET" if body is None else "POST", headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read() or b"null")
@@ -75,7 +86,7 @@ class Server:
     def stop(self) -> None:
         raise NotImplementedError
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -128,20 +139,33 @@ class _Tail:
 class ContainerServer(Server):
     """`image` running with its port 5000 published on 127.0.0.1:`port` (a free one if None)."""
 
-    def __init__(self, client: APIClient, image: str, *, port: int | None = None,
-                 host: str = "127.0.0.1", environment: dict[str, str] | None = None,
-                 command: list[str] | None = None, echo: IO[str] | None = None,
-                 name: str | None = None) -> None:
+    def __init__(
+        self,
+        client: APIClient,
+        image: str,
+        *,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        environment: dict[str, str] | None = None,
+        command: list[str] | None = None,
+        echo: IO[str] | None = None,
+        name: str | None = None,
+    ) -> None:
         self._client = client
         if port is not None and not port_is_free(port, host):
             raise ServerError(f"port {port} on {host} is already in use: pick another with -p")
         env = {"COG_LOG_LEVEL": "warning", **(environment or {})}
         host_config = client.create_host_config(port_bindings={5000: (host, port)})
         try:
-            created = client.create_container(image, command=command, environment=env,
-                                              ports=[5000], host_config=host_config,
-                                              labels={"sprocket.started-by": str(os.getpid())},
-                                              name=name)
+            created = client.create_container(
+                image,
+                command=command,
+                environment=env,
+                ports=[5000],
+                host_config=host_config,
+                labels={"sprocket.started-by": str(os.getpid())},
+                name=name,
+            )
         except docker.errors.ImageNotFound:
             raise ServerError(f"image {image} not found: build it with `sprocket build -t {image}`") from None
         self.id: str = created["Id"]
@@ -190,8 +214,15 @@ class ContainerServer(Server):
 class LocalServer(Server):
     """`python -m runtime` in this environment, in `directory`, on 127.0.0.1:`port`."""
 
-    def __init__(self, directory: str, *, port: int | None = None, host: str = "127.0.0.1",
-                 environment: dict[str, str] | None = None, echo: IO[str] | None = None) -> None:
+    def __init__(
+        self,
+        directory: str,
+        *,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        environment: dict[str, str] | None = None,
+        echo: IO[str] | None = None,
+    ) -> None:
         if port is not None and not port_is_free(port, host):
             raise ServerError(f"port {port} on {host} is already in use: pick another with -p")
         self.port = port or free_port(host)
@@ -200,9 +231,14 @@ class LocalServer(Server):
         # The model directory must not shadow Sprocket, and Sprocket must be importable from it.
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [_sprocket_path(), env.get("PYTHONPATH")]))
         self._process = subprocess.Popen(
-            [sys.executable, "-P", "-m", "runtime", "--host", host], cwd=directory, env=env,
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            [sys.executable, "-P", "-m", "runtime", "--host", host],
+            cwd=directory,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         stdout = self._process.stdout
         assert isinstance(stdout, io.BufferedReader)  # a pipe opened in binary mode
         self._logs = _Tail(iter(lambda: stdout.read1(65536), b""), echo)
@@ -235,11 +271,13 @@ class LocalServer(Server):
 
 def _sprocket_path() -> str:
     from builder.context import source_root
+
     return str(source_root())
 
 
-def _poll(server: Server, check: Callable[[], tuple[Any, str]], timeout: float, what: str,
-          clock: Clock = time.monotonic) -> Any:
+def _poll(
+    server: Server, check: Callable[[], tuple[Any, str]], timeout: float, what: str, clock: Clock = time.monotonic
+) -> Any:
     """Call `check` every 100 ms until it returns a result; ServerError on death or deadline.
 
     `check` returns (result or None, what it saw); what it saw last goes into the timeout message.
@@ -249,7 +287,7 @@ def _poll(server: Server, check: Callable[[], tuple[Any, str]], timeout: float, 
     while True:
         try:
             result, seen = check()
-        except (urllib.error.URLError, ConnectionError, socket.timeout, TimeoutError) as error:
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
             result, seen = None, f"no answer ({getattr(error, 'reason', error)})"
         if result is not None:
             return result

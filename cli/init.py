@@ -72,8 +72,10 @@ def init(directory: Path) -> list[Path]:
     """Write the starter files into `directory`; InitError (writing nothing) if any exists."""
     existing = [name for name in TEMPLATES if (directory / name).exists()]
     if existing:
-        raise InitError(f"{', '.join(existing)} already exist{'s' if len(existing) == 1 else ''} in "
-                        f"{directory}; sprocket init does not overwrite files (remove them first)")
+        raise InitError(
+            f"{', '.join(existing)} already exist{'s' if len(existing) == 1 else ''} in "
+            f"{directory}; sprocket init does not overwrite files (remove them first)"
+        )
     written = []
     for name, text in TEMPLATES.items():
         path = directory / name

@@ -26,8 +26,7 @@ from typing import Any, NoReturn, Sequence
 
 __all__ = ["main", "EXIT_CODES"]
 
-EXIT_CODES = {"ok": 0, "failed": 1, "usage": 2, "config": 3, "engine": 4, "build": 5, "server": 6,
-              "interrupted": 130}
+EXIT_CODES = {"ok": 0, "failed": 1, "usage": 2, "config": 3, "engine": 4, "build": 5, "server": 6, "interrupted": 130}
 DEFAULT_SERVE_PORT = 8393  # Cog's
 
 
@@ -41,13 +40,22 @@ class PredictionFailed(Exception):
 
 def _error_codes() -> list[tuple[type[BaseException], int]]:
     from builder.build import EngineError
-    from runtime.cog_yaml import CogYamlError
     from builder.context import BuildError
     from builder.serve import ServerError
     from cli.init import InitError
     from cli.predict import InputError
-    return [(UsageError, 2), (InputError, 2), (InitError, 2), (CogYamlError, 3), (EngineError, 4),
-            (BuildError, 5), (ServerError, 6), (PredictionFailed, 1)]
+    from runtime.cog_yaml import CogYamlError
+
+    return [
+        (UsageError, 2),
+        (InputError, 2),
+        (InitError, 2),
+        (CogYamlError, 3),
+        (EngineError, 4),
+        (BuildError, 5),
+        (ServerError, 6),
+        (PredictionFailed, 1),
+    ]
 
 
 def _say(message: str) -> None:
@@ -61,6 +69,7 @@ def _model_dir() -> Path:
 
 def _load_config(directory: Path) -> Any:
     from runtime import cog_yaml
+
     loaded = cog_yaml.load(str(directory))
     for warning in loaded.warnings:
         _say(f"warning: {warning}")
@@ -70,18 +79,26 @@ def _load_config(directory: Path) -> Any:
 def _build(args: argparse.Namespace, tag: str | None = None) -> str:
     """Build the image for the current directory; its tag."""
     from builder.build import build_image, connect, default_image_name
+
     directory = _model_dir()
     config = _load_config(directory)
     client = connect()
     name = tag or getattr(args, "tag", None) or default_image_name(directory, config)
-    build_image(client, directory, config, name, verbose=getattr(args, "verbose", False),
-                no_cache=getattr(args, "no_cache", False),
-                schema=not getattr(args, "no_schema", False))
+    build_image(
+        client,
+        directory,
+        config,
+        name,
+        verbose=getattr(args, "verbose", False),
+        no_cache=getattr(args, "no_cache", False),
+        schema=not getattr(args, "no_schema", False),
+    )
     return name
 
 
 def cmd_init(args: argparse.Namespace) -> int:
     from cli.init import init
+
     for path in init(_model_dir()):
         _say(f"wrote {path.name}")
     return 0
@@ -90,6 +107,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     if args.print_dockerfile:
         from builder import dockerfile
+
         sys.stdout.write(dockerfile.generate(_load_config(_model_dir())))
         return 0
     name = _build(args)
@@ -97,17 +115,19 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _start_server(args: argparse.Namespace, port: int | None = None, host: str = "127.0.0.1",
-                  echo: Any = sys.stderr) -> Any:
+def _start_server(
+    args: argparse.Namespace, port: int | None = None, host: str = "127.0.0.1", echo: Any = sys.stderr
+) -> Any:
     from builder.serve import ContainerServer, LocalServer
+
     environment = dict(_parse_env(args.env or []))
     if args.local:
         if getattr(args, "image", None):
             raise UsageError("--local runs the model in this directory; do not also name an image")
         _load_config(_model_dir())
-        return LocalServer(str(_model_dir()), port=port, host=host, environment=environment,
-                           echo=echo)
+        return LocalServer(str(_model_dir()), port=port, host=host, environment=environment, echo=echo)
     from builder.build import connect
+
     client = connect()
     image = args.image or _build(args)
     return ContainerServer(client, image, port=port, host=host, environment=environment, echo=echo)
@@ -126,6 +146,7 @@ def _parse_env(pairs: list[str]) -> list[tuple[str, str]]:
 def cmd_predict(args: argparse.Namespace) -> int:
     from builder.serve import get_json, wait_ready
     from cli.predict import build_input, describe_validation_error, parse_input_flags, write_outputs
+
     pairs = parse_input_flags(args.input or [])  # checked before anything slow starts
     with _start_server(args) as server:
         _say("waiting for setup to finish")
@@ -136,8 +157,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         payload = build_input(pairs, args.json, schema)
         _say("running prediction")
         started = time.monotonic()
-        status, body = get_json(f"{server.url}/predictions", timeout=args.predict_timeout,
-                                body={"input": payload})
+        status, body = get_json(f"{server.url}/predictions", timeout=args.predict_timeout, body={"input": payload})
     if status == 422:
         raise UsageError(f"the model rejected the input: {describe_validation_error(body)}")
     if not isinstance(body, dict) or "status" not in body:
@@ -157,6 +177,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def _wait_for_signal(server: Any) -> int:
     """Block until Ctrl-C/SIGTERM (exit 0) or the server dies (exit 6, saying why)."""
     from builder.serve import ServerError
+
     stop = {"now": False}
 
     def on_term(signum: int, frame: Any) -> None:
@@ -179,6 +200,7 @@ def _wait_for_signal(server: Any) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from builder.serve import ServerError, port_is_free
+
     if not port_is_free(args.port, args.host):
         raise ServerError(f"port {args.port} on {args.host} is already in use: pick another with -p")
     with _start_server(args, port=args.port, host=args.host) as server:
@@ -190,17 +212,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     import docker.errors
 
     from builder.build import connect
+
     if not args.command:
         raise UsageError("run needs a command, e.g. sprocket run python -c 'import torch'")
     client = connect()
     image = _build(args)
     bindings = {int(p.split(":")[-1]): ("127.0.0.1", int(p.split(":")[0])) for p in args.publish or []}
     host_config = client.create_host_config(
-        binds={str(_model_dir()): {"bind": "/src", "mode": "rw"}}, port_bindings=bindings or None)
-    container = client.create_container(image, command=args.command, working_dir="/src",
-                                        environment=dict(_parse_env(args.env or [])),
-                                        host_config=host_config,
-                                        ports=list(bindings) or None)
+        binds={str(_model_dir()): {"bind": "/src", "mode": "rw"}}, port_bindings=bindings or None
+    )
+    container = client.create_container(
+        image,
+        command=args.command,
+        working_dir="/src",
+        environment=dict(_parse_env(args.env or [])),
+        host_config=host_config,
+        ports=list(bindings) or None,
+    )
     try:
         client.start(container["Id"])
         for chunk in client.logs(container["Id"], stream=True, follow=True):
@@ -220,6 +248,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_push(args: argparse.Namespace) -> int:
     from builder.build import connect, push_image
+
     directory = _model_dir()
     config = _load_config(directory)
     image = args.image or config.image
@@ -233,6 +262,7 @@ def cmd_push(args: argparse.Namespace) -> int:
 
 def cmd_schema(args: argparse.Namespace) -> int:
     from builder.serve import LocalServer, fetch_openapi
+
     _load_config(_model_dir())
     # Without building: the schema comes from this environment's runtime, serving the model
     # directory on a free loopback port, as the image would.
@@ -246,16 +276,19 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def _add_build_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-cache", action="store_true", help="build every layer again")
     parser.add_argument("--verbose", action="store_true", help="show every build step's output")
-    parser.add_argument("--no-schema", action="store_true",
-                        help="skip the run.cog.openapi_schema label (it needs a run of the image)")
+    parser.add_argument(
+        "--no-schema", action="store_true", help="skip the run.cog.openapi_schema label (it needs a run of the image)"
+    )
 
 
 def _add_server_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", nargs="?", help="image to run (default: build this directory)")
-    parser.add_argument("--local", action="store_true",
-                        help="run `python -m runtime` in this environment instead of a container")
-    parser.add_argument("-e", "--env", action="append", metavar="NAME=VALUE",
-                        help="environment variable for the server (repeatable)")
+    parser.add_argument(
+        "--local", action="store_true", help="run `python -m runtime` in this environment instead of a container"
+    )
+    parser.add_argument(
+        "-e", "--env", action="append", metavar="NAME=VALUE", help="environment variable for the server (repeatable)"
+    )
     _add_build_flags(parser)
 
 
@@ -266,9 +299,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="sprocket", description=__doc__.split("\n")[0],
-                     epilog="Exit codes: 0 ok, 1 prediction/command failed, 2 usage, 3 cog.yaml, "
-                            "4 Docker engine, 5 build/push, 6 server not ready.")
+    parser = _Parser(
+        prog="sprocket",
+        description=__doc__.split("\n")[0],
+        epilog="Exit codes: 0 ok, 1 prediction/command failed, 2 usage, 3 cog.yaml, "
+        "4 Docker engine, 5 build/push, 6 server not ready.",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     commands = parser.add_subparsers(dest="command_name", metavar="COMMAND", parser_class=_Parser)
 
@@ -283,8 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = commands.add_parser("predict", help="run one prediction")
     _add_server_flags(sub)
-    sub.add_argument("-i", "--input", action="append", metavar="NAME=VALUE",
-                     help="an input; NAME=@path sends a file (repeatable)")
+    sub.add_argument(
+        "-i", "--input", action="append", metavar="NAME=VALUE", help="an input; NAME=@path sends a file (repeatable)"
+    )
     sub.add_argument("--json", help="inputs as a JSON object, or @file.json")
     sub.add_argument("-o", "--output", help="file for the (first) file output")
     sub.add_argument("--setup-timeout", type=float, default=300.0, help="seconds (default 300)")
@@ -293,15 +330,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = commands.add_parser("serve", help="serve the HTTP API on a port")
     _add_server_flags(sub)
-    sub.add_argument("-p", "--port", type=int, default=DEFAULT_SERVE_PORT,
-                     help=f"host port (default {DEFAULT_SERVE_PORT})")
+    sub.add_argument(
+        "-p", "--port", type=int, default=DEFAULT_SERVE_PORT, help=f"host port (default {DEFAULT_SERVE_PORT})"
+    )
     sub.add_argument("--host", default="127.0.0.1", help="host address to publish on (default 127.0.0.1)")
     sub.set_defaults(func=cmd_serve)
 
     sub = commands.add_parser("run", help="run a command in the image, model directory at /src")
     sub.add_argument("-e", "--env", action="append", metavar="NAME=VALUE")
-    sub.add_argument("-p", "--publish", action="append", metavar="HOSTPORT:PORT",
-                     help="publish a container port on 127.0.0.1")
+    sub.add_argument(
+        "-p", "--publish", action="append", metavar="HOSTPORT:PORT", help="publish a container port on 127.0.0.1"
+    )
     _add_build_flags(sub)
     sub.add_argument("command", nargs=argparse.REMAINDER, help="the command and its arguments")
     sub.set_defaults(func=cmd_run)
@@ -354,4 +393,3 @@ def run() -> NoReturn:
 
 if __name__ == "__main__":
     run()
-

@@ -16,8 +16,14 @@ from typing import IO, Any
 
 from runtime import data_url
 
-__all__ = ["InputError", "parse_input_flags", "build_input", "write_outputs", "file_to_data_uri",
-           "describe_validation_error"]
+__all__ = [
+    "InputError",
+    "parse_input_flags",
+    "build_input",
+    "write_outputs",
+    "file_to_data_uri",
+    "describe_validation_error",
+]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -57,8 +63,10 @@ def _input_properties(schema: dict[str, Any] | None) -> dict[str, dict[str, Any]
             for part in prop.get(key, []):
                 ref = part.get("$ref", "")
                 if ref.startswith("#/components/schemas/"):
-                    return {**components.get(ref.rsplit("/", 1)[-1], {}), **{
-                        k: v for k, v in prop.items() if k not in (key,)}}
+                    return {
+                        **components.get(ref.rsplit("/", 1)[-1], {}),
+                        **{k: v for k, v in prop.items() if k not in (key,)},
+                    }
                 if part.get("type") and part.get("type") != "null":
                     return {**part, **{k: v for k, v in prop.items() if k != key}}
         return prop
@@ -76,8 +84,9 @@ def _coerce(name: str, text: str, prop: dict[str, Any]) -> Any:
         if kind == "number":
             return float(text)
     except ValueError:
-        raise InputError(f"input {name} must be a{'n integer' if kind == 'integer' else ' number'}, "
-                         f"got {text!r}") from None
+        raise InputError(
+            f"input {name} must be a{'n integer' if kind == 'integer' else ' number'}, got {text!r}"
+        ) from None
     if kind == "boolean":
         lowered = text.lower()
         if lowered in ("true", "1", "yes"):
@@ -101,8 +110,7 @@ def _json_files(name: str, value: Any) -> Any:
     return value
 
 
-def build_input(pairs: list[tuple[str, str]], json_text: str | None,
-                schema: dict[str, Any] | None) -> dict[str, Any]:
+def build_input(pairs: list[tuple[str, str]], json_text: str | None, schema: dict[str, Any] | None) -> dict[str, Any]:
     """The prediction's `input` object from `--json` (if any) overlaid with `-i` pairs."""
     result: dict[str, Any] = {}
     if json_text:
@@ -162,8 +170,9 @@ def _write_data_uri(uri: str, path: Path) -> Path:
     return path
 
 
-def write_outputs(output: Any, out_path: str | None, stdout: IO[str] = sys.stdout,
-                  stderr: IO[str] = sys.stderr) -> list[Path]:
+def write_outputs(
+    output: Any, out_path: str | None, stdout: IO[str] = sys.stdout, stderr: IO[str] = sys.stderr
+) -> list[Path]:
     """Print text output; write data-URI outputs to files (`-o` names the first). Paths written."""
     written: list[Path] = []
     counter = {"n": 0}

@@ -33,8 +33,21 @@ _HOME = {
     **dict.fromkeys(["BasePredictor", "BaseRunner", "concurrent", "streaming"], "runtime.predictor"),
     **dict.fromkeys(["current_scope", "emit_metric"], "runtime.scope"),
     **dict.fromkeys(
-        ["AsyncConcatenateIterator", "BaseModel", "CancelationException", "ConcatenateIterator",
-         "ExperimentalFeatureWarning", "FieldInfo", "File", "Input", "Opaque", "Path", "Secret", "URLFile", "URLPath"],
+        [
+            "AsyncConcatenateIterator",
+            "BaseModel",
+            "CancelationException",
+            "ConcatenateIterator",
+            "ExperimentalFeatureWarning",
+            "FieldInfo",
+            "File",
+            "Input",
+            "Opaque",
+            "Path",
+            "Secret",
+            "URLFile",
+            "URLPath",
+        ],
         "runtime.types",
     ),
 }

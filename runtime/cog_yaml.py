@@ -23,13 +23,35 @@ import yaml
 
 # Names a model may not set in `environment:` (Cog v0.16.0 pkg/config/env_variables.go): the image
 # or the platform owns them. A trailing `*` matches a prefix.
-ENV_DENYLIST = ("PATH", "LD_LIBRARY_PATH", "PYTHONPATH", "VIRTUAL_ENV", "PYTHONUNBUFFERED", "R8_*",
-                "REPLICATE_*", "LIBRARY_PATH", "CUDA_*", "NVIDIA_*", "NV_*", "PGET_*", "HF_ENDPOINT",
-                "HF_HUB_ENABLE_HF_TRANSFER", "KUBERNETES_*")
+ENV_DENYLIST = (
+    "PATH",
+    "LD_LIBRARY_PATH",
+    "PYTHONPATH",
+    "VIRTUAL_ENV",
+    "PYTHONUNBUFFERED",
+    "R8_*",
+    "REPLICATE_*",
+    "LIBRARY_PATH",
+    "CUDA_*",
+    "NVIDIA_*",
+    "NV_*",
+    "PGET_*",
+    "HF_ENDPOINT",
+    "HF_HUB_ENABLE_HF_TRANSFER",
+    "KUBERNETES_*",
+)
 
 TOP_LEVEL_KEYS = ("build", "predict", "train", "image", "concurrency", "environment")
-BUILD_KEYS = ("gpu", "python_version", "python_packages", "python_requirements", "system_packages",
-              "run", "cuda", "cudnn")
+BUILD_KEYS = (
+    "gpu",
+    "python_version",
+    "python_packages",
+    "python_requirements",
+    "system_packages",
+    "run",
+    "cuda",
+    "cudnn",
+)
 # Cog keys we accept so existing cog.yaml files load, but do not act on.
 IGNORED_TOP_LEVEL = ("model", "weights", "tests")
 IGNORED_BUILD = ("pre_install", "fast", "python_overrides", "cog_runtime", "sdk_version")
@@ -96,10 +118,11 @@ class Config:
             build["system_packages"] = list(self.build.system_packages)
         if self.build.run:
             build["run"] = [
-                {"command": r.command,
-                 "mounts": [{"type": m.type, "id": m.id, "target": m.target} for m in r.mounts]}
-                if r.mounts else {"command": r.command}
-                for r in self.build.run]
+                {"command": r.command, "mounts": [{"type": m.type, "id": m.id, "target": m.target} for m in r.mounts]}
+                if r.mounts
+                else {"command": r.command}
+                for r in self.build.run
+            ]
         for key in ("cuda", "cudnn"):
             if getattr(self.build, key):
                 build[key] = getattr(self.build, key)
@@ -119,7 +142,7 @@ class _SourceFloat(float):
 
     source: str
 
-    def __new__(cls, value: float, source: str) -> "_SourceFloat":
+    def __new__(cls, value: float, source: str) -> _SourceFloat:
         obj = super().__new__(cls, value)
         obj.source = source
         return obj
@@ -187,8 +210,9 @@ def _string_list(key: str, value: Any, what: str) -> tuple[str, ...]:
     return tuple(items)
 
 
-def _check_keys(section: str, document: Mapping[str, Any], known: tuple[str, ...],
-                ignored: tuple[str, ...], warnings: list[str]) -> None:
+def _check_keys(
+    section: str, document: Mapping[str, Any], known: tuple[str, ...], ignored: tuple[str, ...], warnings: list[str]
+) -> None:
     for key in document:
         name = f"{section}.{key}" if section else str(key)
         if key in ignored:
@@ -215,8 +239,7 @@ def _parse_run(value: Any) -> tuple[RunCommand, ...]:
         if isinstance(item, dict):
             unknown = set(item) - {"command", "mounts"}
             if unknown:
-                raise CogYamlError(f"cog.yaml: unknown key {key}.{sorted(unknown)[0]}; "
-                                  f"allowed: command, mounts")
+                raise CogYamlError(f"cog.yaml: unknown key {key}.{sorted(unknown)[0]}; allowed: command, mounts")
             command = item.get("command")
             mounts = _parse_mounts(f"{key}.mounts", item.get("mounts"))
             key = f"{key}.command"
@@ -225,8 +248,9 @@ def _parse_run(value: Any) -> tuple[RunCommand, ...]:
         if not isinstance(command, str) or not command.strip():
             raise _fail(key, "a non-empty shell command string", command)
         if "\n" in command.strip():
-            raise CogYamlError(f"cog.yaml: {key} must be one line; split it into several run entries "
-                              f"or join the lines with &&")
+            raise CogYamlError(
+                f"cog.yaml: {key} must be one line; split it into several run entries or join the lines with &&"
+            )
         commands.append(RunCommand(command.strip(), mounts))
     return tuple(commands)
 
@@ -275,12 +299,14 @@ def _parse_environment(value: Any) -> tuple[tuple[str, str], ...]:
             raise _fail(key, "a KEY=VALUE string", item)
         name, _, text = item.partition("=")
         if not _ENV_NAME.match(name):
-            raise CogYamlError(f"cog.yaml: {key} has name {name!r}; a name is letters, digits and _ "
-                              f"and does not start with a digit")
+            raise CogYamlError(
+                f"cog.yaml: {key} has name {name!r}; a name is letters, digits and _ and does not start with a digit"
+            )
         for denied in ENV_DENYLIST:
             if name == denied or (denied.endswith("*") and name.startswith(denied[:-1])):
-                raise CogYamlError(f"cog.yaml: {key} sets {name}, which the image manages; "
-                                  f"not allowed: {', '.join(ENV_DENYLIST)}")
+                raise CogYamlError(
+                    f"cog.yaml: {key} sets {name}, which the image manages; not allowed: {', '.join(ENV_DENYLIST)}"
+                )
         if name in seen:
             raise CogYamlError(f"cog.yaml: {key} sets {name} a second time")
         seen[name] = text
@@ -306,8 +332,10 @@ def _parse_build(value: Any, warnings: list[str]) -> BuildConfig:
             raise _fail("build.python_requirements", "a path to a requirements file", requirements)
         requirements = requirements.strip()
         if packages:
-            raise CogYamlError("cog.yaml: build.python_packages and build.python_requirements cannot "
-                              "both be set; move the packages into the requirements file")
+            raise CogYamlError(
+                "cog.yaml: build.python_packages and build.python_requirements cannot "
+                "both be set; move the packages into the requirements file"
+            )
     system = _string_list("build.system_packages", value.get("system_packages"), "apt packages")
     for index, package in enumerate(system):
         if not re.match(r"^[A-Za-z0-9][A-Za-z0-9.+:=~_-]*$", package):
@@ -320,9 +348,16 @@ def _parse_build(value: Any, warnings: list[str]) -> BuildConfig:
         cudnn = _version_text("build.cudnn", cudnn, "9", re.compile(r"^\d+(\.\d+){0,2}$"))
     if not gpu and (cuda or cudnn):
         warnings.append("cog.yaml: build.cuda and build.cudnn are ignored without build.gpu: true")
-    return BuildConfig(gpu=gpu, python_version=python_version, python_packages=packages,
-                       python_requirements=requirements, system_packages=system,
-                       run=_parse_run(value.get("run")), cuda=cuda, cudnn=cudnn)
+    return BuildConfig(
+        gpu=gpu,
+        python_version=python_version,
+        python_packages=packages,
+        python_requirements=requirements,
+        system_packages=system,
+        run=_parse_run(value.get("run")),
+        cuda=cuda,
+        cudnn=cudnn,
+    )
 
 
 def parse(document: Any, directory: str | None = None) -> Config:
@@ -331,8 +366,9 @@ def parse(document: Any, directory: str | None = None) -> Config:
     if document is None:
         document = {}
     if not isinstance(document, dict):
-        raise CogYamlError(f"cog.yaml: the file must be a mapping of keys "
-                          f"({', '.join(TOP_LEVEL_KEYS)}), got {_show(document)}")
+        raise CogYamlError(
+            f"cog.yaml: the file must be a mapping of keys ({', '.join(TOP_LEVEL_KEYS)}), got {_show(document)}"
+        )
     warnings: list[str] = []
     _check_keys("", document, TOP_LEVEL_KEYS, IGNORED_TOP_LEVEL, warnings)
     build = _parse_build(document.get("build"), warnings)
@@ -348,13 +384,19 @@ def parse(document: Any, directory: str | None = None) -> Config:
             raise _fail("concurrency", "a mapping with max", concurrency)
         _check_keys("concurrency", concurrency, ("max",), ("default_target",), warnings)
         concurrency_max = concurrency.get("max")
-        if concurrency_max is not None and (not isinstance(concurrency_max, int)
-                                            or isinstance(concurrency_max, bool) or concurrency_max < 1):
+        if concurrency_max is not None and (
+            not isinstance(concurrency_max, int) or isinstance(concurrency_max, bool) or concurrency_max < 1
+        ):
             raise _fail("concurrency.max", "a positive integer", concurrency_max)
-    return Config(build=build, predict=predict, train=train, image=image,
-                  concurrency_max=concurrency_max,
-                  environment=_parse_environment(document.get("environment")),
-                  warnings=tuple(warnings))
+    return Config(
+        build=build,
+        predict=predict,
+        train=train,
+        image=image,
+        concurrency_max=concurrency_max,
+        environment=_parse_environment(document.get("environment")),
+        warnings=tuple(warnings),
+    )
 
 
 def load(directory: str) -> Config:
@@ -364,8 +406,9 @@ def load(directory: str) -> Config:
         with open(path, encoding="utf-8") as file:
             text = file.read()
     except FileNotFoundError:
-        raise CogYamlError(f"no cog.yaml in {directory}: run in a model directory, "
-                          f"or create one with `sprocket init`") from None
+        raise CogYamlError(
+            f"no cog.yaml in {directory}: run in a model directory, or create one with `sprocket init`"
+        ) from None
     except OSError as error:
         raise CogYamlError(f"cannot read {path}: {error.strerror}") from None
     return loads(text, directory)
@@ -374,7 +417,7 @@ def load(directory: str) -> Config:
 def loads(text: str, directory: str | None = None) -> Config:
     """Validate cog.yaml text (for tests and `sprocket` subcommands that hold the text)."""
     try:
-        document = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        document = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

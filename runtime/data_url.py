@@ -19,8 +19,9 @@ from typing import BinaryIO
 import pybase64
 
 # data:[<mediatype>][;param=value]*[;base64],<data>
-_HEADER = re.compile(r"data:(?P<type>[\w.+-]+/[\w.+-]+)?(?:;[\w.+-]+=[^;,]*)*(?P<base64>;base64)?,",
-                     re.ASCII | re.IGNORECASE)
+_HEADER = re.compile(
+    r"data:(?P<type>[\w.+-]+/[\w.+-]+)?(?:;[\w.+-]+=[^;,]*)*(?P<base64>;base64)?,", re.ASCII | re.IGNORECASE
+)
 _CHUNK = 4 * 1024 * 1024  # base64 characters decoded at a time; a multiple of 4
 DEFAULT_MEDIA_TYPE = "text/plain"
 
@@ -77,7 +78,7 @@ def decoded_size(url: str) -> int:
     header = _header(url)
     payload = len(url) - header.payload_at
     if not header.base64:
-        return len(urllib.parse.unquote_to_bytes(url[header.payload_at:]))
+        return len(urllib.parse.unquote_to_bytes(url[header.payload_at :]))
     padding = url.count("=", max(header.payload_at, len(url) - 2))
     return payload // 4 * 3 - padding
 
@@ -88,7 +89,7 @@ def write(url: str, file: BinaryIO, limit: int) -> int:
     it does not decode."""
     header = _header(url)
     if not header.base64:
-        data = urllib.parse.unquote_to_bytes(url[header.payload_at:])
+        data = urllib.parse.unquote_to_bytes(url[header.payload_at :])
         if len(data) > limit:
             raise TooLarge(len(data), limit)
         return file.write(data)
@@ -99,14 +100,14 @@ def write(url: str, file: BinaryIO, limit: int) -> int:
         raise DataUrlError("the data URL does not decode: its base64 payload is not a multiple of 4 characters")
     written = 0
     for start in range(header.payload_at, len(url), _CHUNK):
-        written += file.write(_b64decode(url[start:start + _CHUNK]))
+        written += file.write(_b64decode(url[start : start + _CHUNK]))
     return written
 
 
 def decode(url: str) -> tuple[bytes, str]:
     """The URL's payload and media type."""
     header = _header(url)
-    payload = url[header.payload_at:]
+    payload = url[header.payload_at :]
     data = _b64decode(payload) if header.base64 else urllib.parse.unquote_to_bytes(payload)
     return data, header.media_type
 

@@ -17,29 +17,39 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.predictions = Counter("sprocket_predictions", "Predictions that ended, by status.",
-                                   ["status"], registry=r)
-        self.queue_wait = Histogram("sprocket_prediction_queue_wait_seconds",
-                                    "Time from a prediction's arrival to getting a slot.",
-                                    buckets=_DURATION_BUCKETS, registry=r)
-        self.predict_duration = Histogram("sprocket_predict_duration_seconds",
-                                          "Time from sending a prediction to the worker to its end, by status.",
-                                          ["status"], buckets=_DURATION_BUCKETS, registry=r)
+        self.predictions = Counter("sprocket_predictions", "Predictions that ended, by status.", ["status"], registry=r)
+        self.queue_wait = Histogram(
+            "sprocket_prediction_queue_wait_seconds",
+            "Time from a prediction's arrival to getting a slot.",
+            buckets=_DURATION_BUCKETS,
+            registry=r,
+        )
+        self.predict_duration = Histogram(
+            "sprocket_predict_duration_seconds",
+            "Time from sending a prediction to the worker to its end, by status.",
+            ["status"],
+            buckets=_DURATION_BUCKETS,
+            registry=r,
+        )
         self.in_flight = Gauge("sprocket_predictions_in_flight", "Predictions holding a slot.", registry=r)
         self.queued = Gauge("sprocket_predictions_queued", "Predictions waiting for a slot.", registry=r)
-        self.state = Gauge("sprocket_state", "1 for the replica's current state, 0 for the others.",
-                           ["state"], registry=r)
-        self.transitions = Counter("sprocket_state_transitions", "State machine moves.",
-                                   ["from_state", "to_state"], registry=r)
+        self.state = Gauge(
+            "sprocket_state", "1 for the replica's current state, 0 for the others.", ["state"], registry=r
+        )
+        self.transitions = Counter(
+            "sprocket_state_transitions", "State machine moves.", ["from_state", "to_state"], registry=r
+        )
         self.restarts = Counter("sprocket_worker_restarts", "Workers replaced after a failure.", registry=r)
-        self.setup_duration = Gauge("sprocket_setup_duration_seconds", "How long the last setup() took.",
-                                    registry=r)
-        self.webhook_failures = Counter("sprocket_webhook_failures",
-                                        "Webhook attempts that failed (connection error, timeout or HTTP error).",
-                                        registry=r)
+        self.setup_duration = Gauge("sprocket_setup_duration_seconds", "How long the last setup() took.", registry=r)
+        self.webhook_failures = Counter(
+            "sprocket_webhook_failures",
+            "Webhook attempts that failed (connection error, timeout or HTTP error).",
+            registry=r,
+        )
         self.upload_failures = Counter("sprocket_upload_failures", "Output file uploads that failed.", registry=r)
-        self.worker_rss = Gauge("sprocket_worker_resident_memory_bytes",
-                                "Resident memory of the worker and its children.", registry=r)
+        self.worker_rss = Gauge(
+            "sprocket_worker_resident_memory_bytes", "Resident memory of the worker and its children.", registry=r
+        )
         self.worker_cpu = Gauge("sprocket_worker_cpu_seconds", "CPU time the current worker has used.", registry=r)
         gpu = ["gpu", "uuid"]
         self.gpu_memory_used = Gauge("sprocket_gpu_memory_used_bytes", "GPU memory in use.", gpu, registry=r)
@@ -63,8 +73,7 @@ class Metrics:
         """A prediction ended with `status`, `predict_seconds` after it was sent to the worker."""
         children = self._by_status.get(status)
         if children is None:
-            children = self._by_status[status] = (self.predictions.labels(status),
-                                                  self.predict_duration.labels(status))
+            children = self._by_status[status] = (self.predictions.labels(status), self.predict_duration.labels(status))
         children[0].inc()
         if predict_seconds is not None:
             children[1].observe(predict_seconds)

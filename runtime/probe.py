@@ -57,12 +57,17 @@ def fetch_health(url: str, timeout: float) -> dict[str, Any]:
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m runtime.probe",
-        description="Exit 0 when the server is READY, 1 when it is not, 2 when it cannot be asked.")
+        description="Exit 0 when the server is READY, 1 when it is not, 2 when it cannot be asked.",
+    )
     parser.add_argument("--allow-busy", action="store_true", help="count BUSY as ready")
-    parser.add_argument("--host", default=os.environ.get("HOST", ""),
-                        help="server address (default: $HOST, 127.0.0.1 when that is unset or :: or 0.0.0.0)")
-    parser.add_argument("--port", type=int, default=os.environ.get("PORT") or "5000",
-                        help="server port (default: $PORT or 5000)")
+    parser.add_argument(
+        "--host",
+        default=os.environ.get("HOST", ""),
+        help="server address (default: $HOST, 127.0.0.1 when that is unset or :: or 0.0.0.0)",
+    )
+    parser.add_argument(
+        "--port", type=int, default=os.environ.get("PORT") or "5000", help="server port (default: $PORT or 5000)"
+    )
     parser.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for the answer (default: 2)")
     return parser.parse_args(argv)
 

@@ -31,8 +31,7 @@ KEEPALIVE_TIMEOUT = 3630.0
 _HANDLER_SHUTDOWN_SECONDS = 10.0
 
 
-async def serve(config: ServerConfig, sock: socket.socket, channel: FrontChannel,
-                first_worker: WorkerProcess) -> None:
+async def serve(config: ServerConfig, sock: socket.socket, channel: FrontChannel, first_worker: WorkerProcess) -> None:
     """Serve on `sock` until told to stop; `first_worker` is already booting on `channel`."""
     app = build_app(config, channel, first_worker)
     shutdown = app[SHUTDOWN_REQUESTED]
@@ -49,9 +48,16 @@ async def serve(config: ServerConfig, sock: socket.socket, channel: FrontChannel
 
     # handler_cancellation: a synchronous client that hangs up cancels its prediction.
     # auto_decompress off: runtime/http/request_body.py decodes compressed bodies, strictly.
-    runner = web.AppRunner(app, access_log_class=AccessLogger, access_log=logging.getLogger("sprocket.access"),
-                           handle_signals=False, handler_cancellation=True, keepalive_timeout=KEEPALIVE_TIMEOUT,
-                           auto_decompress=False, shutdown_timeout=_HANDLER_SHUTDOWN_SECONDS)
+    runner = web.AppRunner(
+        app,
+        access_log_class=AccessLogger,
+        access_log=logging.getLogger("sprocket.access"),
+        handle_signals=False,
+        handler_cancellation=True,
+        keepalive_timeout=KEEPALIVE_TIMEOUT,
+        auto_decompress=False,
+        shutdown_timeout=_HANDLER_SHUTDOWN_SECONDS,
+    )
     await runner.setup()  # starts the supervisor, which adopts the worker already booting
     await web.SockSite(runner, sock, backlog=BACKLOG).start()
     log.info("listening on %s", display(sock))
@@ -61,10 +67,10 @@ async def serve(config: ServerConfig, sock: socket.socket, channel: FrontChannel
     service.begin_shutdown()
     supervisor = service.supervisor
     running = supervisor.in_flight()
-    log.info("shutting down: new predictions get 503; %d running, up to %.0f s to finish",
-             running, config.shutdown_grace)
+    log.info(
+        "shutting down: new predictions get 503; %d running, up to %.0f s to finish", running, config.shutdown_grace
+    )
     if running and not await supervisor.wait_idle(config.shutdown_grace):
-        log.warning("grace period over with %d predictions still running; cancelling them",
-                    supervisor.in_flight())
+        log.warning("grace period over with %d predictions still running; cancelling them", supervisor.in_flight())
     await runner.cleanup()  # listener, then the worker, the connections, and the rest of the app
     log.info("shutdown complete")

@@ -16,9 +16,23 @@ from typing import Any, ClassVar, Iterator, TypeVar, Union
 from runtime.url_files import FILENAME_ILLEGAL_CHARS, FILENAME_MAX_LENGTH, URLFile, URLPath, get_filename
 
 __all__ = [
-    "FILENAME_ILLEGAL_CHARS", "FILENAME_MAX_LENGTH", "AsyncConcatenateIterator", "BaseModel", "CancelationException",
-    "ConcatenateIterator", "ExperimentalFeatureWarning", "FieldInfo", "File", "Input", "Opaque", "Path", "Secret",
-    "URLFile", "URLPath", "Weights", "get_filename",
+    "FILENAME_ILLEGAL_CHARS",
+    "FILENAME_MAX_LENGTH",
+    "AsyncConcatenateIterator",
+    "BaseModel",
+    "CancelationException",
+    "ConcatenateIterator",
+    "ExperimentalFeatureWarning",
+    "FieldInfo",
+    "File",
+    "Input",
+    "Opaque",
+    "Path",
+    "Secret",
+    "URLFile",
+    "URLPath",
+    "Weights",
+    "get_filename",
 ]
 
 _T_co = TypeVar("_T_co", covariant=True)
@@ -150,7 +164,7 @@ class InputOptions:
 FieldInfo = InputOptions  # Cog's name for it
 
 
-def Input(  # noqa: N802 - named like a class, as in Cog
+def Input(
     default: Any = _REQUIRED,
     description: str | None = None,
     ge: float | None = None,

@@ -49,7 +49,7 @@ class Peer:
         self._loop.run_until_complete(self._main())
 
     async def _main(self) -> None:
-        app = web.Application(client_max_size=1024 ** 3)
+        app = web.Application(client_max_size=1024**3)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
@@ -80,8 +80,9 @@ class Peer:
     def requests_to(self, path: str) -> list[Received]:
         return [r for r in list(self.received) if r.path == path]
 
-    def wait_for(self, path: str, predicate: Callable[[list[Received]], bool], what: str,
-                 timeout: float = 15) -> list[Received]:
+    def wait_for(
+        self, path: str, predicate: Callable[[list[Received]], bool], what: str, timeout: float = 15
+    ) -> list[Received]:
         def matched() -> list[Received] | None:
             requests = self.requests_to(path)
             return requests if predicate(requests) else None

@@ -40,12 +40,12 @@ class GatedPrediction:
     """A prediction of the `gated` fixture predictor, running in a thread: inside predict() once
     `start` returns, until `release` is called. Leaving the `with` block releases it."""
 
-    def __init__(self, server: "Server", directory: Path) -> None:
+    def __init__(self, server: Server, directory: Path) -> None:
         self._entered, self._release = directory / "entered", directory / "release"
         self._pool = ThreadPoolExecutor(1)
         self.result = self._pool.submit(server.predict, entered=str(self._entered), release=str(self._release))
 
-    def __enter__(self) -> "GatedPrediction":
+    def __enter__(self) -> GatedPrediction:
         wait_until(self._entered.exists, 10, "the gated prediction to enter predict()")
         return self
 
@@ -64,17 +64,25 @@ class Server:
     choice to cog.yaml in `workdir`. `command` starts another server instead (a reference one,
     whose subclass says how to find its URL)."""
 
-    def __init__(self, predictor: str, workdir: Path = PREDICTORS, env: dict[str, str] | None = None,
-                 args: list[str] | None = None, host: str | None = "127.0.0.1", python: str = sys.executable,
-                 command: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        predictor: str,
+        workdir: Path = PREDICTORS,
+        env: dict[str, str] | None = None,
+        args: list[str] | None = None,
+        host: str | None = "127.0.0.1",
+        python: str = sys.executable,
+        command: list[str] | None = None,
+    ) -> None:
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"sprocket-test-{os.getpid()}-{id(self)}.log"
         environment = {**os.environ, "PORT": "0", "COG_LOG_LEVEL": "debug", **(env or {})}
         if predictor:
             environment["COG_PREDICT_TYPE_STUB"] = f"{predictor}.py:Predictor"
         command = command or [python, "-P", "-m", "runtime", *(["--host", host] if host else []), *(args or [])]
-        self._log = open(self.log_path, "w+")
-        self.process = subprocess.Popen(command, cwd=workdir, env=environment,
-                                        stdout=self._log, stderr=subprocess.STDOUT)
+        self._log = open(self.log_path, "w+")  # noqa: SIM115 - the server's log, open while it runs, closed by stop()
+        self.process = subprocess.Popen(
+            command, cwd=workdir, env=environment, stdout=self._log, stderr=subprocess.STDOUT
+        )
         self.url = wait_until(self._listening_url, 15, "the server to listen")
         self.session = requests.Session()
 

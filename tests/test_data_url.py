@@ -35,10 +35,13 @@ def test_too_large_is_refused_before_anything_is_written() -> None:
     assert out.getvalue() == b""
 
 
-@pytest.mark.parametrize(("payload", "message"), [
-    ("QUJD*", "not a multiple of 4 characters"),
-    ("QU*D", "Only base64 data is allowed"),
-])
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ("QUJD*", "not a multiple of 4 characters"),
+        ("QU*D", "Only base64 data is allowed"),
+    ],
+)
 def test_bad_base64_says_what_is_wrong(payload: str, message: str) -> None:
     with pytest.raises(data_url.DataUrlError, match=message):
         data_url.write(f"data:text/plain;base64,{payload}", io.BytesIO(), limit=100)

@@ -90,8 +90,9 @@ def test_console_lines(stream: io.StringIO) -> None:
 
 
 @pytest.mark.parametrize("log_format", [None, "json", "anything-else"])
-def test_configure_logging_defaults_to_json(root_logging: None, capsys: pytest.CaptureFixture[str],
-                                            log_format: str | None) -> None:
+def test_configure_logging_defaults_to_json(
+    root_logging: None, capsys: pytest.CaptureFixture[str], log_format: str | None
+) -> None:
     configure_logging("warning", log_format)
     logging.getLogger("sprocket.server").info("not at this level")
     logging.getLogger("sprocket.server").warning("shown")
@@ -107,11 +108,13 @@ def test_configure_logging_console_twice_gives_one_line(root_logging: None, caps
     assert CONSOLE_LINE.match(line)["rest"] == "DEBUG sprocket.server: once"  # type: ignore[index]
 
 
-def test_configure_logging_turns_warnings_into_log_lines(root_logging: None, capsys: pytest.CaptureFixture[str]) -> None:
+def test_configure_logging_turns_warnings_into_log_lines(
+    root_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
     configure_logging("INFO", None)
     with warnings.catch_warnings():
         warnings.simplefilter("always")
-        warnings.warn("this package is deprecated", FutureWarning)
+        warnings.warn("this package is deprecated", FutureWarning, stacklevel=1)
     [line] = _json_lines(capsys.readouterr().err)
     assert (line["severity"], line["logger"]) == ("WARNING", "py.warnings")
     assert "FutureWarning: this package is deprecated" in line["message"]
@@ -142,8 +145,13 @@ async def test_access_log_one_line_per_request(stream: io.StringIO) -> None:
     assert line["duration_ms"] >= 0
     assert line["bytes"] > 0
     assert {key: line[key] for key in ("severity", "logger", "method", "path", "status", "remote")} == {
-        "severity": "INFO", "logger": "sprocket.test", "method": "GET", "path": "/hello", "status": 200,
-        "remote": "127.0.0.1"}
+        "severity": "INFO",
+        "logger": "sprocket.test",
+        "method": "GET",
+        "path": "/hello",
+        "status": 200,
+        "remote": "127.0.0.1",
+    }
     assert re.fullmatch(r"GET /hello 200 \d+\.\d ms \d+ B from 127\.0\.0\.1", line["message"])
 
 

@@ -51,8 +51,14 @@ def health() -> Iterator[HealthServer]:
 
 def probe(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     environment = {key: value for key, value in os.environ.items() if key not in ("HOST", "PORT")}
-    return subprocess.run([sys.executable, "-m", "runtime.probe", *args], cwd=REPO, env={**environment, **(env or {})},
-                          capture_output=True, text=True, timeout=30)
+    return subprocess.run(
+        [sys.executable, "-m", "runtime.probe", *args],
+        cwd=REPO,
+        env={**environment, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
 
 
 def answer(server: HealthServer, body: dict[str, Any] | bytes) -> str:
@@ -60,24 +66,38 @@ def answer(server: HealthServer, body: dict[str, Any] | bytes) -> str:
     return str(server.server_address[1])
 
 
-@pytest.mark.parametrize("body, args, code, stderr", [
-    ({"status": "READY", "setup": {"status": "succeeded"}}, [], 0, ""),
-    ({"status": "BUSY"}, [], 1, "not ready: BUSY\n"),
-    ({"status": "BUSY"}, ["--allow-busy"], 0, ""),
-    ({"status": "STARTING"}, ["--allow-busy"], 1, "not ready: STARTING\n"),
-    ({"status": "FAILED", "error": "worker killed by SIGKILL (out of memory?)"}, [], 1,
-     "not ready: FAILED (worker killed by SIGKILL (out of memory?))\n"),
-    ({"status": "SETUP_FAILED", "error": "Traceback:\n  ValueError: boom\n"}, [], 1,
-     "not ready: SETUP_FAILED (Traceback: ValueError: boom)\n"),
-], ids=["ready", "busy", "busy-allowed", "starting", "failed", "multi-line-error"])
-def test_status_decides_the_exit_code(health: HealthServer, body: dict[str, Any], args: list[str], code: int,
-                                      stderr: str) -> None:
+@pytest.mark.parametrize(
+    "body, args, code, stderr",
+    [
+        ({"status": "READY", "setup": {"status": "succeeded"}}, [], 0, ""),
+        ({"status": "BUSY"}, [], 1, "not ready: BUSY\n"),
+        ({"status": "BUSY"}, ["--allow-busy"], 0, ""),
+        ({"status": "STARTING"}, ["--allow-busy"], 1, "not ready: STARTING\n"),
+        (
+            {"status": "FAILED", "error": "worker killed by SIGKILL (out of memory?)"},
+            [],
+            1,
+            "not ready: FAILED (worker killed by SIGKILL (out of memory?))\n",
+        ),
+        (
+            {"status": "SETUP_FAILED", "error": "Traceback:\n  ValueError: boom\n"},
+            [],
+            1,
+            "not ready: SETUP_FAILED (Traceback: ValueError: boom)\n",
+        ),
+    ],
+    ids=["ready", "busy", "busy-allowed", "starting", "failed", "multi-line-error"],
+)
+def test_status_decides_the_exit_code(
+    health: HealthServer, body: dict[str, Any], args: list[str], code: int, stderr: str
+) -> None:
     result = probe("--port", answer(health, body), *args)
     assert (result.returncode, result.stdout, result.stderr) == (code, "", stderr)
 
 
-@pytest.mark.parametrize("body", [b"<html>hello</html>", b'{"state": "READY"}', b'["READY"]'],
-                         ids=["not-json", "no-status", "not-an-object"])
+@pytest.mark.parametrize(
+    "body", [b"<html>hello</html>", b'{"state": "READY"}', b'["READY"]'], ids=["not-json", "no-status", "not-an-object"]
+)
 def test_garbage_answer_exits_2(health: HealthServer, body: bytes) -> None:
     result = probe("--port", answer(health, body))
     assert result.returncode == 2
@@ -87,6 +107,7 @@ def test_garbage_answer_exits_2(health: HealthServer, body: bytes) -> None:
 
 def test_answer_that_is_not_http_exits_2() -> None:
     with socket.create_server(("127.0.0.1", 0)) as listener:
+
         def answer_junk() -> None:
             connection, _ = listener.accept()
             with connection:
@@ -99,8 +120,9 @@ def test_answer_that_is_not_http_exits_2() -> None:
         result = probe("--port", str(port))
         thread.join(5)
     assert result.returncode == 2
-    assert result.stderr.startswith(f"probe: http://127.0.0.1:{port}/health-check answered "
-                                    "something other than HTTP: BadStatusLine")
+    assert result.stderr.startswith(
+        f"probe: http://127.0.0.1:{port}/health-check answered something other than HTTP: BadStatusLine"
+    )
     assert result.stderr.count("\n") == 1
 
 

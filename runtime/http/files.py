@@ -61,6 +61,7 @@ def safe_file_name(name: str, fallback: str) -> str:
 
 # ---------------------------------------------------------------- inputs
 
+
 @dataclass(frozen=True)
 class DownloadLimits:
     max_bytes: int
@@ -82,16 +83,19 @@ async def _download(session: aiohttp.ClientSession, url: str, path: str, limits:
         if response.status >= 400:
             raise InputFileError(f"fetching {url} failed: HTTP {response.status}")
         if response.content_length is not None and response.content_length > limits.max_bytes:
-            raise InputFileError(f"{url} is {response.content_length} bytes, more than the limit of "
-                                 f"{limits.max_bytes} (SPROCKET_DOWNLOAD_MAX_BYTES)")
+            raise InputFileError(
+                f"{url} is {response.content_length} bytes, more than the limit of "
+                f"{limits.max_bytes} (SPROCKET_DOWNLOAD_MAX_BYTES)"
+            )
         size = 0
         file = await asyncio.to_thread(open, path, "wb")
         try:
             async for chunk in response.content.iter_chunked(IO_CHUNK):
                 size += len(chunk)
                 if size > limits.max_bytes:
-                    raise InputFileError(f"{url} is larger than the limit of {limits.max_bytes} bytes "
-                                         "(SPROCKET_DOWNLOAD_MAX_BYTES)")
+                    raise InputFileError(
+                        f"{url} is larger than the limit of {limits.max_bytes} bytes (SPROCKET_DOWNLOAD_MAX_BYTES)"
+                    )
                 await asyncio.to_thread(file.write, chunk)
         finally:
             await asyncio.to_thread(file.close)
@@ -116,8 +120,11 @@ class InputFiles:
         for name in self.file_inputs:
             value = values.get(name)
             items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
-            found.extend((name, position, url) for position, url in items
-                         if isinstance(url, str) and url[:8].lower().startswith(schemes))
+            found.extend(
+                (name, position, url)
+                for position, url in items
+                if isinstance(url, str) and url[:8].lower().startswith(schemes)
+            )
         return found
 
     def has_data_urls(self, values: dict[str, Any]) -> bool:
@@ -151,24 +158,30 @@ class InputFiles:
             raise
         return _resolve(values, jobs, paths)
 
-    async def download(self, values: dict[str, Any], directory: str, session: aiohttp.ClientSession,
-                       limits: DownloadLimits) -> dict[str, Any]:
+    async def download(
+        self, values: dict[str, Any], directory: str, session: aiohttp.ClientSession, limits: DownloadLimits
+    ) -> dict[str, Any]:
         jobs = self._urls(values, data=False)
         os.makedirs(directory, exist_ok=True)
-        paths = await asyncio.gather(*(
-            self._fetch(name, url, directory, f"u{index}", session, limits)
-            for index, (name, _, url) in enumerate(jobs)))
+        paths = await asyncio.gather(
+            *(
+                self._fetch(name, url, directory, f"u{index}", session, limits)
+                for index, (name, _, url) in enumerate(jobs)
+            )
+        )
         return _resolve(values, jobs, list(paths))
 
-    async def _fetch(self, name: str, url: str, directory: str, prefix: str,
-                     session: aiohttp.ClientSession, limits: DownloadLimits) -> str:
+    async def _fetch(
+        self, name: str, url: str, directory: str, prefix: str, session: aiohttp.ClientSession, limits: DownloadLimits
+    ) -> str:
         path = os.path.join(directory, f"{prefix}-{safe_file_name(urllib.parse.urlsplit(url).path, 'input')}")
         try:
             await _download(session, url, path, limits)
             return path
-        except asyncio.TimeoutError:
-            raise InputFileError(f"input {name!r}: download took longer than {limits.timeout:.0f} s "
-                                 "(SPROCKET_DOWNLOAD_TIMEOUT)") from None
+        except TimeoutError:
+            raise InputFileError(
+                f"input {name!r}: download took longer than {limits.timeout:.0f} s (SPROCKET_DOWNLOAD_TIMEOUT)"
+            ) from None
         except aiohttp.ClientError as error:
             raise InputFileError(f"input {name!r}: download failed: {error}") from None
         except InputFileError as error:
@@ -178,7 +191,7 @@ class InputFiles:
 def _resolve(values: dict[str, Any], jobs: list[tuple[str, int | None, str]], paths: list[str]) -> dict[str, Any]:
     """`values` with each job's URL replaced by its local path."""
     resolved = dict(values)
-    for (name, position, _), path in zip(jobs, paths):
+    for (name, position, _), path in zip(jobs, paths, strict=True):
         if position is None:
             resolved[name] = path
         else:
@@ -188,6 +201,7 @@ def _resolve(values: dict[str, Any], jobs: list[tuple[str, int | None, str]], pa
 
 
 # ---------------------------------------------------------------- outputs
+
 
 def contains_file(value: Any) -> bool:
     if isinstance(value, OutputFile):
@@ -215,9 +229,15 @@ class OutputEncoder:
     URL of an upload (`--upload-url`, or the request's legacy `output_file_prefix`). Each file
     is encoded once, however many webhooks carry it."""
 
-    def __init__(self, session: aiohttp.ClientSession, prediction_id: str, upload_url: str | None,
-                 output_file_prefix: str | None, trace_headers: dict[str, str],
-                 on_upload_failure: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        prediction_id: str,
+        upload_url: str | None,
+        output_file_prefix: str | None,
+        trace_headers: dict[str, str],
+        on_upload_failure: Callable[[], None],
+    ) -> None:
         self._session = session
         self._on_upload_failure = on_upload_failure
         self._prediction_id = prediction_id
@@ -252,8 +272,9 @@ class OutputEncoder:
         except OutputFileError:
             raise
         except Exception as error:  # a file that vanished, a name no request can carry, ...
-            raise OutputFileError(f"output file {os.path.basename(path)} could not be returned: "
-                                  f"{type(error).__name__}: {error}") from error
+            raise OutputFileError(
+                f"output file {os.path.basename(path)} could not be returned: {type(error).__name__}: {error}"
+            ) from error
 
     async def _retrying(self, path: str, put: Callable[[str], Awaitable[str]]) -> str:
         async def attempt_once() -> str:
@@ -264,12 +285,17 @@ class OutputEncoder:
                 raise
 
         try:
-            return await tenacity.retry(stop=tenacity.stop_after_attempt(_UPLOAD_ATTEMPTS),
-                                        wait=tenacity.wait_exponential(multiplier=_UPLOAD_BACKOFF_FIRST),
-                                        retry=tenacity.retry_if_exception_type(_RETRIED), reraise=True)(attempt_once)()
+            return await tenacity.retry(
+                stop=tenacity.stop_after_attempt(_UPLOAD_ATTEMPTS),
+                wait=tenacity.wait_exponential(multiplier=_UPLOAD_BACKOFF_FIRST),
+                retry=tenacity.retry_if_exception_type(_RETRIED),
+                reraise=True,
+            )(attempt_once)()
         except _RETRIED as error:
-            raise OutputFileError(f"uploading output file {os.path.basename(path)} failed after "
-                                  f"{_UPLOAD_ATTEMPTS} attempts: {error or type(error).__name__}") from None
+            raise OutputFileError(
+                f"uploading output file {os.path.basename(path)} failed after "
+                f"{_UPLOAD_ATTEMPTS} attempts: {error or type(error).__name__}"
+            ) from None
 
     def _target(self, base: str, path: str) -> str:
         name = urllib.parse.quote(safe_file_name(path, "output"))
@@ -278,8 +304,12 @@ class OutputEncoder:
     async def _put_raw(self, path: str) -> str:
         assert self._upload_url is not None
         url = self._target(self._upload_url, path)
-        headers = {"Content-Type": data_url.media_type_of(path), "X-Prediction-ID": self._prediction_id,
-                   "Content-Length": str(os.path.getsize(path)), **self._trace_headers}
+        headers = {
+            "Content-Type": data_url.media_type_of(path),
+            "X-Prediction-ID": self._prediction_id,
+            "Content-Length": str(os.path.getsize(path)),
+            **self._trace_headers,
+        }
         async with self._session.put(url, data=_pieces_of(path), headers=headers) as response:
             if response.status >= 400:
                 raise OutputFileError(f"PUT {url} answered HTTP {response.status}")

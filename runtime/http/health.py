@@ -19,6 +19,9 @@ def health_report(supervisor: Supervisor, monitor: Monitor) -> dict[str, Any]:
         body["status"] = "UNHEALTHY"
         body["user_healthcheck_error"] = complaint
     body |= monitor.as_json()
-    body |= {"restarts": supervisor.restarts, "restart_pending": supervisor.restart_pending,
-             "last_failure": supervisor.last_failure}
+    body |= {
+        "restarts": supervisor.restarts,
+        "restart_pending": supervisor.restart_pending,
+        "last_failure": supervisor.last_failure,
+    }
     return body

@@ -69,9 +69,17 @@ class PredictionRequest(msgspec.Struct, omit_defaults=True):
 
 
 class Prediction:
-    def __init__(self, prediction_id: str, request: PredictionRequest, echoed_input: dict[str, Any],
-                 workdir: str, is_iterator: bool, encoder: OutputEncoder,
-                 on_done: Callable[["Prediction"], None], log_limit: int) -> None:
+    def __init__(
+        self,
+        prediction_id: str,
+        request: PredictionRequest,
+        echoed_input: dict[str, Any],
+        workdir: str,
+        is_iterator: bool,
+        encoder: OutputEncoder,
+        on_done: Callable[[Prediction], None],
+        log_limit: int,
+    ) -> None:
         self.id = prediction_id
         self.request = request
         self.input = echoed_input
@@ -111,8 +119,7 @@ class Prediction:
             try:
                 watcher(event)
             except Exception:
-                log.exception("a watcher of the prediction failed; the others go on",
-                              extra={"prediction_id": self.id})
+                log.exception("a watcher of the prediction failed; the others go on", extra={"prediction_id": self.id})
 
     # ------------------------------------------------------------ ordered steps
 

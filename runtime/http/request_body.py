@@ -107,13 +107,15 @@ def _decompressed(raw: bytes, encoding: str, limit: int) -> bytes:
     except zlib.error as error:
         raise BadRequestBody(400, f"Request body is not valid {encoding} data: {error}") from None
     if len(body) > limit:
-        raise BadRequestBody(413, f"Request body too large: over {limit} bytes once decompressed "
-                                  "(SPROCKET_MAX_BODY_BYTES)")
+        raise BadRequestBody(
+            413, f"Request body too large: over {limit} bytes once decompressed (SPROCKET_MAX_BODY_BYTES)"
+        )
     if not decompressor.eof:
         raise BadRequestBody(400, f"Request body is truncated {encoding} data: the compressed stream does not end")
     if decompressor.unused_data:
-        raise BadRequestBody(400, f"Request body has {len(decompressor.unused_data)} bytes after the end of "
-                                  f"its {encoding} data")
+        raise BadRequestBody(
+            400, f"Request body has {len(decompressor.unused_data)} bytes after the end of its {encoding} data"
+        )
     return body
 
 
@@ -121,13 +123,15 @@ async def read_prediction_request(request: web.Request, limit: int) -> Predictio
     """The request's body, decoded. Raises BadRequestBody."""
     if request.content_length is not None and request.content_length > limit:
         # Say no before reading: a client announcing 1 GiB need not send 100 MiB of it first.
-        raise BadRequestBody(413, f"Request body too large: {request.content_length} bytes, more than "
-                                  f"{limit} (SPROCKET_MAX_BODY_BYTES)")
+        raise BadRequestBody(
+            413, f"Request body too large: {request.content_length} bytes, more than {limit} (SPROCKET_MAX_BODY_BYTES)"
+        )
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        raise BadRequestBody(413, f"Request body too large: more than {limit} bytes "
-                                  "(SPROCKET_MAX_BODY_BYTES)") from None
+        raise BadRequestBody(
+            413, f"Request body too large: more than {limit} bytes (SPROCKET_MAX_BODY_BYTES)"
+        ) from None
     except (web.RequestPayloadError, HttpProcessingError) as error:
         raise BadRequestBody(400, f"Request body could not be read: {error}") from None
     return decode_prediction_request(_decompressed(raw, request.headers.get("Content-Encoding", ""), limit))
@@ -148,9 +152,11 @@ def decode_prediction_request(raw: bytes) -> PredictionRequest:
         raise BadRequestBody(400, "Request body is nested too deeply") from None
     except UnicodeDecodeError as error:  # msgspec lets this one through from inside strings
         raise BadRequestBody(400, f"Request body is not valid UTF-8: {error.reason} at byte {error.start}") from None
-    errors = [{"loc": ["body", name], "msg": problem, "type": "value_error.url"}
-              for name, value in (("webhook", body.webhook), ("output_file_prefix", body.output_file_prefix))
-              if value is not None and (problem := url_problem(value))]
+    errors = [
+        {"loc": ["body", name], "msg": problem, "type": "value_error.url"}
+        for name, value in (("webhook", body.webhook), ("output_file_prefix", body.output_file_prefix))
+        if value is not None and (problem := url_problem(value))
+    ]
     if body.id is not None and (problem := id_problem(body.id)):
         errors.append({"loc": ["body", "id"], "msg": problem, "type": "value_error"})
     if errors:

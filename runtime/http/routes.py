@@ -42,8 +42,11 @@ async def index(request: web.Request) -> web.Response:
         "metrics_url": "/metrics",
     }
     if request.app[SERVICE].supervisor.training_spec is not None:
-        body |= {"trainings_url": "/trainings", "trainings_idempotent_url": "/trainings/{training_id}",
-                 "trainings_cancel_url": "/trainings/{training_id}/cancel"}
+        body |= {
+            "trainings_url": "/trainings",
+            "trainings_idempotent_url": "/trainings/{training_id}",
+            "trainings_cancel_url": "/trainings/{training_id}/cancel",
+        }
     return json_response(body)
 
 
@@ -80,16 +83,16 @@ async def livez(request: web.Request) -> web.Response:
     supervisor = request.app[SERVICE].supervisor
     stall = request.app[LOOP_WATCH].recent_stall()
     if stall is not None:
-        return json_response({"status": "stalled", "reason": f"the event loop was blocked for {stall:.1f} s"},
-                             status=503)
+        return json_response(
+            {"status": "stalled", "reason": f"the event loop was blocked for {stall:.1f} s"}, status=503
+        )
     if supervisor.state is State.FAILED and not supervisor.restart_pending:
         return json_response({"status": "FAILED", "reason": supervisor.machine.reason}, status=503)
     return json_response({"status": "alive"})
 
 
 async def metrics(request: web.Request) -> web.Response:
-    return web.Response(body=request.app[SERVICE].metrics.exposition(),
-                        headers={"Content-Type": CONTENT_TYPE_LATEST})
+    return web.Response(body=request.app[SERVICE].metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -140,8 +143,10 @@ async def _create(request: web.Request, prediction_id: str | None, train: bool) 
         return error_response(error.status, error.detail)
     if prediction_id is not None and body.id is not None and body.id != prediction_id:
         noun = "training" if train else "prediction"
-        return error_response(422, [{"loc": ["body", "id"], "type": "value_error",
-                                     "msg": f"{noun} ID must match the ID supplied in the URL"}])
+        return error_response(
+            422,
+            [{"loc": ["body", "id"], "type": "value_error", "msg": f"{noun} ID must match the ID supplied in the URL"}],
+        )
     # Unguessable: whoever knows an id can cancel the prediction.
     prediction_id = prediction_id or body.id or secrets.token_hex(16)
     stream = _wants_events(request)
@@ -155,8 +160,9 @@ async def _create(request: web.Request, prediction_id: str | None, train: bool) 
         except Refused as refusal:
             return _refusal_response(refusal)
     if stream:
-        return await stream_events(request, service.events_for(prediction), last_event_id(request.headers),
-                                   service.config.sse_keepalive)
+        return await stream_events(
+            request, service.events_for(prediction), last_event_id(request.headers), service.config.sse_keepalive
+        )
     if request.headers.get("Prefer") == "respond-async":
         return json_response(prediction.as_json(), status=202)
     await service.wait_for_end(prediction, created_here)

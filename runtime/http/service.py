@@ -77,9 +77,13 @@ class PredictionService:
         self._shutdown_deadline = float("inf")
         self._limits = DownloadLimits(config.download_max_bytes, config.download_timeout)
         self.metrics = supervisor.metrics
-        self._webhooks = WebhookSettings(config.throttle_interval, config.webhook_timeout,
-                                         config.webhook_retries, config.webhook_auth_token,
-                                         self.metrics.webhook_failures.inc)
+        self._webhooks = WebhookSettings(
+            config.throttle_interval,
+            config.webhook_timeout,
+            config.webhook_retries,
+            config.webhook_auth_token,
+            self.metrics.webhook_failures.inc,
+        )
 
     async def open(self) -> None:
         self.session = aiohttp.ClientSession(read_bufsize=IO_CHUNK)
@@ -96,8 +100,9 @@ class PredictionService:
             timeout = max(1.0, self._shutdown_deadline - time.monotonic())
             _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
             if pending:
-                log.warning("shutting down with %d webhook deliveries or downloads unfinished; abandoning them",
-                            len(pending))
+                log.warning(
+                    "shutting down with %d webhook deliveries or downloads unfinished; abandoning them", len(pending)
+                )
                 for task in pending:
                     task.cancel()
                 await asyncio.gather(*pending, return_exceptions=True)
@@ -144,8 +149,12 @@ class PredictionService:
     def _no_room(self) -> bool:
         supervisor = self.supervisor
         slots = supervisor.slots
-        return (supervisor.state is State.BUSY and not supervisor.draining and slots.full
-                and slots.queued >= slots.queue_size)
+        return (
+            supervisor.state is State.BUSY
+            and not supervisor.draining
+            and slots.full
+            and slots.queued >= slots.queue_size
+        )
 
     def _refuse_if_unavailable(self) -> None:
         supervisor = self.supervisor
@@ -153,8 +162,9 @@ class PredictionService:
             raise Refused(503, "The server is shutting down and takes no new predictions")
         state = supervisor.state
         if state is State.STARTING:
-            raise Refused(503, "Setup has not finished yet. Wait until it has finished, "
-                               "or GET /health-check for status.")
+            raise Refused(
+                503, "Setup has not finished yet. Wait until it has finished, or GET /health-check for status."
+            )
         if state is State.SETUP_FAILED:
             raise Refused(503, f"Setup failed, so no predictions can run: {supervisor.machine.reason}")
         if state is State.FAILED:
@@ -167,8 +177,15 @@ class PredictionService:
             raise Refused(404, "This model has no trainer: cog.yaml has no 'train' entry")
         return spec, self._view(spec)
 
-    async def start(self, body: PredictionRequest, prediction_id: str, headers: Mapping[str, str], *,
-                    train: bool = False, stream: bool = False) -> Prediction:
+    async def start(
+        self,
+        body: PredictionRequest,
+        prediction_id: str,
+        headers: Mapping[str, str],
+        *,
+        train: bool = False,
+        stream: bool = False,
+    ) -> Prediction:
         """Admit and start a prediction; it runs in the background. Raises Refused.
 
         Without input files to write and with a free slot, nothing here waits."""
@@ -194,8 +211,9 @@ class PredictionService:
         try:
             return self._workdirs.acquire()
         except OSError as error:
-            raise Refused(503, f"Could not make the prediction's working directory ({error.strerror}); "
-                               "try again later") from None
+            raise Refused(
+                503, f"Could not make the prediction's working directory ({error.strerror}); try again later"
+            ) from None
 
     async def _admit(self, prediction_id: str) -> None:
         arrived = time.monotonic()
@@ -204,36 +222,56 @@ class PredictionService:
         if admission is Admission.BUSY:
             raise Refused(409, BUSY)
         if admission is Admission.QUEUE_TIMEOUT:
-            raise Refused(503, f"Every prediction slot stayed busy for {self.config.queue_timeout:.0f} s "
-                               "(SPROCKET_QUEUE_TIMEOUT); try again later",
-                          {"Retry-After": str(max(1, round(self.config.queue_timeout)))})
+            raise Refused(
+                503,
+                f"Every prediction slot stayed busy for {self.config.queue_timeout:.0f} s "
+                "(SPROCKET_QUEUE_TIMEOUT); try again later",
+                {"Retry-After": str(max(1, round(self.config.queue_timeout)))},
+            )
         if admission is Admission.REFUSED:
             self._refuse_if_unavailable()
             raise Refused(503, f"The replica cannot take predictions now: {self.supervisor.machine.reason}")
 
-    def _launch(self, body: PredictionRequest, prediction_id: str, headers: Mapping[str, str],
-                spec: PredictorSpec, view: EntrypointView, raw: dict[str, Any], values: dict[str, Any],
-                workdir: str, train: bool, stream: bool) -> Prediction:
+    def _launch(
+        self,
+        body: PredictionRequest,
+        prediction_id: str,
+        headers: Mapping[str, str],
+        spec: PredictorSpec,
+        view: EntrypointView,
+        raw: dict[str, Any],
+        values: dict[str, Any],
+        workdir: str,
+        train: bool,
+        stream: bool,
+    ) -> Prediction:
         """The admitted prediction, registered and on its way to the worker."""
         trace = trace_headers(headers)
         assert self.session is not None
-        encoder = OutputEncoder(self.session, prediction_id, self.config.upload_url, body.output_file_prefix, trace,
-                                self.metrics.upload_failures.inc)
+        encoder = OutputEncoder(
+            self.session,
+            prediction_id,
+            self.config.upload_url,
+            body.output_file_prefix,
+            trace,
+            self.metrics.upload_failures.inc,
+        )
         echoed = input_echo(spec, raw) if view.has_files_or_secrets else raw
-        prediction = Prediction(prediction_id, body, echoed, workdir, spec.is_iterator, encoder, self._forget,
-                                self.config.max_log_bytes)
+        prediction = Prediction(
+            prediction_id, body, echoed, workdir, spec.is_iterator, encoder, self._forget, self.config.max_log_bytes
+        )
         self.predictions[prediction_id] = prediction
         if body.webhook:
             events = ALL_EVENTS if body.webhook_events_filter is None else frozenset(body.webhook_events_filter)
             if events:
-                self._track(WebhookNotifier(prediction, body.webhook, events, self.session,
-                                            self._webhooks, trace).task)
+                self._track(WebhookNotifier(prediction, body.webhook, events, self.session, self._webhooks, trace).task)
         if stream:
             self.events_for(prediction)
         prediction.watch(self._counter_for(prediction))
         if view.files.has_downloads(values):
-            download = asyncio.create_task(self._download_then_submit(prediction, view, values, train),
-                                           name=f"download-{prediction_id}")
+            download = asyncio.create_task(
+                self._download_then_submit(prediction, view, values, train), name=f"download-{prediction_id}"
+            )
             self._downloading[prediction_id] = download
             self._track(download)
         else:
@@ -248,19 +286,27 @@ class PredictionService:
         def count_the_end(event: PredictionEvent) -> None:
             if isinstance(event, Completed):
                 submitted = prediction.submitted_at
-                self.metrics.count_end(prediction.status,
-                                       None if submitted is None else time.monotonic() - submitted)
+                self.metrics.count_end(prediction.status, None if submitted is None else time.monotonic() - submitted)
 
         return count_the_end
 
     def _submit(self, prediction: Prediction, values: dict[str, Any], train: bool) -> None:
         """Hand the prediction to the worker once its input files are in place."""
         prediction.submitted_at = time.monotonic()
-        self.supervisor.submit(Predict(id=prediction.id, input=values, workdir=prediction.workdir, train=train,
-                                       context=prediction.request.context), prediction)
+        self.supervisor.submit(
+            Predict(
+                id=prediction.id,
+                input=values,
+                workdir=prediction.workdir,
+                train=train,
+                context=prediction.request.context,
+            ),
+            prediction,
+        )
 
-    async def _download_then_submit(self, prediction: Prediction, view: EntrypointView, values: dict[str, Any],
-                                    train: bool) -> None:
+    async def _download_then_submit(
+        self, prediction: Prediction, view: EntrypointView, values: dict[str, Any], train: bool
+    ) -> None:
         """Fetch the input files, then submit. Whatever ends this early (a failed download, a
         cancel, an error of ours) ends the prediction and frees its slot."""
         try:
@@ -303,8 +349,11 @@ class PredictionService:
             await prediction.finished.wait()
         except asyncio.CancelledError:
             abandoned = prediction.waiters == 1 and prediction.cancel_when_abandoned
-            log.debug("a client waiting for the prediction hung up%s", "; cancelling it" if abandoned else "",
-                      extra={"prediction_id": prediction.id})
+            log.debug(
+                "a client waiting for the prediction hung up%s",
+                "; cancelling it" if abandoned else "",
+                extra={"prediction_id": prediction.id},
+            )
             if abandoned:
                 self.cancel(prediction.id)
             raise

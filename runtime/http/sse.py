@@ -84,8 +84,15 @@ def frame(event: Event) -> bytes:
 
 
 def truncation_frame(after: int, error: Truncated) -> bytes:
-    return frame((after, "error", msgspec.json.encode(
-        {"error": "SSE stream replay truncated; events were dropped", "skipped": error.skipped})))
+    return frame(
+        (
+            after,
+            "error",
+            msgspec.json.encode(
+                {"error": "SSE stream replay truncated; events were dropped", "skipped": error.skipped}
+            ),
+        )
+    )
 
 
 _MAX_EVENT_ID_DIGITS = 18  # far past any stream; int() refuses 4300+ digits
@@ -97,13 +104,13 @@ def last_event_id(headers: Mapping[str, str]) -> int:
     return int(value) if value.isascii() and value.isdigit() and len(value) <= _MAX_EVENT_ID_DIGITS else 0
 
 
-async def stream_events(request: web.Request, events: EventStream, after: int,
-                        keep_alive: float) -> web.StreamResponse:
+async def stream_events(request: web.Request, events: EventStream, after: int, keep_alive: float) -> web.StreamResponse:
     """Write the prediction's events until `completed`. A client that hangs up ends the stream,
     not the prediction."""
     queue: asyncio.Queue[Event] = asyncio.Queue()
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
-                                           "X-Accel-Buffering": "no"})
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
     try:
         # Before anything is awaited: no event may pass between starting the prediction and this.
         replay = events.subscribe(after, queue.put_nowait)

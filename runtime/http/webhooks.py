@@ -49,15 +49,21 @@ class _Undelivered(Exception):
 
 
 class WebhookNotifier:
-    def __init__(self, prediction: Prediction, url: str, events: frozenset[str], session: aiohttp.ClientSession,
-                 settings: WebhookSettings, trace_headers: dict[str, str]) -> None:
+    def __init__(
+        self,
+        prediction: Prediction,
+        url: str,
+        events: frozenset[str],
+        session: aiohttp.ClientSession,
+        settings: WebhookSettings,
+        trace_headers: dict[str, str],
+    ) -> None:
         self._prediction = prediction
         self._url = url
         self._events = events
         self._session = session
         self._settings = settings
-        self._headers = {"Content-Type": "application/json", "User-Agent": f"sprocket/{VERSION}",
-                         **trace_headers}
+        self._headers = {"Content-Type": "application/json", "User-Agent": f"sprocket/{VERSION}", **trace_headers}
         if settings.auth_token:
             self._headers["Authorization"] = f"Bearer {settings.auth_token}"
         self._log = logging.LoggerAdapter(log, {"prediction_id": prediction.id})
@@ -90,7 +96,7 @@ class WebhookNotifier:
                     try:  # an update inside the interval waits for its end (or for the finish)
                         await asyncio.wait_for(prediction.finished.wait(), wait)
                         break
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         pass
                 self._dirty.clear()
                 if self._update_pending:
@@ -112,10 +118,9 @@ class WebhookNotifier:
         it: no error may end the webhooks early."""
         timeout = aiohttp.ClientTimeout(total=self._settings.timeout)
         try:
-            async with self._session.post(self._url, data=payload, headers=self._headers,
-                                          timeout=timeout) as response:
+            async with self._session.post(self._url, data=payload, headers=self._headers, timeout=timeout) as response:
                 status = response.status
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+        except (TimeoutError, aiohttp.ClientError) as error:
             self._settings.on_failure()
             raise _Undelivered(str(error) or type(error).__name__, retry=True) from error
         except Exception as error:
@@ -137,16 +142,26 @@ class WebhookNotifier:
             stop=tenacity.stop_after_attempt(self._settings.retries + 1),
             wait=tenacity.wait_exponential(multiplier=_BACKOFF_FIRST, max=_BACKOFF_MAX),
             retry=tenacity.retry_if_exception(lambda error: isinstance(error, _Undelivered) and error.retry),
-            before_sleep=self._say_retrying, reraise=True)
+            before_sleep=self._say_retrying,
+            reraise=True,
+        )
         try:
             async for attempt in retrying:
                 with attempt:
                     await self._post(self._payload())
         except _Undelivered as error:
-            self._log.error("completed webhook to %s failed (%s) after %d attempt(s); giving up",
-                            self._url, error, retrying.statistics["attempt_number"])
+            self._log.error(
+                "completed webhook to %s failed (%s) after %d attempt(s); giving up",
+                self._url,
+                error,
+                retrying.statistics["attempt_number"],
+            )
 
     def _say_retrying(self, state: tenacity.RetryCallState) -> None:
         assert state.outcome is not None and state.next_action is not None
-        self._log.warning("completed webhook to %s failed (%s); retrying in %.1f s", self._url,
-                          state.outcome.exception(), state.next_action.sleep)
+        self._log.warning(
+            "completed webhook to %s failed (%s); retrying in %.1f s",
+            self._url,
+            state.outcome.exception(),
+            state.next_action.sleep,
+        )

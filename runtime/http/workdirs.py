@@ -13,7 +13,6 @@ import os
 import shutil
 import tempfile
 
-
 _KEEP = 16  # empty directories kept for reuse: enough for the concurrency a worker takes
 
 

@@ -72,9 +72,12 @@ class Endpoints(msgspec.Struct, frozen=True):
     events: str
 
     @classmethod
-    def in_directory(cls, directory: str) -> "Endpoints":
-        return cls(requests=f"ipc://{directory}/requests", control=f"ipc://{directory}/control",
-                   events=f"ipc://{directory}/events")
+    def in_directory(cls, directory: str) -> Endpoints:
+        return cls(
+            requests=f"ipc://{directory}/requests",
+            control=f"ipc://{directory}/control",
+            events=f"ipc://{directory}/events",
+        )
 
 
 class FrontChannel:

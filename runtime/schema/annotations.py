@@ -11,6 +11,7 @@ from runtime.schema.cog_objects import is_opaque
 
 UNIONS = (typing.Union, types.UnionType)  # Optional[X], Union[X, Y] and X | Y
 
+
 class SignatureError(TypeError):
     """predict() (or train()) has a signature Sprocket cannot serve; the message says how to fix it."""
 
@@ -27,5 +28,3 @@ def type_name(annotation: Any) -> str:
     if isinstance(annotation, type) and typing.get_origin(annotation) is None:
         return annotation.__qualname__
     return repr(annotation).replace("typing.", "")
-
-

@@ -18,8 +18,12 @@ from runtime.types import Path, Secret
 Converter = Callable[[Any], Any]
 
 
-def build_arguments(spec: PredictorSpec, values: dict[str, Any], files: contextlib.ExitStack,
-                    classes: dict[str, Converter] | None = None) -> dict[str, Any]:
+def build_arguments(
+    spec: PredictorSpec,
+    values: dict[str, Any],
+    files: contextlib.ExitStack,
+    classes: dict[str, Converter] | None = None,
+) -> dict[str, Any]:
     """predict()'s keyword arguments for `values`; File inputs are opened and pushed onto `files`.
     `classes` maps an input's name to the class to make its values as.
 
@@ -48,8 +52,9 @@ def _convert(field: InputField, value: Any, converter: Converter | None) -> Any:
 
 
 @contextlib.contextmanager
-def prepared_arguments(spec: PredictorSpec, values: dict[str, Any],
-                       classes: dict[str, Converter] | None = None) -> Iterator[dict[str, Any]]:
+def prepared_arguments(
+    spec: PredictorSpec, values: dict[str, Any], classes: dict[str, Converter] | None = None
+) -> Iterator[dict[str, Any]]:
     """predict()'s keyword arguments, with every File input closed on the way out (even on error)."""
     with contextlib.ExitStack() as files:
         yield build_arguments(spec, values, files, classes)

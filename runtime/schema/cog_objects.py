@@ -63,7 +63,8 @@ def iterator_kind(origin: Any) -> tuple[bool, bool]:
 def is_opaque(annotation: Any) -> bool:
     """`Annotated[T, cog.Opaque]` (Cog 0.20+): T taken as a JSON object, passed through as it is."""
     return typing.get_origin(annotation) is typing.Annotated and any(
-        repr(marker) == "cog.Opaque" for marker in annotation.__metadata__)
+        repr(marker) == "cog.Opaque" for marker in annotation.__metadata__
+    )
 
 
 # ---------------------------------------------------------------- Input(...)
@@ -102,9 +103,15 @@ def _from_pydantic_1(field: Any) -> InputOptions:
     # Cog 0.9 keeps `choices` in pydantic's extras; Cog 0.11-0.16 on pydantic 1 calls it `enum`.
     extra = field.extra
     return _options(
-        field.default, field.default is Ellipsis,
-        description=field.description, ge=field.ge, le=field.le, min_length=field.min_length,
-        max_length=field.max_length, regex=field.regex, choices=extra.get("choices") or extra.get("enum"),
+        field.default,
+        field.default is Ellipsis,
+        description=field.description,
+        ge=field.ge,
+        le=field.le,
+        min_length=field.min_length,
+        max_length=field.max_length,
+        regex=field.regex,
+        choices=extra.get("choices") or extra.get("enum"),
         deprecated=extra.get("deprecated"),
     )
 
@@ -119,10 +126,15 @@ def _from_pydantic_2(field: Any) -> InputOptions:
     extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
     deprecated = getattr(field, "deprecated", None)
     return _options(
-        field.default, field.is_required(),
-        description=field.description, ge=constraints.get("ge"), le=constraints.get("le"),
-        min_length=constraints.get("min_length"), max_length=constraints.get("max_length"),
-        regex=constraints.get("pattern"), choices=extra.get("enum"),
+        field.default,
+        field.is_required(),
+        description=field.description,
+        ge=constraints.get("ge"),
+        le=constraints.get("le"),
+        min_length=constraints.get("min_length"),
+        max_length=constraints.get("max_length"),
+        regex=constraints.get("pattern"),
+        choices=extra.get("enum"),
         deprecated=deprecated if isinstance(deprecated, bool) else None,
     )
 
@@ -130,7 +142,14 @@ def _from_pydantic_2(field: Any) -> InputOptions:
 def _from_cog_dataclass(field: Any, default_written: bool | None) -> InputOptions:
     required = field.default is None and not default_written
     return _options(
-        field.default, required,
-        description=field.description, ge=field.ge, le=field.le, min_length=field.min_length,
-        max_length=field.max_length, regex=field.regex, choices=field.choices, deprecated=field.deprecated,
+        field.default,
+        required,
+        description=field.description,
+        ge=field.ge,
+        le=field.le,
+        min_length=field.min_length,
+        max_length=field.max_length,
+        regex=field.regex,
+        choices=field.choices,
+        deprecated=field.deprecated,
     )

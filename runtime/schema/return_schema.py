@@ -143,14 +143,18 @@ def _model_fields(cls: type) -> dict[str, _ModelField] | None:
         return {name: _ModelField(annotation, name in required_keys) for name, annotation in hints.items()}
     pydantic_v2 = getattr(cls, "model_fields", None)
     if isinstance(pydantic_v2, dict):
-        return {name: _ModelField(info.annotation, info.is_required(), info.default, not info.is_required())
-                for name, info in pydantic_v2.items()}
+        return {
+            name: _ModelField(info.annotation, info.is_required(), info.default, not info.is_required())
+            for name, info in pydantic_v2.items()
+        }
     pydantic_v1 = getattr(cls, "__fields__", None)
     if isinstance(pydantic_v1, dict):
         # The written annotation, not pydantic 1's `outer_type_`, which drops Optional.
         hints = typing.get_type_hints(cls, include_extras=True)
-        return {name: _ModelField(hints.get(name, info.outer_type_), info.required, info.default, not info.required)
-                for name, info in pydantic_v1.items()}
+        return {
+            name: _ModelField(hints.get(name, info.outer_type_), info.required, info.default, not info.required)
+            for name, info in pydantic_v1.items()
+        }
     return None
 
 

@@ -55,8 +55,9 @@ def describe_predictor(predict: Callable[..., Any], *, max_concurrency: int = 1)
     return read_predictor(predict, max_concurrency=max_concurrency)[0]
 
 
-def read_predictor(predict: Callable[..., Any], *,
-                   max_concurrency: int = 1) -> tuple[PredictorSpec, dict[str, Converter]]:
+def read_predictor(
+    predict: Callable[..., Any], *, max_concurrency: int = 1
+) -> tuple[PredictorSpec, dict[str, Converter]]:
     """`describe_predictor`, and for the worker the class each Path and Secret input's values are
     made as (the predictor's own `cog.Path`, `cog.Secret`, whichever release it comes from)."""
     name = f"{getattr(predict, '__name__', 'predict')}()"
@@ -85,7 +86,8 @@ def read_predictor(predict: Callable[..., Any], *,
     if max_concurrency > 1 and not is_async:
         raise SignatureError(
             f"concurrency.max is {max_concurrency}, but {name} is not async: running predictions "
-            f"at once needs `async def predict()`; or set concurrency.max to 1")
+            f"at once needs `async def predict()`; or set concurrency.max to 1"
+        )
     spec = PredictorSpec(
         inputs=inputs,
         output_schema={**output_schema, "title": "Output"},

@@ -61,8 +61,9 @@ def _check_int(value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise _Invalid("value is not a valid integer", "type_error.integer")
     if not _INT_RANGE[0] <= value <= _INT_RANGE[1]:
-        raise _Invalid("integer is out of range (64 bits at most)", "value_error.integer.range",
-                       {"limit_value": list(_INT_RANGE)})
+        raise _Invalid(
+            "integer is out of range (64 bits at most)", "value_error.integer.range", {"limit_value": list(_INT_RANGE)}
+        )
     return value
 
 
@@ -92,8 +93,10 @@ def _url_check(label: str) -> _Check:
         # the payload is decoded, and its base64 checked, on a thread when the file is written.
         if data_url.is_data_url(value):
             if data_url.parse_header(value) is None:
-                raise _Invalid(f"{label} input is a malformed data URL; expected data:[<mediatype>][;base64],<data>",
-                               "value_error.url")
+                raise _Invalid(
+                    f"{label} input is a malformed data URL; expected data:[<mediatype>][;base64],<data>",
+                    "value_error.url",
+                )
             return value
         try:
             url = urllib.parse.urlsplit(value)
@@ -106,8 +109,7 @@ def _url_check(label: str) -> _Check:
             raise _Invalid(f"{label} input URL has no host: {value[:100]!r}", "value_error.url.host")
         if url.username is not None or url.password is not None:
             # They would end up echoed in responses, webhooks and logs.
-            raise _Invalid(f"{label} input URL must not carry credentials (user:password@)",
-                           "value_error.url.userinfo")
+            raise _Invalid(f"{label} input URL must not carry credentials (user:password@)", "value_error.url.userinfo")
         return value
 
     return check
@@ -146,20 +148,38 @@ def _constraints(field: InputField) -> list[_Check]:
     checks: list[_Check] = []
     if field.ge is not None:
         ge = _number_text(field.ge)
-        checks.append(_limit(ge, lambda v: v < ge, f"ensure this value is greater than or equal to {ge}",
-                             "value_error.number.not_ge"))
+        checks.append(
+            _limit(
+                ge, lambda v: v < ge, f"ensure this value is greater than or equal to {ge}", "value_error.number.not_ge"
+            )
+        )
     if field.le is not None:
         le = _number_text(field.le)
-        checks.append(_limit(le, lambda v: v > le, f"ensure this value is less than or equal to {le}",
-                             "value_error.number.not_le"))
+        checks.append(
+            _limit(
+                le, lambda v: v > le, f"ensure this value is less than or equal to {le}", "value_error.number.not_le"
+            )
+        )
     if field.min_length is not None:
         shortest = field.min_length
-        checks.append(_limit(shortest, lambda v: len(v) < shortest,
-                             f"ensure this value has at least {shortest} characters", "value_error.any_str.min_length"))
+        checks.append(
+            _limit(
+                shortest,
+                lambda v: len(v) < shortest,
+                f"ensure this value has at least {shortest} characters",
+                "value_error.any_str.min_length",
+            )
+        )
     if field.max_length is not None:
         longest = field.max_length
-        checks.append(_limit(longest, lambda v: len(v) > longest,
-                             f"ensure this value has at most {longest} characters", "value_error.any_str.max_length"))
+        checks.append(
+            _limit(
+                longest,
+                lambda v: len(v) > longest,
+                f"ensure this value has at most {longest} characters",
+                "value_error.any_str.max_length",
+            )
+        )
     if field.regex is not None:
         pattern = re.compile(field.regex)
 
@@ -167,7 +187,9 @@ def _constraints(field: InputField) -> list[_Check]:
             # re.match, as pydantic v1 (Cog 0.9.8) did: anchored at the start only.
             if pattern.match(value) is None:
                 raise _Invalid(
-                    f'string does not match regex "{pattern.pattern}"', "value_error.str.regex", {"pattern": pattern.pattern}
+                    f'string does not match regex "{pattern.pattern}"',
+                    "value_error.str.regex",
+                    {"pattern": pattern.pattern},
                 )
             return value
 
@@ -196,7 +218,8 @@ def _union_check(alternatives: list[InputField]) -> _Check:
     """The first alternative that takes the value wins, in the order the Union was written."""
     checks = [_value_check(alternative) for alternative in alternatives]
     expected = " or ".join(
-        f"list of {_KIND_NAMES[a.kind]}s" if a.is_list else _KIND_NAMES[a.kind] for a in alternatives)
+        f"list of {_KIND_NAMES[a.kind]}s" if a.is_list else _KIND_NAMES[a.kind] for a in alternatives
+    )
 
     def check(value: Any) -> Any:
         for alternative in checks:
@@ -329,7 +352,7 @@ def _short_data_url(value: Any) -> Any:
     if not isinstance(value, str) or len(value) <= ECHOED_DATA_URL_LIMIT or not data_url.is_data_url(value):
         return value
     comma = value.find(",")
-    return f"{value[:comma + 1]}...({len(value) - comma - 1} characters not echoed)"
+    return f"{value[: comma + 1]}...({len(value) - comma - 1} characters not echoed)"
 
 
 def input_echo(spec: PredictorSpec, cleaned: dict[str, Any]) -> dict[str, Any]:

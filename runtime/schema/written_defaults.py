@@ -22,15 +22,19 @@ def inputs_with_written_default(function: Callable[..., Any]) -> set[str] | None
         tree = ast.parse(source)
     except (OSError, TypeError, SyntaxError):
         return None
-    definition = next((node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))),
-                      None)
+    definition = next(
+        (node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))), None
+    )
     if definition is None:
         return None
     arguments = definition.args
     positional = [*arguments.posonlyargs, *arguments.args]
-    pairs = list(zip(positional[len(positional) - len(arguments.defaults):], arguments.defaults, strict=True))
-    pairs += [(argument, default) for argument, default in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True)
-              if default is not None]
+    pairs = list(zip(positional[len(positional) - len(arguments.defaults) :], arguments.defaults, strict=True))
+    pairs += [
+        (argument, default)
+        for argument, default in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True)
+        if default is not None
+    ]
     return {argument.arg for argument, default in pairs if _passes_default(default)}
 
 

@@ -95,10 +95,15 @@ class GpuWatcher:
         """The latest round; [] before the first and when there is no GPU to watch."""
         return self._samples
 
-    def start(self, loop: asyncio.AbstractEventLoop, on_samples: Callable[[list[GpuSample]], None],
-              on_fatal: Callable[[str], None]) -> None:
+    def start(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        on_samples: Callable[[list[GpuSample]], None],
+        on_fatal: Callable[[str], None],
+    ) -> None:
         self._thread = threading.Thread(
-            target=self._run, args=(loop, on_samples, on_fatal), name="sprocket-gpu-watch", daemon=True)
+            target=self._run, args=(loop, on_samples, on_fatal), name="sprocket-gpu-watch", daemon=True
+        )
         self._thread.start()
 
     def stop(self, timeout: float = 2.0) -> None:
@@ -108,8 +113,12 @@ class GpuWatcher:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def _run(self, loop: asyncio.AbstractEventLoop, on_samples: Callable[[list[GpuSample]], None],
-             on_fatal: Callable[[str], None]) -> None:
+    def _run(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        on_samples: Callable[[list[GpuSample]], None],
+        on_fatal: Callable[[str], None],
+    ) -> None:
         try:
             nvml = importlib.import_module(self._module_name)
         except ImportError as error:
@@ -126,8 +135,9 @@ class GpuWatcher:
             on_samples(samples)
 
         try:
-            _Session(nvml, self._interval, self._stopping,
-                     self._reporter(loop, publish), self._reporter(loop, on_fatal)).run()
+            _Session(
+                nvml, self._interval, self._stopping, self._reporter(loop, publish), self._reporter(loop, on_fatal)
+            ).run()
         except Exception:
             log.exception("GPU watch failed; GPU watch off")
         finally:
@@ -148,8 +158,14 @@ class GpuWatcher:
 class _Session:
     """One nvmlInit..nvmlShutdown: the devices found, the XID event set, the sampling loop."""
 
-    def __init__(self, nvml: ModuleType, interval: float, stopping: threading.Event,
-                 report_samples: Callable[[list[GpuSample]], None], report_fatal: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        nvml: ModuleType,
+        interval: float,
+        stopping: threading.Event,
+        report_samples: Callable[[list[GpuSample]], None],
+        report_fatal: Callable[[str], None],
+    ) -> None:
         self._nvml = nvml
         self._interval = interval
         self._stopping = stopping
@@ -230,16 +246,24 @@ class _Session:
         except nvml.NVMLError_NotSupported:
             power_watts = None
         return GpuSample(
-            index=device.index, name=device.name, uuid=device.uuid,
-            memory_used_bytes=int(memory.used), memory_total_bytes=int(memory.total),
-            utilization_ratio=utilization.gpu / 100, temperature_celsius=float(temperature),
-            power_watts=power_watts)
+            index=device.index,
+            name=device.name,
+            uuid=device.uuid,
+            memory_used_bytes=int(memory.used),
+            memory_total_bytes=int(memory.total),
+            utilization_ratio=utilization.gpu / 100,
+            temperature_celsius=float(temperature),
+            power_watts=power_watts,
+        )
 
     def _uncorrected_ecc_errors(self, device: _Device) -> int | None:
         nvml = self._nvml
         try:
-            return int(nvml.nvmlDeviceGetTotalEccErrors(
-                device.handle, nvml.NVML_MEMORY_ERROR_TYPE_UNCORRECTED, nvml.NVML_VOLATILE_ECC))
+            return int(
+                nvml.nvmlDeviceGetTotalEccErrors(
+                    device.handle, nvml.NVML_MEMORY_ERROR_TYPE_UNCORRECTED, nvml.NVML_VOLATILE_ECC
+                )
+            )
         except nvml.NVMLError_NotSupported:
             return None
 

@@ -23,8 +23,9 @@ STUCK_SECONDS = 3.0
 
 
 class Monitor:
-    def __init__(self, supervisor: Supervisor, interval: float, gpu_interval: float,
-                 memory_limit_bytes: int | None) -> None:
+    def __init__(
+        self, supervisor: Supervisor, interval: float, gpu_interval: float, memory_limit_bytes: int | None
+    ) -> None:
         self.supervisor = supervisor
         self._interval = interval
         self._memory_limit_bytes = memory_limit_bytes
@@ -60,7 +61,8 @@ class Monitor:
             limit = self._memory_limit_bytes
             if limit is not None and sample.rss_bytes > limit:
                 self.supervisor.kill_worker(
-                    f"exceeded memory limit {limit // MIB} MiB (RSS {sample.rss_bytes // MIB} MiB)", Cause.LIMIT)
+                    f"exceeded memory limit {limit // MIB} MiB (RSS {sample.rss_bytes // MIB} MiB)", Cause.LIMIT
+                )
             self._check_progress(sample.status)
 
     def _check_progress(self, status: str) -> None:
@@ -75,8 +77,10 @@ class Monitor:
             self._stuck_since = now
             log.warning("the worker is %s; it is killed unless that changes within %.0f s", status, STUCK_SECONDS)
         elif now - self._stuck_since >= STUCK_SECONDS:
-            self.supervisor.kill_worker(f"worker was {status} for {now - self._stuck_since:.0f} s and could "
-                                        "not make progress; killed", Cause.CRASHED)
+            self.supervisor.kill_worker(
+                f"worker was {status} for {now - self._stuck_since:.0f} s and could not make progress; killed",
+                Cause.CRASHED,
+            )
 
     def _on_gpu_samples(self, samples: list[GpuSample]) -> None:
         self.gpus = samples
@@ -100,4 +104,3 @@ class Monitor:
         if self.process is not None:
             worker |= {"rss_bytes": self.process.rss_bytes, "cpu_seconds": round(self.process.cpu_seconds, 3)}
         return {"worker": worker, "gpus": [gpu.as_json() for gpu in self.gpus]}
-

@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from runtime.config import ServerConfig
 from runtime.ipc.messages import WorkerExit
@@ -49,7 +49,7 @@ class WorkerProcess:
     def __init__(self, popen: subprocess.Popen[bytes]) -> None:
         self._popen = popen
         self.pid = popen.pid
-        self.started_at = datetime.now(timezone.utc)
+        self.started_at = datetime.now(UTC)
         # Set once `wait` has seen the exit: checked per prediction, so with no system call.
         self.exited = False
 
@@ -92,18 +92,35 @@ class WorkerProcess:
 def spawn_worker(endpoints: Endpoints, config: ServerConfig) -> WorkerProcess:
     trainer = ["--trainer", config.trainer_ref] if config.trainer_ref else []
     popen = subprocess.Popen(
-        [sys.executable, "-P", "-m", "runtime.worker",
-         "--requests", endpoints.requests,
-         "--control", endpoints.control,
-         "--events", endpoints.events,
-         "--predictor", config.predictor_ref,
-         *trainer,
-         "--max-concurrency", str(config.max_concurrency or 1),
-         "--nice", str(config.worker_nice),
-         "--parent-pid", str(os.getpid()),
-         "--healthcheck-interval", str(config.healthcheck_interval),
-         "--healthcheck-timeout", str(config.healthcheck_timeout)],
-        cwd=config.workdir, stdin=subprocess.DEVNULL, env={**dict(config.model_environment), **os.environ})
+        [
+            sys.executable,
+            "-P",
+            "-m",
+            "runtime.worker",
+            "--requests",
+            endpoints.requests,
+            "--control",
+            endpoints.control,
+            "--events",
+            endpoints.events,
+            "--predictor",
+            config.predictor_ref,
+            *trainer,
+            "--max-concurrency",
+            str(config.max_concurrency or 1),
+            "--nice",
+            str(config.worker_nice),
+            "--parent-pid",
+            str(os.getpid()),
+            "--healthcheck-interval",
+            str(config.healthcheck_interval),
+            "--healthcheck-timeout",
+            str(config.healthcheck_timeout),
+        ],
+        cwd=config.workdir,
+        stdin=subprocess.DEVNULL,
+        env={**dict(config.model_environment), **os.environ},
+    )
     log.info("worker=%d started for %s", popen.pid, config.predictor_ref)
     return WorkerProcess(popen)
 
@@ -113,7 +130,7 @@ async def wait_exit(process: WorkerProcess, timeout: float) -> bool:
 
     try:
         await asyncio.wait_for(process.wait(), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return False
     return True
 

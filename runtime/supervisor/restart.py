@@ -42,7 +42,7 @@ class RestartPolicy:
     backoff_max: float = 60.0  # the doubling stops here
 
     @classmethod
-    def from_config(cls, config: ServerConfig) -> "RestartPolicy":
+    def from_config(cls, config: ServerConfig) -> RestartPolicy:
         return cls(config.restart_policy, config.max_restarts, config.restart_backoff)
 
     def decide(self, cause: Cause, restarts_so_far: int) -> Decision:
@@ -54,5 +54,5 @@ class RestartPolicy:
             return Decision(False, 0.0, "restart policy is 'never'")
         if restarts_so_far >= self.max_restarts:
             return Decision(False, 0.0, f"already restarted {restarts_so_far} times (SPROCKET_MAX_RESTARTS)")
-        delay = min(self.backoff * 2 ** restarts_so_far, self.backoff_max)
+        delay = min(self.backoff * 2**restarts_so_far, self.backoff_max)
         return Decision(True, delay, f"restart {restarts_so_far + 1} of {self.max_restarts} in {delay:.1f} s")

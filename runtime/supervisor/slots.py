@@ -24,8 +24,7 @@ class Admission(enum.Enum):
 
 
 class Slots:
-    def __init__(self, capacity: int, queue_size: int, queue_timeout: float,
-                 on_change: Callable[[], None]) -> None:
+    def __init__(self, capacity: int, queue_size: int, queue_timeout: float, on_change: Callable[[], None]) -> None:
         self.capacity = capacity
         self.queue_size = queue_size
         self.queue_timeout = queue_timeout
@@ -63,8 +62,10 @@ class Slots:
             granted = None
         except asyncio.CancelledError:
             if self._was_granted(waiter):
-                log.debug("left the queue just as a slot was passed to it; passing it on",
-                          extra={"prediction_id": prediction_id})
+                log.debug(
+                    "left the queue just as a slot was passed to it; passing it on",
+                    extra={"prediction_id": prediction_id},
+                )
                 self.give_back(prediction_id)
             raise
         finally:

@@ -20,7 +20,7 @@ from typing import Callable
 log = logging.getLogger("sprocket.supervisor")
 
 
-class State(str, enum.Enum):
+class State(enum.StrEnum):
     STARTING = "STARTING"
     READY = "READY"
     BUSY = "BUSY"

@@ -21,7 +21,7 @@ import logging
 import os
 import signal
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from runtime.config import ServerConfig
@@ -72,7 +72,7 @@ class PredictionListener(Protocol):
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -107,8 +107,13 @@ class Supervisor:
     """`channel` and `first_worker` may come from `python -m runtime`, which starts the first
     worker before the HTTP stack is even imported; otherwise `start` makes them."""
 
-    def __init__(self, settings: ServerConfig, metrics: Metrics | None = None,
-                 channel: FrontChannel | None = None, first_worker: WorkerProcess | None = None) -> None:
+    def __init__(
+        self,
+        settings: ServerConfig,
+        metrics: Metrics | None = None,
+        channel: FrontChannel | None = None,
+        first_worker: WorkerProcess | None = None,
+    ) -> None:
         self.settings = settings
         self._restart = RestartPolicy.from_config(settings)
         self.metrics = metrics or Metrics()
@@ -123,10 +128,14 @@ class Supervisor:
         self.last_failure: str | None = None
         self.restart_pending = False
         self.user_health: HealthcheckResult | None = None
-        self.slots = Slots(settings.max_concurrency or 1, settings.queue_size, settings.queue_timeout,
-                           self._slots_changed)
-        self.metrics.follow(state=lambda: self.machine.state.value, in_flight=lambda: len(self.slots.held),
-                            queued=lambda: self.slots.queued)
+        self.slots = Slots(
+            settings.max_concurrency or 1, settings.queue_size, settings.queue_timeout, self._slots_changed
+        )
+        self.metrics.follow(
+            state=lambda: self.machine.state.value,
+            in_flight=lambda: len(self.slots.held),
+            queued=lambda: self.slots.queued,
+        )
         self._channel = channel or FrontChannel()
         self._first_worker = first_worker
         self._process: WorkerProcess | None = None
@@ -185,14 +194,13 @@ class Supervisor:
         self._channel.start_receiving(self._dispatch)
         self._watch = asyncio.create_task(self._watch_exit(self._process), name="worker-exit")
         if self.settings.setup_timeout:
-            self._setup_timer = asyncio.get_running_loop().call_later(
-                self.settings.setup_timeout, self._setup_overdue)
+            self._setup_timer = asyncio.get_running_loop().call_later(self.settings.setup_timeout, self._setup_overdue)
 
     async def wait_idle(self, timeout: float) -> bool:
         """Wait until no prediction is in flight; False if `timeout` passed first."""
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
         return True
 
@@ -209,8 +217,10 @@ class Supervisor:
                 self._request_cancel(prediction_id, entry)
             self._channel.send_request(Shutdown())
             if not await wait_exit(process, _WORKER_STOP_SECONDS):
-                self._kill = (f"worker did not exit within {_WORKER_STOP_SECONDS:.0f} s of being asked to stop; "
-                              "killed", Cause.CRASHED)
+                self._kill = (
+                    f"worker did not exit within {_WORKER_STOP_SECONDS:.0f} s of being asked to stop; killed",
+                    Cause.CRASHED,
+                )
                 await kill(process)
         if self._watch is not None:
             await self._watch
@@ -277,8 +287,9 @@ class Supervisor:
         entry.sent = True
         entry.listener = listener
         if self.settings.predict_timeout:
-            entry.timers.append(asyncio.get_running_loop().call_later(
-                self.settings.predict_timeout, self._predict_overdue, request.id))
+            entry.timers.append(
+                asyncio.get_running_loop().call_later(self.settings.predict_timeout, self._predict_overdue, request.id)
+            )
 
     def cancel(self, prediction_id: str) -> bool:
         """Ask the worker to stop `prediction_id`; False if it is not in flight."""
@@ -294,23 +305,30 @@ class Supervisor:
         entry.cancel_requested = True
         if not entry.sent:
             return  # not sent to the worker yet: listen() will report it canceled
-        entry.timers.append(asyncio.get_running_loop().call_later(
-            self.settings.cancel_grace, self._cancel_overdue, prediction_id))
+        entry.timers.append(
+            asyncio.get_running_loop().call_later(self.settings.cancel_grace, self._cancel_overdue, prediction_id)
+        )
         self._channel.send_control(Cancel(id=prediction_id))
 
     def _predict_overdue(self, prediction_id: str) -> None:
         entry = self._inflight.get(prediction_id)
         if entry is None:
             return
-        log.warning("ran past SPROCKET_PREDICT_TIMEOUT (%.1f s); cancelling it", self.settings.predict_timeout,
-                    extra={"prediction_id": prediction_id})
+        log.warning(
+            "ran past SPROCKET_PREDICT_TIMEOUT (%.1f s); cancelling it",
+            self.settings.predict_timeout,
+            extra={"prediction_id": prediction_id},
+        )
         entry.timed_out = True
         self._request_cancel(prediction_id, entry)
 
     def _cancel_overdue(self, prediction_id: str) -> None:
         if prediction_id in self._inflight:
-            self.kill_worker(f"prediction {prediction_id} did not stop within {self.settings.cancel_grace:.1f} s "
-                             "of being cancelled; worker killed", Cause.STUCK_CANCEL)
+            self.kill_worker(
+                f"prediction {prediction_id} did not stop within {self.settings.cancel_grace:.1f} s "
+                "of being cancelled; worker killed",
+                Cause.STUCK_CANCEL,
+            )
 
     def kill_worker(self, reason: str, cause: Cause) -> None:
         """Kill the worker for `reason`; its exit is then reported with that reason."""
@@ -345,8 +363,9 @@ class Supervisor:
             self.spec = event.spec
             self.training_spec = event.training_spec
             self.slots.capacity = event.spec.max_concurrency
-            log.info("predictor loaded: %d inputs, up to %d at once",
-                     len(event.spec.inputs), event.spec.max_concurrency)
+            log.info(
+                "predictor loaded: %d inputs, up to %d at once", len(event.spec.inputs), event.spec.max_concurrency
+            )
         elif isinstance(event, SetupSucceeded):
             self._finish_setup("succeeded")
             elapsed = (self.setup.completed_at - self.setup.started_at).total_seconds()  # type: ignore[operator]
@@ -388,8 +407,9 @@ class Supervisor:
                 if event.metrics:  # what the predictor recorded, before the end that reports it
                     listener.on_metrics(event.metrics)
                 if entry.timed_out:
-                    listener.on_failed(f"prediction timed out after {self.settings.predict_timeout:.1f} s "
-                                       "(SPROCKET_PREDICT_TIMEOUT)")
+                    listener.on_failed(
+                        f"prediction timed out after {self.settings.predict_timeout:.1f} s (SPROCKET_PREDICT_TIMEOUT)"
+                    )
                 elif isinstance(event, PredictionSucceeded):
                     listener.on_succeeded(event.output, event.predict_time)
                 elif isinstance(event, PredictionFailed):
@@ -411,8 +431,10 @@ class Supervisor:
             if listener is None:
                 continue
             if entry.timed_out:
-                listener.on_failed(f"prediction timed out after {self.settings.predict_timeout:.1f} s "
-                                   "(SPROCKET_PREDICT_TIMEOUT); it ignored the cancel, so the worker was killed")
+                listener.on_failed(
+                    f"prediction timed out after {self.settings.predict_timeout:.1f} s "
+                    "(SPROCKET_PREDICT_TIMEOUT); it ignored the cancel, so the worker was killed"
+                )
             elif entry.cancel_requested:
                 listener.on_canceled()
             else:

@@ -32,8 +32,7 @@ def oom_kill_count() -> int | None:
 
 # States in which the worker cannot make progress: stopped (SIGSTOP, a debugger), or dead while
 # its threads linger.
-STUCK_STATES = frozenset({psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP, psutil.STATUS_ZOMBIE,
-                          psutil.STATUS_DEAD})
+STUCK_STATES = frozenset({psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP, psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD})
 
 
 @dataclass(frozen=True)

@@ -84,17 +84,23 @@ class AsyncRunner(Runner):
         try:
             entry = self._entry(request)
             scratch = temporary_directory(request.workdir) if self.alone else contextlib.nullcontext()
-            with scratch, entered_scope(scope), \
-                    prepared_arguments(entry.spec, request.input, entry.classes) as arguments:
+            with (
+                scratch,
+                entered_scope(scope),
+                prepared_arguments(entry.spec, request.input, entry.classes) as arguments,
+            ):
                 started = time.perf_counter()
                 output = await self._call(entry, request, arguments)
-            outcome = PredictionSucceeded(prediction_id=request.id, predict_time=time.perf_counter() - started,
-                                          output=output, metrics=scope.metrics.values or None)
+            outcome = PredictionSucceeded(
+                prediction_id=request.id,
+                predict_time=time.perf_counter() - started,
+                output=output,
+                metrics=scope.metrics.values or None,
+            )
         except asyncio.CancelledError:
             outcome = PredictionCanceled(prediction_id=request.id, metrics=scope.metrics.values or None)
         except BaseException as error:
-            outcome = self._failed(request.id, error, None if started is None else time.perf_counter() - started,
-                                   scope)
+            outcome = self._failed(request.id, error, None if started is None else time.perf_counter() - started, scope)
         self._tasks.pop(request.id, None)
         self._finish(outcome)
 

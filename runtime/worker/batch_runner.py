@@ -125,14 +125,17 @@ class BatchRunner(SyncRunner):
             outputs = self.batching.function(**columns)
         if not isinstance(outputs, (list, tuple)) or len(outputs) != len(members):
             got = f"{len(outputs)} outputs" if isinstance(outputs, (list, tuple)) else f"a {type(outputs).__name__}"
-            raise TypeError(f"predict_batch() returned {got} for {len(members)} predictions; "
-                            "return a list with one output per prediction, in order")
+            raise TypeError(
+                f"predict_batch() returned {got} for {len(members)} predictions; "
+                "return a list with one output per prediction, in order"
+            )
         return list(outputs)
 
     def _outcome(self, member: Predict, output: Any, elapsed: float, metrics: dict[str, Any]) -> EventMessage:
         if isinstance(output, BaseException):
-            return PredictionFailed(prediction_id=member.id, error=describe_failure(output), predict_time=elapsed,
-                                    metrics=metrics)
+            return PredictionFailed(
+                prediction_id=member.id, error=describe_failure(output), predict_time=elapsed, metrics=metrics
+            )
         try:
             wired = to_wire(output, member.workdir)
         except (TypeError, FileNotFoundError) as error:

@@ -52,15 +52,22 @@ def batching_of(predict: Callable[..., Any], spec: PredictorSpec) -> Batching | 
     if not callable(function):
         raise SignatureError("predict_batch is not a method; define def predict_batch(self, ...) or remove it")
     if spec.is_async or spec.is_iterator or inspect.iscoroutinefunction(function):
-        raise SignatureError("predict_batch() needs a synchronous predict() and predict_batch() that return "
-                             "their outputs (no async def, no iterators)")
+        raise SignatureError(
+            "predict_batch() needs a synchronous predict() and predict_batch() that return "
+            "their outputs (no async def, no iterators)"
+        )
     wanted = [field.name for field in spec.inputs]
     taken = [name for name in inspect.signature(function).parameters if name != "self"]
     if sorted(taken) != sorted(wanted):
-        raise SignatureError(f"predict_batch() takes {', '.join(taken) or 'nothing'}; it must take the "
-                             f"arguments predict() takes ({', '.join(wanted) or 'none'}), each as a list")
-    return Batching(function, _setting(owner, "max_batch_size", DEFAULT_MAX_SIZE, minimum=1, whole=True),
-                    _setting(owner, "batch_wait", DEFAULT_WAIT, minimum=0, whole=False))
+        raise SignatureError(
+            f"predict_batch() takes {', '.join(taken) or 'nothing'}; it must take the "
+            f"arguments predict() takes ({', '.join(wanted) or 'none'}), each as a list"
+        )
+    return Batching(
+        function,
+        _setting(owner, "max_batch_size", DEFAULT_MAX_SIZE, minimum=1, whole=True),
+        _setting(owner, "batch_wait", DEFAULT_WAIT, minimum=0, whole=False),
+    )
 
 
 def _setting(owner: Any, name: str, default: Any, *, minimum: float, whole: bool) -> Any:

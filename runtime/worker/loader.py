@@ -26,7 +26,7 @@ _SDK_PACKAGES = ("cog", "coglet", "runtime")
 
 
 def _prediction_method(cls: type) -> str:
-    """"run" for a Cog 0.20+ BaseRunner whose subclass defines run(), else "predict": the first
+    """ "run" for a Cog 0.20+ BaseRunner whose subclass defines run(), else "predict": the first
     of the two the user's own classes define, looking no further than the SDK's base classes."""
     for owner in inspect.getmro(cls):
         if owner.__module__.split(".")[0] in _SDK_PACKAGES or owner is object:

@@ -10,8 +10,8 @@ control thread. Its exit codes are `runtime.ipc.messages.WorkerExit`.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import ctypes
+import dataclasses
 import faulthandler
 import logging
 import os
@@ -27,12 +27,12 @@ from runtime.cog_alias import prepare_cog
 from runtime.ipc.messages import Cancel, Log, PredictorLoaded, SetupFailed, WorkerExit
 from runtime.ipc.transport import Endpoints, WorkerChannel
 from runtime.schema.signature import SignatureError, read_predictor
+from runtime.worker.batch_runner import BatchRunner
+from runtime.worker.batching import Batching, batching_of
 from runtime.worker.capture import OutputCapture, route_by_prediction
 from runtime.worker.healthcheck import Healthchecks, healthcheck_of
 from runtime.worker.loader import LoadError, load_predictor
 from runtime.worker.outbox import Outbox
-from runtime.worker.batch_runner import BatchRunner
-from runtime.worker.batching import Batching, batching_of
 from runtime.worker.runner import Entrypoint, Runner, SyncRunner
 
 _PARENT_CHECK_MS = 250
@@ -81,8 +81,14 @@ def _entrypoint(ref: str, workdir: str, method: str, max_concurrency: int) -> En
     return Entrypoint(function, spec, classes)
 
 
-def _runner(predict: Entrypoint, train: Entrypoint | None, batching: Batching | None, channel: WorkerChannel,
-            outbox: Outbox, capture: OutputCapture) -> Runner:
+def _runner(
+    predict: Entrypoint,
+    train: Entrypoint | None,
+    batching: Batching | None,
+    channel: WorkerChannel,
+    outbox: Outbox,
+    capture: OutputCapture,
+) -> Runner:
     if predict.spec.is_async:
         from runtime.worker.async_runner import AsyncRunner  # and asyncio, only for async predictors
 
@@ -162,8 +168,7 @@ def run(argv: list[str]) -> int:
     runner = _runner(predict, train, batching, channel, outbox, capture)
     check = healthcheck_of(predict.function)
     if check is not None:
-        runner.on_ready = Healthchecks(check, outbox.send, args.healthcheck_interval,
-                                       args.healthcheck_timeout).start
+        runner.on_ready = Healthchecks(check, outbox.send, args.healthcheck_interval, args.healthcheck_timeout).start
     threading.Thread(
         target=_serve_control, args=(channel, runner, args.parent_pid), name="control", daemon=True
     ).start()

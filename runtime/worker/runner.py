@@ -109,8 +109,14 @@ class Runner:
     def submit(self, message: ControlMessage) -> None:
         raise NotImplementedError
 
-    def __init__(self, predict: Entrypoint, train: Entrypoint | None, channel: WorkerChannel, outbox: Outbox,
-                 capture: OutputCapture) -> None:
+    def __init__(
+        self,
+        predict: Entrypoint,
+        train: Entrypoint | None,
+        channel: WorkerChannel,
+        outbox: Outbox,
+        capture: OutputCapture,
+    ) -> None:
         self.predict = predict
         self.train = train
         self.channel = channel
@@ -164,14 +170,23 @@ class Runner:
             self.send(outcome)
         except (OverflowError, TypeError, msgspec.EncodeError) as error:  # an output msgpack cannot carry
             assert isinstance(outcome, PredictionSucceeded)
-            self.send(PredictionFailed(prediction_id=outcome.prediction_id,
-                                       error=f"predict() returned an output that cannot be sent: {error}"))
+            self.send(
+                PredictionFailed(
+                    prediction_id=outcome.prediction_id,
+                    error=f"predict() returned an output that cannot be sent: {error}",
+                )
+            )
 
-    def _failed(self, prediction_id: str, error: BaseException, ran_for: float | None,
-                scope: Scope) -> PredictionFailed:
+    def _failed(
+        self, prediction_id: str, error: BaseException, ran_for: float | None, scope: Scope
+    ) -> PredictionFailed:
         traceback.print_exception(error)
-        return PredictionFailed(prediction_id=prediction_id, error=describe_failure(error), predict_time=ran_for,
-                                metrics=scope.metrics.values or None)
+        return PredictionFailed(
+            prediction_id=prediction_id,
+            error=describe_failure(error),
+            predict_time=ran_for,
+            metrics=scope.metrics.values or None,
+        )
 
     def _emit_chunk(self, prediction_id: str, item: Any, workdir: str) -> None:
         self.outbox.send_chunk(prediction_id, to_wire(item, workdir))
@@ -227,8 +242,11 @@ class SyncRunner(Runner):
         outcome: EventMessage
         try:
             entry = self._entry(request)
-            with temporary_directory(request.workdir), entered_scope(scope), \
-                    prepared_arguments(entry.spec, request.input, entry.classes) as arguments:
+            with (
+                temporary_directory(request.workdir),
+                entered_scope(scope),
+                prepared_arguments(entry.spec, request.input, entry.classes) as arguments,
+            ):
                 started = time.perf_counter()
                 self._running = request.id
                 try:
@@ -237,13 +255,16 @@ class SyncRunner(Runner):
                     output = self._call(entry, request, arguments)
                 finally:
                     self._running = None
-            outcome = PredictionSucceeded(prediction_id=request.id, predict_time=time.perf_counter() - started,
-                                          output=output, metrics=scope.metrics.values or None)
+            outcome = PredictionSucceeded(
+                prediction_id=request.id,
+                predict_time=time.perf_counter() - started,
+                output=output,
+                metrics=scope.metrics.values or None,
+            )
         except self._cancelations:
             outcome = PredictionCanceled(prediction_id=request.id, metrics=scope.metrics.values or None)
         except BaseException as error:
-            outcome = self._failed(request.id, error, None if started is None else time.perf_counter() - started,
-                                   scope)
+            outcome = self._failed(request.id, error, None if started is None else time.perf_counter() - started, scope)
         self._cancelled.discard(request.id)
         self._finish(outcome)
 

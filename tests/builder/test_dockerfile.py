@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from runtime.cog_yaml import CogYamlError, loads
 from builder.dockerfile import CUDA_BASES, HEALTHCHECK_COMMAND, base_image, cuda_base, generate
+from runtime.cog_yaml import CogYamlError, loads
 
 
 def instructions(dockerfile: str) -> list[str]:
@@ -21,9 +21,14 @@ def test_cpu_image() -> None:
     assert lines[0] == "FROM python:3.11-slim AS python"
     assert "FROM python AS deps" in lines and "FROM python" in lines
     assert lines[-1] == "COPY src/ /src/", "model code must be the last layer"
-    final = lines[lines.index("FROM python"):]
-    for expected in ("WORKDIR /src", "EXPOSE 5000", 'ENTRYPOINT ["/usr/bin/tini", "--"]',
-                     'CMD ["python", "-P", "-m", "runtime"]', 'LABEL run.cog.has_init="true"'):
+    final = lines[lines.index("FROM python") :]
+    for expected in (
+        "WORKDIR /src",
+        "EXPOSE 5000",
+        'ENTRYPOINT ["/usr/bin/tini", "--"]',
+        'CMD ["python", "-P", "-m", "runtime"]',
+        'LABEL run.cog.has_init="true"',
+    ):
         assert expected in final
     assert "nvidia" not in text
 
@@ -40,12 +45,21 @@ def test_packages_install_offline_from_the_context() -> None:
 
 
 def test_layer_order_cheapest_change_last() -> None:
-    lines = instructions(generate(loads(
-        "build: {system_packages: [ffmpeg, libgl1], run: [echo one, 'echo two && echo three']}\n")))
-    order = [next(i for i, line in enumerate(lines) if pattern in line) for pattern in (
-        "apt-get install -y -qq --no-install-recommends ffmpeg libgl1",
-        "COPY --from=deps", "RUN echo one", "RUN echo two && echo three", "COPY sprocket/",
-        "LABEL run.cog.config", "COPY src/")]
+    lines = instructions(
+        generate(loads("build: {system_packages: [ffmpeg, libgl1], run: [echo one, 'echo two && echo three']}\n"))
+    )
+    order = [
+        next(i for i, line in enumerate(lines) if pattern in line)
+        for pattern in (
+            "apt-get install -y -qq --no-install-recommends ffmpeg libgl1",
+            "COPY --from=deps",
+            "RUN echo one",
+            "RUN echo two && echo three",
+            "COPY sprocket/",
+            "LABEL run.cog.config",
+            "COPY src/",
+        )
+    ]
     assert order == sorted(order)
 
 
@@ -71,8 +85,11 @@ def test_healthcheck_is_the_exec_probe_allowing_busy() -> None:
     # runtime.probe's own exits are tested in tests/test_probe.py; the e2e test sees Docker's
     # health status turn healthy.
     line = next(line for line in generate(loads("{}")).splitlines() if line.startswith("HEALTHCHECK"))
-    assert json.loads(line.split(" CMD ", 1)[1]) == HEALTHCHECK_COMMAND == [
-        "python", "-P", "-m", "runtime.probe", "--allow-busy"]
+    assert (
+        json.loads(line.split(" CMD ", 1)[1])
+        == HEALTHCHECK_COMMAND
+        == ["python", "-P", "-m", "runtime.probe", "--allow-busy"]
+    )
 
 
 def test_secret_mounts_need_buildkit() -> None:
@@ -100,14 +117,17 @@ def test_gpu_default_base() -> None:
     assert "ENV NVIDIA_DRIVER_CAPABILITIES=all" in lines
 
 
-@pytest.mark.parametrize("cuda, cudnn, python, image, ppa", [
-    ("11.8", None, "3.11", "nvidia/cuda:11.8.0-cudnn8-runtime-ubuntu22.04", True),
-    ("12.1", "8", "3.11", "nvidia/cuda:12.1.1-cudnn8-runtime-ubuntu22.04", True),
-    ("12.4.1", "9", "3.11", "nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04", True),
-    ("12.6", None, "3.12", "nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04", False),
-    ("12", None, "3.11", "nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04", True),
-    ("11", "8.9", "3.11", "nvidia/cuda:11.8.0-cudnn8-runtime-ubuntu22.04", True),
-])
+@pytest.mark.parametrize(
+    "cuda, cudnn, python, image, ppa",
+    [
+        ("11.8", None, "3.11", "nvidia/cuda:11.8.0-cudnn8-runtime-ubuntu22.04", True),
+        ("12.1", "8", "3.11", "nvidia/cuda:12.1.1-cudnn8-runtime-ubuntu22.04", True),
+        ("12.4.1", "9", "3.11", "nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04", True),
+        ("12.6", None, "3.12", "nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04", False),
+        ("12", None, "3.11", "nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04", True),
+        ("11", "8.9", "3.11", "nvidia/cuda:11.8.0-cudnn8-runtime-ubuntu22.04", True),
+    ],
+)
 def test_gpu_table(cuda: str, cudnn: str | None, python: str, image: str, ppa: bool) -> None:
     cudnn_line = f', cudnn: "{cudnn}"' if cudnn else ""
     config = loads(f'build: {{gpu: true, cuda: "{cuda}"{cudnn_line}, python_version: "{python}"}}\n')
@@ -116,7 +136,9 @@ def test_gpu_table(cuda: str, cudnn: str | None, python: str, image: str, ppa: b
 
 
 def test_gpu_unknown_versions_name_what_exists() -> None:
-    with pytest.raises(CogYamlError, match=r'^cog.yaml: build.cuda must be one of 11.8, 12.1, 12.2, 12.4, 12.6, 12.8, got "10.2"$'):
+    with pytest.raises(
+        CogYamlError, match=r'^cog.yaml: build.cuda must be one of 11.8, 12.1, 12.2, 12.4, 12.6, 12.8, got "10.2"$'
+    ):
         cuda_base(loads('build: {gpu: true, cuda: "10.2"}\n'))
     with pytest.raises(CogYamlError, match=r'^cog.yaml: build.cudnn for CUDA 12.4 must be "9", got "8"$'):
         cuda_base(loads('build: {gpu: true, cuda: "12.4", cudnn: "8"}\n'))

@@ -20,8 +20,8 @@ import pytest
 import requests
 
 from builder.build import BuildResult, EngineError, build_image, connect
-from runtime.cog_yaml import load
 from builder.serve import ContainerServer, free_port
+from runtime.cog_yaml import load
 from tests.cli.helpers import REPO, error_line, file_model, sprocket
 from tests.support import wait_until
 
@@ -120,15 +120,20 @@ def test_health_and_prediction_over_http(client: Any, container: ContainerServer
     assert response.json()["status"] == "succeeded"
     assert response.json()["output"] == "hello docker"
     # The image's HEALTHCHECK agrees (it probes every 5 s).
-    wait_until(lambda: client.inspect_container(container.id)["State"]["Health"]["Status"] == "healthy",
-               30, "the container's health status to be healthy", interval=0.5)
+    wait_until(
+        lambda: client.inspect_container(container.id)["State"]["Health"]["Status"] == "healthy",
+        30,
+        "the container's health status to be healthy",
+        interval=0.5,
+    )
     # tini is PID 1 and the server is its child.
     exec_id = client.exec_create(container.id, ["cat", "/proc/1/cmdline"])["Id"]
     assert client.exec_start(exec_id).split(b"\0")[0] == b"/usr/bin/tini"
 
 
-def test_code_edit_rebuilds_only_the_last_layer(client: Any, hello: tuple[Path, BuildResult],
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_code_edit_rebuilds_only_the_last_layer(
+    client: Any, hello: tuple[Path, BuildResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
     directory, first = hello
     # The same Sprocket wheel as the first build, even if someone edits runtime/ meanwhile.
     wheel = next((directory / ".sprocket" / "sprocket").glob("*.whl"))
@@ -139,6 +144,7 @@ def test_code_edit_rebuilds_only_the_last_layer(client: Any, hello: tuple[Path, 
     predict = directory / "predict.py"
     predict.write_text(predict.read_text().replace('"hello"', '"hi"'))
     import io
+
     out = io.StringIO()
     result = build_image(client, directory, load(str(directory)), first.tag, out=out, schema=False)
     steps = [line for line in out.getvalue().splitlines() if line.strip().startswith("-> layer")]
@@ -159,8 +165,7 @@ def file_dir(client: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 def test_cli_predict_builds_and_writes_file_output(file_dir: Path) -> None:
     (file_dir / "input.bin").write_bytes(b"12345")
-    result = sprocket("predict", "-i", "image=@input.bin", "-i", "times=2", "-o", "out.bin",
-                      cwd=file_dir, timeout=600)
+    result = sprocket("predict", "-i", "image=@input.bin", "-i", "times=2", "-o", "out.bin", cwd=file_dir, timeout=600)
     assert result.returncode == 0, result.stderr
     assert (file_dir / "out.bin").read_bytes() == b"5432154321"
     assert "[19/19] COPY src/ /src/" in result.stderr  # it built the image first
@@ -183,8 +188,10 @@ def test_failing_run_step_shows_command_and_output(client: Any, tmp_path: Path) 
     assert "        | boom-output" in result.stderr
     line = error_line(result)
     assert line.startswith("sprocket: error: image build failed at step ")
-    assert "(RUN echo boom-output >&2 && false): The command '/bin/sh -c echo boom-output >&2 && false' " \
-           "returned a non-zero code: 1" in line
+    assert (
+        "(RUN echo boom-output >&2 && false): The command '/bin/sh -c echo boom-output >&2 && false' "
+        "returned a non-zero code: 1" in line
+    )
 
 
 @pytest.fixture
@@ -198,13 +205,14 @@ def registry(tmp_path: Path) -> Iterator[str]:
     config.write_text(f"""version: 0.1
 log: {{level: warn}}
 storage:
-  filesystem: {{rootdirectory: {tmp_path / 'data'}}}
+  filesystem: {{rootdirectory: {tmp_path / "data"}}}
 http:
   addr: 127.0.0.1:{port}
 """)
-    log = open(tmp_path / "registry.log", "w")
+    log = open(tmp_path / "registry.log", "w")  # noqa: SIM115 - the registry writes it until it stops
     process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
     try:
+
         def answers() -> bool:
             if process.poll() is not None:
                 raise AssertionError(f"registry exited: {(tmp_path / 'registry.log').read_text()}")

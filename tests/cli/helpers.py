@@ -9,7 +9,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent.parent
 
-FILE_MODEL = '''\
+FILE_MODEL = """\
 from cog import BasePredictor, Input, Path
 
 
@@ -19,14 +19,16 @@ class Predictor(BasePredictor):
         out = Path("/tmp") / f"out-{os.getpid()}.bin"
         out.write_bytes(data[::-1] * times)
         return out
-'''.replace("from cog import", "import os\nfrom cog import")
+""".replace("from cog import", "import os\nfrom cog import")
 
 
-def sprocket(*args: str, cwd: Path, env: dict[str, str] | None = None,
-             timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def sprocket(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "cli", *args], cwd=cwd, env=environment,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args], cwd=cwd, env=environment, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def error_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -41,7 +43,8 @@ def hello_model(directory: Path) -> Path:
     (directory / "cog.yaml").write_text('build:\n  python_version: "3.11"\npredict: "predict.py:Predictor"\n')
     (directory / "predict.py").write_text(
         "from cog import BasePredictor\n\n\nclass Predictor(BasePredictor):\n"
-        "    def predict(self, text: str) -> str:\n        return 'hello ' + text\n")
+        "    def predict(self, text: str) -> str:\n        return 'hello ' + text\n"
+    )
     return directory
 
 

@@ -24,6 +24,7 @@ def test_init_writes_starter_files(tmp_path: Path) -> None:
     assert ".sprocket" in (tmp_path / ".dockerignore").read_text().splitlines()
     # The starter passes our own validation.
     from runtime.cog_yaml import load
+
     assert load(str(tmp_path)).predict == "predict.py:Predictor"
 
 
@@ -31,8 +32,10 @@ def test_init_refuses_to_overwrite(tmp_path: Path) -> None:
     (tmp_path / "predict.py").write_text("mine\n")
     result = sprocket("init", cwd=tmp_path)
     assert result.returncode == 2
-    assert error_line(result) == (f"sprocket: error: predict.py already exists in {tmp_path}; "
-                                  f"sprocket init does not overwrite files (remove them first)")
+    assert error_line(result) == (
+        f"sprocket: error: predict.py already exists in {tmp_path}; "
+        f"sprocket init does not overwrite files (remove them first)"
+    )
     assert (tmp_path / "predict.py").read_text() == "mine\n"
     assert not (tmp_path / "cog.yaml").exists(), "nothing is written when anything exists"
     assert set(TEMPLATES) == {"cog.yaml", "predict.py", ".dockerignore"}
@@ -48,8 +51,9 @@ def test_invalid_cog_yaml(tmp_path: Path) -> None:
     (tmp_path / "cog.yaml").write_text("build:\n  python_version: [3]\n")
     result = sprocket("build", "--print-dockerfile", cwd=tmp_path)
     assert result.returncode == 3
-    assert error_line(result) == ('sprocket: error: cog.yaml: build.python_version must be a string '
-                                  'like "3.11", got a list')
+    assert error_line(result) == (
+        'sprocket: error: cog.yaml: build.python_version must be a string like "3.11", got a list'
+    )
 
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
@@ -82,8 +86,10 @@ def test_no_engine(tmp_path: Path) -> None:
     hello_model(tmp_path)
     result = sprocket("build", cwd=tmp_path, env={"DOCKER_HOST": f"unix://{tmp_path}/no.sock"})
     assert result.returncode == 4
-    assert error_line(result) == (f"sprocket: error: cannot reach the Docker engine at unix://{tmp_path}/no.sock "
-                                  f"(no engine socket there); start it (e.g. scripts/docker-up.sh) or use --local")
+    assert error_line(result) == (
+        f"sprocket: error: cannot reach the Docker engine at unix://{tmp_path}/no.sock "
+        f"(no engine socket there); start it (e.g. scripts/docker-up.sh) or use --local"
+    )
 
 
 def test_port_taken(tmp_path: Path) -> None:
@@ -117,8 +123,7 @@ def test_predict_local(tmp_path: Path) -> None:
 def test_predict_local_file_in_file_out(tmp_path: Path) -> None:
     file_model(tmp_path)
     (tmp_path / "in.bin").write_bytes(b"abc")
-    result = sprocket("predict", "--local", "-i", "image=@in.bin", "-i", "times=2", "-o", "result.bin",
-                      cwd=tmp_path)
+    result = sprocket("predict", "--local", "-i", "image=@in.bin", "-i", "times=2", "-o", "result.bin", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "result.bin").read_bytes() == b"cbacba"
     assert "written to result.bin" in result.stderr
@@ -134,7 +139,8 @@ def test_predict_local_json_input(tmp_path: Path) -> None:
 def test_predict_local_failure_exits_1(tmp_path: Path) -> None:
     hello_model(tmp_path)
     (tmp_path / "predict.py").write_text(
-        "class Predictor:\n    def predict(self, text: str) -> str:\n        raise ValueError('no ' + text)\n")
+        "class Predictor:\n    def predict(self, text: str) -> str:\n        raise ValueError('no ' + text)\n"
+    )
     result = sprocket("predict", "--local", "-i", "text=way", cwd=tmp_path)
     assert result.returncode == 1
     assert error_line(result) == "sprocket: error: prediction failed: no way"
@@ -151,13 +157,13 @@ def test_predict_local_setup_failure_exits_6(tmp_path: Path) -> None:
     hello_model(tmp_path)
     (tmp_path / "predict.py").write_text(
         "class Predictor:\n    def setup(self):\n        raise RuntimeError('weights missing')\n"
-        "    def predict(self, text: str) -> str:\n        return text\n")
+        "    def predict(self, text: str) -> str:\n        return text\n"
+    )
     result = sprocket("predict", "--local", "-i", "text=x", cwd=tmp_path)
     assert result.returncode == 6
     # The model's own traceback (its setup logs) comes first, then our one line.
     assert "raise RuntimeError('weights missing')" in result.stderr
-    assert result.stderr.strip().splitlines()[-1] == ("sprocket: error: setup() failed: "
-                                                      "RuntimeError: weights missing")
+    assert result.stderr.strip().splitlines()[-1] == ("sprocket: error: setup() failed: RuntimeError: weights missing")
 
 
 def test_schema_without_building(tmp_path: Path) -> None:
@@ -170,11 +176,15 @@ def test_schema_without_building(tmp_path: Path) -> None:
 
 def test_schema_of_a_predictor_that_cannot_be_described_says_why_at_once(tmp_path: Path) -> None:
     hello_model(tmp_path)
-    (tmp_path / "predict.py").write_text("class Predictor:\n    def predict(self, tags: set) -> str:\n        return ''\n")
+    (tmp_path / "predict.py").write_text(
+        "class Predictor:\n    def predict(self, tags: set) -> str:\n        return ''\n"
+    )
     result = sprocket("schema", cwd=tmp_path)  # before: it waited 120 s for /openapi.json
     assert result.returncode == 6
-    assert error_line(result).startswith("sprocket: error: predict() argument 'tags' has unsupported type set; "
-                                         "annotate it as one of str, int, float, bool, Path")
+    assert error_line(result).startswith(
+        "sprocket: error: predict() argument 'tags' has unsupported type set; "
+        "annotate it as one of str, int, float, bool, Path"
+    )
 
 
 def test_predict_prints_a_concatenated_token_stream_as_text(tmp_path: Path) -> None:
@@ -183,7 +193,8 @@ def test_predict_prints_a_concatenated_token_stream_as_text(tmp_path: Path) -> N
         "from cog import BasePredictor, ConcatenateIterator\n\n"
         "class Predictor(BasePredictor):\n"
         "    def predict(self) -> ConcatenateIterator[str]:\n"
-        "        yield from ['Hello', ', ', 'world']\n")
+        "        yield from ['Hello', ', ', 'world']\n"
+    )
     result = sprocket("predict", "--local", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "Hello, world\n"

@@ -28,8 +28,15 @@ from typing import Iterator
 
 import pytest
 
-from benchmarks.deploy import (DeployError, GatewayLine, Stack, build_haproxy_image, build_replica_image,
-                               remove_image, summarize)
+from benchmarks.deploy import (
+    DeployError,
+    GatewayLine,
+    Stack,
+    build_haproxy_image,
+    build_replica_image,
+    remove_image,
+    summarize,
+)
 from benchmarks.gateway_load import GatewayLoad, Outcome
 from tests.support import REPO, wait_until
 
@@ -52,8 +59,9 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
         build_haproxy_image(haproxy, f"sprocket.e2e={RUN_ID}")
         yield replica, haproxy
     except DeployError as error:
-        pytest.fail(f"{error}\nThese tests need the Docker engine and python:3.11-slim: scripts/base-image.sh",
-                    pytrace=False)
+        pytest.fail(
+            f"{error}\nThese tests need the Docker engine and python:3.11-slim: scripts/base-image.sh", pytrace=False
+        )
     finally:
         remove_image(replica)
         remove_image(haproxy)
@@ -75,24 +83,36 @@ def in_flight(stack: Stack, service: str) -> int:
 
 
 def explain(failed: list[Outcome], gateway: list[GatewayLine]) -> str:
-    return (f"{len(failed)} requests failed: {dict(Counter(o.why() for o in failed))}; "
-            f"HAProxy's requests by status, replica, termination state: {summarize(gateway)}")
+    return (
+        f"{len(failed)} requests failed: {dict(Counter(o.why() for o in failed))}; "
+        f"HAProxy's requests by status, replica, termination state: {summarize(gateway)}"
+    )
 
 
 def test_killing_a_replica_container_fails_no_request_the_gateway_could_resend(stack: Stack) -> None:
     hosts = {service: stack.container(service)[:12] for service in stack.replicas}  # hostname = short id
     with GatewayLoad(stack.gateway_url, CLIENTS, PAYLOAD, LOAD_DEADLINE) as load:
-        wait_until(lambda: all(served_by(load.outcomes, host) >= 5 for host in hosts.values()), 30,
-                   "every replica to serve 5 predictions through the gateway")
+        wait_until(
+            lambda: all(served_by(load.outcomes, host) >= 5 for host in hosts.values()),
+            30,
+            "every replica to serve 5 predictions through the gateway",
+        )
         wait_until(lambda: in_flight(stack, VICTIM) >= 2, 10, f"two requests in flight on {VICTIM}", interval=0.005)
         stack.kill(VICTIM)
         killed = time.monotonic()
-        wait_until(lambda: not stack.states().get(VICTIM, "UP").startswith("UP"), 15,
-                   f"HAProxy to take {VICTIM} out of rotation")
+        wait_until(
+            lambda: not stack.states().get(VICTIM, "UP").startswith("UP"),
+            15,
+            f"HAProxy to take {VICTIM} out of rotation",
+        )
         out_of_rotation = time.monotonic()
-        wait_until(lambda: all(served_by(load.outcomes, hosts[s], since=out_of_rotation) >= 20
-                               for s in stack.replicas if s != VICTIM), 30,
-                   "the other replicas to serve 20 predictions each after that")
+        wait_until(
+            lambda: all(
+                served_by(load.outcomes, hosts[s], since=out_of_rotation) >= 20 for s in stack.replicas if s != VICTIM
+            ),
+            30,
+            "the other replicas to serve 20 predictions each after that",
+        )
     outcomes = list(load.outcomes)
     gateway = stack.gateway_log()
     failed = [o for o in outcomes if not o.succeeded]
@@ -103,6 +123,8 @@ def test_killing_a_replica_container_fails_no_request_the_gateway_could_resend(s
     late = [o for o in outcomes if o.detail == hosts[VICTIM] and o.started > killed]
     assert not late, f"{len(late)} requests sent after the kill were answered by the killed replica"
     assert {o.detail for o in outcomes} <= set(hosts.values())
-    print(f"\n{len(outcomes)} requests, none failed; HAProxy retried {len(retried)} and took {VICTIM} out "
-          f"{out_of_rotation - killed:.2f} s after the kill; slowest request "
-          f"{max(o.seconds for o in outcomes):.2f} s; {summarize(gateway)}")
+    print(
+        f"\n{len(outcomes)} requests, none failed; HAProxy retried {len(retried)} and took {VICTIM} out "
+        f"{out_of_rotation - killed:.2f} s after the kill; slowest request "
+        f"{max(o.seconds for o in outcomes):.2f} s; {summarize(gateway)}"
+    )

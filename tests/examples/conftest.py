@@ -30,8 +30,9 @@ def cog_environment(example: str) -> dict[str, str]:
     return dict(entry.split("=", 1) for entry in config.get("environment") or [])
 
 
-def example_server(example: str, modules: tuple[str, ...] = (), env: dict[str, str] | None = None,
-                   setup_timeout: float = 30) -> Callable[[], Iterator[Server]]:
+def example_server(
+    example: str, modules: tuple[str, ...] = (), env: dict[str, str] | None = None, setup_timeout: float = 30
+) -> Callable[[], Iterator[Server]]:
     """A module fixture serving examples/`example`, READY before the first test."""
 
     @pytest.fixture(scope="module")

@@ -36,8 +36,8 @@ def test_finds_the_face_in_the_photo_and_draws_its_box(face_detect: Server) -> N
     assert output["count"] == len(output["faces"]) >= 1
     for face in output["faces"]:
         assert face["width"] >= 30 and face["height"] >= 30
-        assert 0 <= face["x"] and face["x"] + face["width"] <= 512
-        assert 0 <= face["y"] and face["y"] + face["height"] <= 512
+        assert face["x"] >= 0 and face["x"] + face["width"] <= 512
+        assert face["y"] >= 0 and face["y"] + face["height"] <= 512
     # Eileen Collins's face is in the upper middle of the photo.
     [face] = output["faces"]
     assert 150 < face["x"] + face["width"] / 2 < 300 and 60 < face["y"] + face["height"] / 2 < 180, face
@@ -68,8 +68,9 @@ def test_a_file_that_is_not_an_image_fails_the_prediction_saying_so(face_detect:
 
 
 def test_inputs_are_validated_by_the_front(face_detect: Server) -> None:
-    response = face_detect.post("/predictions", json={"input": {"image": data_uri(b"x", "image/png"),
-                                                                "scale_factor": 1.0}})
+    response = face_detect.post(
+        "/predictions", json={"input": {"image": data_uri(b"x", "image/png"), "scale_factor": 1.0}}
+    )
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "input", "scale_factor"]
 

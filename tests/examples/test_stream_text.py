@@ -38,17 +38,22 @@ def test_tokens_continue_the_prompt_and_join_into_text(stream_text: Server) -> N
 
 
 def test_the_same_seed_gives_the_same_text_and_another_seed_another(stream_text: Server) -> None:
-    first, again, other = (stream_text.predict(prompt="", max_tokens=40, seed=seed, delay=0)["output"]
-                           for seed in (3, 3, 4))
+    first, again, other = (
+        stream_text.predict(prompt="", max_tokens=40, seed=seed, delay=0)["output"] for seed in (3, 3, 4)
+    )
     assert first == again
     assert first != other
 
 
 def test_server_sent_events_carry_each_token_as_it_is_made(stream_text: Server) -> None:
     expected = stream_text.predict(**STREAMED, delay=0)["output"]
-    with stream_text.session.post(stream_text.url + "/predictions", stream=True, timeout=30,
-                                  headers={"Accept": "text/event-stream"},
-                                  json={"input": {**STREAMED, "delay": 0.02}}) as response:
+    with stream_text.session.post(
+        stream_text.url + "/predictions",
+        stream=True,
+        timeout=30,
+        headers={"Accept": "text/event-stream"},
+        json={"input": {**STREAMED, "delay": 0.02}},
+    ) as response:
         assert response.headers["Content-Type"].startswith("text/event-stream")
         events = list(read_events(response))
     names = [name for name, _ in events]
@@ -63,12 +68,17 @@ def test_server_sent_events_carry_each_token_as_it_is_made(stream_text: Server) 
 def test_webhooks_show_the_text_growing_then_the_whole_of_it(stream_text: Server, peer: Peer) -> None:
     whole = "".join(stream_text.predict(**STREAMED, delay=0)["output"])
     url = peer.on("POST", "/hook", respond(200))
-    response = stream_text.post("/predictions", headers={"Prefer": "respond-async"},
-                                json={"input": {**STREAMED, "delay": 0.05},
-                                      "webhook": url, "webhook_events_filter": ["start", "output", "completed"]})
+    response = stream_text.post(
+        "/predictions",
+        headers={"Prefer": "respond-async"},
+        json={
+            "input": {**STREAMED, "delay": 0.05},
+            "webhook": url,
+            "webhook_events_filter": ["start", "output", "completed"],
+        },
+    )
     assert response.status_code == 202
-    hooks = peer.wait_for("/hook", lambda r: bool(r) and r[-1].json["status"] != "processing",
-                          "the completed webhook")
+    hooks = peer.wait_for("/hook", lambda r: bool(r) and r[-1].json["status"] != "processing", "the completed webhook")
     texts = ["".join(hook.json["output"] or []) for hook in hooks]
     assert hooks[0].json["status"] == "processing" and texts[0] == ""  # start
     assert hooks[-1].json["status"] == "succeeded" and texts[-1] == whole
@@ -77,11 +87,15 @@ def test_webhooks_show_the_text_growing_then_the_whole_of_it(stream_text: Server
 
 
 def test_a_canceled_stream_keeps_the_tokens_made_so_far(stream_text: Server) -> None:
-    with stream_text.session.post(stream_text.url + "/predictions", stream=True, timeout=30,
-                                  headers={"Accept": "text/event-stream"},
-                                  json={"id": "zen-cancel", "input": {"max_tokens": 2000, "delay": 0.05}}) as response:
+    with stream_text.session.post(
+        stream_text.url + "/predictions",
+        stream=True,
+        timeout=30,
+        headers={"Accept": "text/event-stream"},
+        json={"id": "zen-cancel", "input": {"max_tokens": 2000, "delay": 0.05}},
+    ) as response:
         outputs = 0
-        for name, data in read_events(response):
+        for name, data in read_events(response):  # noqa: B007 - the last event's data is read below
             outputs += name == "output"
             if name == "output" and outputs == 3:
                 assert stream_text.post("/predictions/zen-cancel/cancel").status_code == 200

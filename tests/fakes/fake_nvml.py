@@ -23,18 +23,43 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
-    "NVML_ERROR_UNINITIALIZED", "NVML_ERROR_NOT_SUPPORTED", "NVML_ERROR_DRIVER_NOT_LOADED",
-    "NVML_ERROR_TIMEOUT", "NVML_ERROR_LIBRARY_NOT_FOUND", "NVML_ERROR_GPU_IS_LOST",
-    "NVML_ERROR_NO_PERMISSION", "NVML_ERROR_UNKNOWN",
-    "NVMLError", "NVMLError_Uninitialized", "NVMLError_NotSupported", "NVMLError_DriverNotLoaded",
-    "NVMLError_Timeout", "NVMLError_LibraryNotFound", "NVMLError_GpuIsLost", "NVMLError_NoPermission",
+    "NVML_ERROR_UNINITIALIZED",
+    "NVML_ERROR_NOT_SUPPORTED",
+    "NVML_ERROR_DRIVER_NOT_LOADED",
+    "NVML_ERROR_TIMEOUT",
+    "NVML_ERROR_LIBRARY_NOT_FOUND",
+    "NVML_ERROR_GPU_IS_LOST",
+    "NVML_ERROR_NO_PERMISSION",
+    "NVML_ERROR_UNKNOWN",
+    "NVMLError",
+    "NVMLError_Uninitialized",
+    "NVMLError_NotSupported",
+    "NVMLError_DriverNotLoaded",
+    "NVMLError_Timeout",
+    "NVMLError_LibraryNotFound",
+    "NVMLError_GpuIsLost",
+    "NVMLError_NoPermission",
     "NVMLError_Unknown",
-    "NVML_TEMPERATURE_GPU", "NVML_MEMORY_ERROR_TYPE_UNCORRECTED", "NVML_VOLATILE_ECC",
+    "NVML_TEMPERATURE_GPU",
+    "NVML_MEMORY_ERROR_TYPE_UNCORRECTED",
+    "NVML_VOLATILE_ECC",
     "nvmlEventTypeXidCriticalError",
-    "nvmlInit", "nvmlShutdown", "nvmlDeviceGetCount", "nvmlDeviceGetHandleByIndex", "nvmlDeviceGetIndex",
-    "nvmlDeviceGetName", "nvmlDeviceGetUUID", "nvmlDeviceGetMemoryInfo", "nvmlDeviceGetUtilizationRates",
-    "nvmlDeviceGetTemperature", "nvmlDeviceGetPowerUsage", "nvmlDeviceGetTotalEccErrors",
-    "nvmlEventSetCreate", "nvmlDeviceRegisterEvents", "nvmlEventSetWait", "nvmlEventSetFree",
+    "nvmlInit",
+    "nvmlShutdown",
+    "nvmlDeviceGetCount",
+    "nvmlDeviceGetHandleByIndex",
+    "nvmlDeviceGetIndex",
+    "nvmlDeviceGetName",
+    "nvmlDeviceGetUUID",
+    "nvmlDeviceGetMemoryInfo",
+    "nvmlDeviceGetUtilizationRates",
+    "nvmlDeviceGetTemperature",
+    "nvmlDeviceGetPowerUsage",
+    "nvmlDeviceGetTotalEccErrors",
+    "nvmlEventSetCreate",
+    "nvmlDeviceRegisterEvents",
+    "nvmlEventSetWait",
+    "nvmlEventSetFree",
 ]
 
 NVML_ERROR_UNINITIALIZED = 1
@@ -131,7 +156,7 @@ class c_nvmlUtilization_t:
 
 @dataclass
 class c_nvmlEventData_t:
-    device: "_Handle"
+    device: _Handle
     eventType: int
     eventData: int
     gpuInstanceId: int = 0

@@ -34,12 +34,12 @@ def test_generated_requests_never_get_a_server_error(all_inputs: Server) -> None
     operations = [result.ok() for result in api.get_all_operations()]
     assert {(op.method.upper(), op.path) for op in operations} >= {("POST", "/predictions"), ("POST", "/shutdown")}
     for operation in operations:
-
         # derandomize: the same cases on every run, so CI's verdict does not depend on luck; to
         # explore, run with derandomize off (it found an out-of-range integer that way).
         @given(case=operation.as_strategy())
-        @settings(max_examples=60, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=60, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
+        )
         def no_server_error(case: schemathesis.Case) -> None:
             _keep_on_loopback(case)
             case.call_and_validate(checks=[not_a_server_error], timeout=30)
@@ -71,14 +71,17 @@ def _post(server: Server, body: bytes, headers: dict[str, str] | None = None) ->
     return server.post("/predictions", data=body, headers={"Content-Type": "application/json", **(headers or {})})
 
 
-@pytest.mark.parametrize("body, status", [
-    (b'{"input": {"text": "x", "count": ' + b"9" * 400 + b"}}", 422),   # an integer far out of range
-    (b'{"input": {"text": "x", "ratio": 1e400}}', 422),                   # out of a double's range
-    (b'{"input": {"text": "x", "tags": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}", 400),  # deep nesting
-    (b'{"input": {"text": "\\ud800"}}', 400),                              # a lone surrogate, escaped
-    (b'{"input": {"text": "\xc3\x28"}}', 400),                             # invalid UTF-8
-    (b"\x00" * 1000, 400),
-])
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        (b'{"input": {"text": "x", "count": ' + b"9" * 400 + b"}}", 422),  # an integer far out of range
+        (b'{"input": {"text": "x", "ratio": 1e400}}', 422),  # out of a double's range
+        (b'{"input": {"text": "x", "tags": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}", 400),  # deep nesting
+        (b'{"input": {"text": "\\ud800"}}', 400),  # a lone surrogate, escaped
+        (b'{"input": {"text": "\xc3\x28"}}', 400),  # invalid UTF-8
+        (b"\x00" * 1000, 400),
+    ],
+)
 def test_hostile_bodies_get_4xx_or_a_clean_answer(all_inputs: Server, body: bytes, status: int) -> None:
     response = _post(all_inputs, body)
     assert response.status_code == status, response.text[:300]
@@ -96,8 +99,10 @@ def test_enormous_headers_are_refused(all_inputs: Server) -> None:
 
 def test_a_body_announced_at_1_gib_is_refused_before_it_is_sent(all_inputs: Server) -> None:
     with socket.create_connection(("127.0.0.1", all_inputs.port), timeout=10) as client:
-        client.sendall(b"POST /predictions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                       b"Content-Length: 1073741824\r\n\r\n{\"input\": ")
+        client.sendall(
+            b"POST /predictions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 1073741824\r\n\r\n{"input": '
+        )
         started = time.monotonic()
         answer = client.recv(4096)
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
@@ -127,8 +132,9 @@ def test_redirect_to_another_scheme_fails_the_prediction(all_inputs: Server, pee
     assert body["error"].startswith("input 'image': download failed")
 
 
-@pytest.mark.parametrize("path", ["/dir/..%2F..%2F..%2Fescape.txt", "/%00nul%00.txt", "/" + "n" * 5000 + ".txt",
-                                  "/.hidden", "/..%2F"])
+@pytest.mark.parametrize(
+    "path", ["/dir/..%2F..%2F..%2Fescape.txt", "/%00nul%00.txt", "/" + "n" * 5000 + ".txt", "/.hidden", "/..%2F"]
+)
 def test_downloaded_file_names_cannot_escape_the_prediction_directory(whereis: Server, peer: Peer, path: str) -> None:
     peer.on("GET", requests.utils.unquote(path), respond(200, b"payload"))
     body = whereis.predict(source=peer.url + path)
@@ -146,8 +152,9 @@ def test_secrets_appear_in_no_response_webhook_or_log(all_inputs: Server, peer: 
     response = all_inputs.post("/predictions", json={"input": {"text": "x", "token": secret}, "webhook": hook})
     assert response.json()["status"] == "succeeded"
     assert response.json()["input"]["token"] == "**********"
-    hooks = peer.wait_for("/secret-hook", lambda r: any(h.json["status"] == "succeeded" for h in r),
-                          "the completed webhook")
+    hooks = peer.wait_for(
+        "/secret-hook", lambda r: any(h.json["status"] == "succeeded" for h in r), "the completed webhook"
+    )
     assert all(h.json["input"]["token"] == "**********" for h in hooks)
     assert "hook-token" in hooks[0].headers["Authorization"]
     # Only the predictor's own output could carry it, and this one returns it on purpose:
@@ -167,8 +174,9 @@ def test_integers_beyond_64_bits_are_refused_not_stuck(all_inputs: Server) -> No
 
 
 def _compressed_post(server: Server, encoding: str, body: bytes) -> requests.Response:
-    return server.post("/predictions", data=body, headers={"Content-Type": "application/json",
-                                                           "Content-Encoding": encoding})
+    return server.post(
+        "/predictions", data=body, headers={"Content-Type": "application/json", "Content-Encoding": encoding}
+    )
 
 
 def test_a_compressed_body_is_read_whole_or_refused_with_400(whereis: Server) -> None:
@@ -194,16 +202,19 @@ def test_a_compressed_body_is_read_whole_or_refused_with_400(whereis: Server) ->
     assert whereis.status() == "READY"
 
 
-@pytest.mark.parametrize(("url", "message"), [
-    ("http://127.0.0.1:99999/hook", "Port out of range"),
-    ("http://127.0.0.1:0/hook", "port 0"),
-    ("http://exa mple.com/hook", "is not a valid host name"),
-    ("http://-bad-.example/hook", "is not a valid host name"),
-    ("http:///hook", "URL has no host"),
-    ("http://[::1/hook", "invalid URL"),
-    ("http://example.com\n.evil/hook", "control character"),
-    ("mailto:someone@example.com", "must be an http or https URL"),
-])
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://127.0.0.1:99999/hook", "Port out of range"),
+        ("http://127.0.0.1:0/hook", "port 0"),
+        ("http://exa mple.com/hook", "is not a valid host name"),
+        ("http://-bad-.example/hook", "is not a valid host name"),
+        ("http:///hook", "URL has no host"),
+        ("http://[::1/hook", "invalid URL"),
+        ("http://example.com\n.evil/hook", "control character"),
+        ("mailto:someone@example.com", "must be an http or https URL"),
+    ],
+)
 def test_a_url_the_server_could_never_call_is_refused_at_creation(whereis: Server, url: str, message: str) -> None:
     for field in ("webhook", "output_file_prefix"):
         response = whereis.post("/predictions", json={"input": {"source": "data:,x"}, field: url})

@@ -27,16 +27,23 @@ def test_worker_sigkill_ends_sync_async_and_sse_predictions(peer: Peer, start_se
         return server.post("/predictions", json={"input": {"entered": str(entered["sync"])}}).json()
 
     def sse_client() -> list:
-        with requests.post(server.url + "/predictions", json={"input": {"entered": str(entered["sse"])}},
-                           headers=SSE, stream=True, timeout=30) as response:
+        with requests.post(
+            server.url + "/predictions",
+            json={"input": {"entered": str(entered["sse"])}},
+            headers=SSE,
+            stream=True,
+            timeout=30,
+        ) as response:
             return list(read_events(response))
 
     with ThreadPoolExecutor(2) as pool:
         sync = pool.submit(sync_client)
         sse = pool.submit(sse_client)
-        accepted = server.put("/predictions/async-1", json={
-            "input": {"entered": str(entered["async"])}, "webhook": hook, "webhook_events_filter": ["completed"]},
-            headers={"Prefer": "respond-async"})
+        accepted = server.put(
+            "/predictions/async-1",
+            json={"input": {"entered": str(entered["async"])}, "webhook": hook, "webhook_events_filter": ["completed"]},
+            headers={"Prefer": "respond-async"},
+        )
         assert accepted.status_code == 202
         wait_until(lambda: all(p.exists() for p in entered.values()), 15, "all three predictions to run")
         server.worker().send_signal(signal.SIGKILL)
@@ -52,8 +59,9 @@ def test_worker_sigkill_ends_sync_async_and_sse_predictions(peer: Peer, start_se
 def test_front_sigkill_leaves_no_worker_zombie_or_ipc_files(tmp_path: Path) -> None:
     # A child subreaper of our own adopts the orphaned worker, so we can see it exit and reap it.
     script = REPO / "tests" / "reliability" / "fixtures" / "kill_front.py"
-    result = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True,
-                            timeout=60, cwd=REPO)
+    result = subprocess.run(
+        [sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=60, cwd=REPO
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["worker_exit_seconds"] < 2.0
@@ -66,8 +74,9 @@ def test_sigterm_under_load_finishes_in_flight_refuses_new_and_exits_0(start_ser
     server.wait_for_status("READY")
     markers = [tmp_path / f"entered-{i}" for i in range(3)]
     with ThreadPoolExecutor(3) as pool:
-        running = [pool.submit(server.predict, name=f"p{i}", entered=str(m), seconds=1.5)
-                   for i, m in enumerate(markers)]
+        running = [
+            pool.submit(server.predict, name=f"p{i}", entered=str(m), seconds=1.5) for i, m in enumerate(markers)
+        ]
         wait_until(lambda: all(m.exists() for m in markers), 15, "three predictions in flight")
         server.signal(signal.SIGTERM)
         server.wait_for_log("shutting down")
@@ -102,5 +111,7 @@ def test_a_predictor_flooding_stdout_keeps_the_server_responsive(start_server) -
     assert body["status"] == "succeeded" and body["output"] == "flooded"
     assert health and set(health) <= {"BUSY", "READY"}
     assert len(body["logs"]) < 1_100_000
-    assert body["logs"].startswith("[") and "characters of earlier output dropped (SPROCKET_MAX_LOG_BYTES)" in body["logs"]
+    assert (
+        body["logs"].startswith("[") and "characters of earlier output dropped (SPROCKET_MAX_LOG_BYTES)" in body["logs"]
+    )
     assert body["logs"].endswith("x" * 1023 + "\n")

@@ -52,8 +52,12 @@ def gateway_config(servers: dict[str, int]) -> str:
     """examples/deploy/haproxy.cfg with its replica lines pointing at loopback ports."""
     text = HAPROXY_CFG.read_text()
     lines = "".join(f"    server {name} 127.0.0.1:{port}\n" for name, port in servers.items())
-    replaced, count = re.subn(r"(# replicas:begin\n).*?(\s*# replicas:end)",
-                              lambda m: m.group(1) + lines + m.group(2).lstrip("\n"), text, flags=re.S)
+    replaced, count = re.subn(
+        r"(# replicas:begin\n).*?(\s*# replicas:end)",
+        lambda m: m.group(1) + lines + m.group(2).lstrip("\n"),
+        text,
+        flags=re.S,
+    )
     assert count == 1, f"{HAPROXY_CFG} lost its '# replicas:begin' / '# replicas:end' markers"
     return replaced
 
@@ -63,24 +67,32 @@ class Gateway:
 
     def __init__(self, servers: dict[str, int], directory: Path) -> None:
         binary = shutil.which("haproxy") or next(
-            (p for p in ("/usr/sbin/haproxy", "/usr/local/sbin/haproxy") if os.path.exists(p)), None)
+            (p for p in ("/usr/sbin/haproxy", "/usr/local/sbin/haproxy") if os.path.exists(p)), None
+        )
         if binary is None:
-            pytest.fail("haproxy is not installed; these tests need it: apt-get install -y haproxy "
-                        "(Debian package, HAProxy 2.6)")
+            pytest.fail(
+                "haproxy is not installed; these tests need it: apt-get install -y haproxy "
+                "(Debian package, HAProxy 2.6)"
+            )
         self.config = directory / "haproxy.cfg"
         self.config.write_text(gateway_config(servers))
         self.socket_path = directory / "haproxy.sock"
         self.port = free_port()
-        env = {**os.environ, "SPROCKET_GATEWAY_BIND": f"127.0.0.1:{self.port}",
-               "SPROCKET_STATS_BIND": f"127.0.0.1:{free_port()}",
-               "SPROCKET_STATS_SOCKET": str(self.socket_path)}
-        checked = subprocess.run([binary, "-c", "-f", str(self.config)], env=env, capture_output=True, text=True,
-                                 timeout=30)
+        env = {
+            **os.environ,
+            "SPROCKET_GATEWAY_BIND": f"127.0.0.1:{self.port}",
+            "SPROCKET_STATS_BIND": f"127.0.0.1:{free_port()}",
+            "SPROCKET_STATS_SOCKET": str(self.socket_path),
+        }
+        checked = subprocess.run(
+            [binary, "-c", "-f", str(self.config)], env=env, capture_output=True, text=True, timeout=30
+        )
         assert checked.returncode == 0, f"haproxy -c rejected the config:\n{checked.stdout}{checked.stderr}"
         self.log_path = directory / "haproxy.log"
-        self._log = open(self.log_path, "w+")
-        self.process = subprocess.Popen([binary, "-db", "-f", str(self.config)], env=env,
-                                        stdout=self._log, stderr=subprocess.STDOUT)
+        self._log = open(self.log_path, "w+")  # noqa: SIM115 - the server's log, open while it runs, closed by stop()
+        self.process = subprocess.Popen(
+            [binary, "-db", "-f", str(self.config)], env=env, stdout=self._log, stderr=subprocess.STDOUT
+        )
         self.url = f"http://127.0.0.1:{self.port}"
         wait_until(lambda: self._alive() and self.socket_path.exists(), 10, "haproxy's admin socket")
 
@@ -106,8 +118,11 @@ class Gateway:
         """`show stat` rows of the backend's servers, by server name."""
         text = self.command("show stat").lstrip("# ")
         rows = csv.DictReader(line for line in text.splitlines() if line)
-        return {row["svname"]: row for row in rows
-                if row["pxname"] == "sprocket" and row["svname"] not in ("FRONTEND", "BACKEND")}
+        return {
+            row["svname"]: row
+            for row in rows
+            if row["pxname"] == "sprocket" and row["svname"] not in ("FRONTEND", "BACKEND")
+        }
 
     def statuses(self) -> dict[str, str]:
         return {name: row["status"] for name, row in self.servers().items()}
@@ -134,8 +149,9 @@ class Gateway:
                 self.process.kill()
                 self.process.wait(10)
         self._log.close()
-        assert not psutil.pid_exists(self.process.pid) or \
-            psutil.Process(self.process.pid).status() == psutil.STATUS_ZOMBIE, "haproxy is still running"
+        assert (
+            not psutil.pid_exists(self.process.pid) or psutil.Process(self.process.pid).status() == psutil.STATUS_ZOMBIE
+        ), "haproxy is still running"
 
 
 @dataclass
@@ -181,8 +197,9 @@ class Stream:
                     return
                 outcome = Outcome(time.monotonic(), self._next())
                 try:
-                    response = session.post(self.url + "/predictions", timeout=60,
-                                            json={"input": {"n": outcome.n, "delay": DELAY}})
+                    response = session.post(
+                        self.url + "/predictions", timeout=60, json={"input": {"n": outcome.n, "delay": DELAY}}
+                    )
                     outcome.http_status = response.status_code
                     try:
                         outcome.body = response.json()
@@ -214,9 +231,14 @@ def replicas(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[dict[st
     servers: dict[str, Server] = {}
     try:
         for name in REPLICAS:
-            env = {"GATEWAY_REPLICA": name, "GATEWAY_STALL": str(tmp_path / f"stall-{name}"),
-                   "SPROCKET_QUEUE_SIZE": str(CLIENTS), "SPROCKET_RESTART_POLICY": policy,
-                   "SPROCKET_RESTART_BACKOFF": "0.5", "COG_LOG_LEVEL": "info"}
+            env = {
+                "GATEWAY_REPLICA": name,
+                "GATEWAY_STALL": str(tmp_path / f"stall-{name}"),
+                "SPROCKET_QUEUE_SIZE": str(CLIENTS),
+                "SPROCKET_RESTART_POLICY": policy,
+                "SPROCKET_RESTART_BACKOFF": "0.5",
+                "COG_LOG_LEVEL": "info",
+            }
             servers[name] = Server("gateway_replica", workdir=FIXTURES, env=env)
         for server in servers.values():
             server.wait_for_status("READY", timeout=60)
@@ -252,8 +274,10 @@ def kill_worker_in_flight(replica: Server, stall: Path) -> None:
 def assert_only_the_in_flight_one_failed(outcomes: list[Outcome], gateway: Gateway) -> list[Outcome]:
     broken = [o for o in outcomes if o.error is not None or o.http_status != 200]
     notable = "\n".join(line for line in gateway.log().splitlines() if f"/{VICTIM} " in line or " 200 " not in line)
-    assert not broken, (f"{len(broken)} requests failed at the HTTP level, e.g. {broken[:5]}; "
-                        f"haproxy log, {VICTIM} and anything but 200:\n{notable[-6000:]}")
+    assert not broken, (
+        f"{len(broken)} requests failed at the HTTP level, e.g. {broken[:5]}; "
+        f"haproxy log, {VICTIM} and anything but 200:\n{notable[-6000:]}"
+    )
     failed = [o for o in outcomes if o.body and o.body["status"] != "succeeded"]
     assert len(failed) == 1, f"expected exactly the in-flight prediction to fail, got {failed}"
     assert failed[0].body is not None and failed[0].body["status"] == "failed"
@@ -262,18 +286,25 @@ def assert_only_the_in_flight_one_failed(outcomes: list[Outcome], gateway: Gatew
 
 
 def test_the_gateway_routes_around_a_replica_whose_worker_died(
-        replicas: dict[str, Server], gateway: Gateway, tmp_path: Path) -> None:
+    replicas: dict[str, Server], gateway: Gateway, tmp_path: Path
+) -> None:
     started = time.monotonic()
     stream = Stream(gateway.url)
     try:
-        wait_until(lambda: all(stream.served_by(name) >= 10 for name in REPLICAS), 30,
-                   "every replica to serve 10 predictions through the gateway")
+        wait_until(
+            lambda: all(stream.served_by(name) >= 10 for name in REPLICAS),
+            30,
+            "every replica to serve 10 predictions through the gateway",
+        )
         kill_worker_in_flight(replicas[VICTIM], tmp_path / f"stall-{VICTIM}")
         killed = time.monotonic()
         gateway.wait_for_status(VICTIM, "DOWN", timeout=10)
         down = time.monotonic()
-        wait_until(lambda: all(stream.served_by(name, since=down) >= 50 for name in REPLICAS if name != VICTIM),
-                   30, "the other replicas to serve 50 predictions each after the kill")
+        wait_until(
+            lambda: all(stream.served_by(name, since=down) >= 50 for name in REPLICAS if name != VICTIM),
+            30,
+            "the other replicas to serve 50 predictions each after the kill",
+        )
     finally:
         outcomes = stream.finish()
 
@@ -287,26 +318,35 @@ def test_the_gateway_routes_around_a_replica_whose_worker_died(
     # HAProxy retried on another replica: counted here, invisible to the client.
     retried = sum(1 for line in gateway.log().splitlines() if " 200 " in line and "/+" in line)
     reason = next((line for line in gateway.log().splitlines() if f"{VICTIM} is DOWN" in line), "")
-    print(f"\n{len(outcomes)} predictions in {time.monotonic() - started:.1f} s; {VICTIM} marked DOWN "
-          f"{down - killed:.2f} s after the kill; requests HAProxy retried on another replica: {retried}; "
-          f"{reason.split('reason: ')[-1]}")
+    print(
+        f"\n{len(outcomes)} predictions in {time.monotonic() - started:.1f} s; {VICTIM} marked DOWN "
+        f"{down - killed:.2f} s after the kill; requests HAProxy retried on another replica: {retried}; "
+        f"{reason.split('reason: ')[-1]}"
+    )
 
 
 @pytest.mark.parametrize("replicas", ["on-failure"], indirect=True)
 def test_a_replica_restarted_by_its_policy_rejoins_the_gateway(
-        replicas: dict[str, Server], gateway: Gateway, tmp_path: Path) -> None:
+    replicas: dict[str, Server], gateway: Gateway, tmp_path: Path
+) -> None:
     stream = Stream(gateway.url)
     try:
-        wait_until(lambda: all(stream.served_by(name) >= 10 for name in REPLICAS), 30,
-                   "every replica to serve 10 predictions through the gateway")
+        wait_until(
+            lambda: all(stream.served_by(name) >= 10 for name in REPLICAS),
+            30,
+            "every replica to serve 10 predictions through the gateway",
+        )
         kill_worker_in_flight(replicas[VICTIM], tmp_path / f"stall-{VICTIM}")
         # The restart (0.5 s backoff) may win against the health checks: DOWN is not guaranteed,
         # but UP again and work for the new worker are.
         replicas[VICTIM].wait_for_status("READY", timeout=20)
         gateway.wait_for_status(VICTIM, "UP", timeout=15)
         back = time.monotonic()
-        wait_until(lambda: stream.served_by(VICTIM, since=back) >= 10, 30,
-                   f"{VICTIM} to serve 10 predictions after its restart")
+        wait_until(
+            lambda: stream.served_by(VICTIM, since=back) >= 10,
+            30,
+            f"{VICTIM} to serve 10 predictions after its restart",
+        )
     finally:
         outcomes = stream.finish()
 
@@ -316,18 +356,26 @@ def test_a_replica_restarted_by_its_policy_rejoins_the_gateway(
 
 
 def test_a_cancel_through_the_gateway_reaches_the_replica_running_the_prediction(
-        replicas: dict[str, Server], gateway: Gateway) -> None:
+    replicas: dict[str, Server], gateway: Gateway
+) -> None:
     # Three long predictions created with PUT (one per replica: leastconn with maxconn-free
     # servers spreads them), then cancelled through the gateway: each cancel must reach the
     # replica that runs it (stick table on the id), not get 404 from another one.
     ids = [f"gateway-cancel-{index}" for index in range(3)]
     with requests.Session() as session:
         for prediction_id in ids:
-            response = session.put(f"{gateway.url}/predictions/{prediction_id}", timeout=30,
-                                   headers={"Prefer": "respond-async"}, json={"input": {"delay": 30}})
+            response = session.put(
+                f"{gateway.url}/predictions/{prediction_id}",
+                timeout=30,
+                headers={"Prefer": "respond-async"},
+                json={"input": {"delay": 30}},
+            )
             assert response.status_code == 202, response.text
-        wait_until(lambda: all(r.status() == "BUSY" for r in replicas.values()), 15,
-                   "every replica to run one of the predictions")
+        wait_until(
+            lambda: all(r.status() == "BUSY" for r in replicas.values()),
+            15,
+            "every replica to run one of the predictions",
+        )
         # In reverse order: without stickiness, leastconn among idle replicas would send the
         # cancels round in the order the predictions went, and the test would pass by luck.
         for prediction_id in reversed(ids):

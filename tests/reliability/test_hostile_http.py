@@ -90,7 +90,8 @@ def _length(body: bytes = BODY) -> bytes:
 CASES: dict[str, bytes] = {
     "well-formed": _post(b"Host: x", _length()),
     "bare LF hides a Content-Length in a header value": _post(
-        b"Host: x\nContent-Length: %d" % len(SMUGGLED), body=SMUGGLED),
+        b"Host: x\nContent-Length: %d" % len(SMUGGLED), body=SMUGGLED
+    ),
     "bare LF line endings throughout": (b"POST /predictions HTTP/1.1\nHost: x\n" + _length() + b"\n\n" + BODY),
     "bare CR inside a header value": _post(b"Host: x", b"X-Note: a\rb", _length()),
     "NUL in a header value": _post(b"Host: x", b"traceparent: 00-\x00-01", _length()),
@@ -100,23 +101,28 @@ CASES: dict[str, bytes] = {
     "space before the colon": _post(b"Host: x", b"Content-Length : %d" % len(BODY)),
     "folded header line": _post(b"Host: x", b"X-Folded: a", b"  b", _length()),
     "header line over 8190 bytes": _post(b"Host: x", b"X-Big: " + b"a" * 9000, _length()),
-    "head over 8190 bytes in many lines": _post(b"Host: x", *[b"X-H%d: %s" % (i, b"a" * 100) for i in range(90)],
-                                               _length()),
+    "head over 8190 bytes in many lines": _post(
+        b"Host: x", *[b"X-H%d: %s" % (i, b"a" * 100) for i in range(90)], _length()
+    ),
     "200 headers": _post(b"Host: x", *[b"X-H%d: 1" % i for i in range(200)], _length()),
     "no Host": _post(_length()),
     "two Host headers": _post(b"Host: x", b"Host: y", _length()),
     "two different Content-Lengths": _post(b"Host: x", _length(), b"Content-Length: 5"),
-    "Content-Length and chunked": _post(b"Host: x", _length(), b"Transfer-Encoding: chunked",
-                                        body=b"%x\r\n%s\r\n0\r\n\r\n" % (len(BODY), BODY)),
+    "Content-Length and chunked": _post(
+        b"Host: x", _length(), b"Transfer-Encoding: chunked", body=b"%x\r\n%s\r\n0\r\n\r\n" % (len(BODY), BODY)
+    ),
     "negative Content-Length": _post(b"Host: x", b"Content-Length: -5"),
     "non-digit Content-Length": _post(b"Host: x", "Content-Length: \uff12\uff18".encode()),
     "thousands of digits in Content-Length": _post(b"Host: x", b"Content-Length: " + b"9" * 5000),
     "chunk size that is not hex": _post(b"Host: x", b"Transfer-Encoding: chunked", body=b"zz\r\n{}\r\n0\r\n\r\n"),
     "chunked, then a pipelined request": _post(
-        b"Host: x", b"Transfer-Encoding: chunked", body=b"%x\r\n%s\r\n0\r\n\r\n" % (len(BODY), BODY) + _post(
-            b"Host: x", _length())),
-    "unknown Transfer-Encoding": _post(b"Host: x", b"Transfer-Encoding: gzip, chunked",
-                                       body=b"%x\r\n%s\r\n0\r\n\r\n" % (len(BODY), BODY)),
+        b"Host: x",
+        b"Transfer-Encoding: chunked",
+        body=b"%x\r\n%s\r\n0\r\n\r\n" % (len(BODY), BODY) + _post(b"Host: x", _length()),
+    ),
+    "unknown Transfer-Encoding": _post(
+        b"Host: x", b"Transfer-Encoding: gzip, chunked", body=b"%x\r\n%s\r\n0\r\n\r\n" % (len(BODY), BODY)
+    ),
     "HTTP/1.0": _head([b"POST /predictions HTTP/1.0", b"Host: x", _length()]),
     "HTTP/2 preface": b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
     "garbage request line": b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64,
@@ -179,7 +185,7 @@ def test_a_client_that_pipelines_and_never_reads_cannot_make_the_front_run_every
     try:
         while pending and time.monotonic() < deadline:
             try:
-                pending = pending[sock.send(pending):]
+                pending = pending[sock.send(pending) :]
             except BlockingIOError:
                 time.sleep(0.01)  # the server is not reading either: what it took is in its buffers
 

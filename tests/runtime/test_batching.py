@@ -43,8 +43,9 @@ def _post(server: Server, prediction_id: str, inputs: dict[str, Any], **extra: A
     return server.put(f"/predictions/{prediction_id}", json={"input": inputs, **extra})
 
 
-def _batch_behind_gate(server: Server, pool: ThreadPoolExecutor, gate: Path,
-                       inputs: dict[str, dict[str, Any]], **extra: Any) -> dict[str, Future[requests.Response]]:
+def _batch_behind_gate(
+    server: Server, pool: ThreadPoolExecutor, gate: Path, inputs: dict[str, dict[str, Any]], **extra: Any
+) -> dict[str, Future[requests.Response]]:
     """Hold the worker with a first prediction until `gate` exists, queue `inputs` (id -> input)
     behind it; returns every prediction's future reply, the holder's as "holder"."""
     futures = {"holder": pool.submit(_post, server, "holder", {"number": 1, "gate": str(gate)})}
@@ -59,9 +60,9 @@ def _bodies(futures: dict[str, Future[requests.Response]]) -> dict[str, dict[str
     return {prediction_id: future.result(30).json() for prediction_id, future in futures.items()}
 
 
-def test_predictions_waiting_together_run_in_one_batch_each_with_its_own_result(batched: Server,
-                                                                                pool: ThreadPoolExecutor,
-                                                                                tmp_path: Path) -> None:
+def test_predictions_waiting_together_run_in_one_batch_each_with_its_own_result(
+    batched: Server, pool: ThreadPoolExecutor, tmp_path: Path
+) -> None:
     gate = tmp_path / "gate"
     futures = _batch_behind_gate(batched, pool, gate, {f"p{n}": {"number": n} for n in range(5)})
     gate.touch()
@@ -75,8 +76,9 @@ def test_predictions_waiting_together_run_in_one_batch_each_with_its_own_result(
     assert batched.status() == "READY"
 
 
-def test_a_bad_input_is_refused_alone_and_a_failing_member_fails_alone(batched: Server, pool: ThreadPoolExecutor,
-                                                                       tmp_path: Path) -> None:
+def test_a_bad_input_is_refused_alone_and_a_failing_member_fails_alone(
+    batched: Server, pool: ThreadPoolExecutor, tmp_path: Path
+) -> None:
     gate = tmp_path / "gate"
     futures = _batch_behind_gate(batched, pool, gate, {"good": {"number": 4}, "negative": {"number": -2}})
     refused = _post(batched, "not-a-number", {"number": "four"})
@@ -88,8 +90,9 @@ def test_a_bad_input_is_refused_alone_and_a_failing_member_fails_alone(batched: 
     assert bodies["negative"]["metrics"]["batch_size"] == 2
 
 
-def test_a_batch_that_raises_fails_every_member_with_its_error(batched: Server, pool: ThreadPoolExecutor,
-                                                               tmp_path: Path) -> None:
+def test_a_batch_that_raises_fails_every_member_with_its_error(
+    batched: Server, pool: ThreadPoolExecutor, tmp_path: Path
+) -> None:
     gate = tmp_path / "gate"
     futures = _batch_behind_gate(batched, pool, gate, {"a": {"number": 13}, "b": {"number": 2}})
     gate.touch()
@@ -104,12 +107,14 @@ def test_a_batch_that_raises_fails_every_member_with_its_error(batched: Server, 
 def test_a_wrong_number_of_outputs_fails_every_member_saying_so(batched: Server) -> None:
     body = batched.predict(number=1, outputs=3)
     assert body["status"] == "failed"
-    assert body["error"] == ("predict_batch() returned 3 outputs for 1 predictions; return a list with one "
-                             "output per prediction, in order")
+    assert body["error"] == (
+        "predict_batch() returned 3 outputs for 1 predictions; return a list with one output per prediction, in order"
+    )
 
 
-def test_cancelling_a_member_of_a_running_batch_ends_it_alone_at_once(batched: Server, pool: ThreadPoolExecutor,
-                                                                      tmp_path: Path) -> None:
+def test_cancelling_a_member_of_a_running_batch_ends_it_alone_at_once(
+    batched: Server, pool: ThreadPoolExecutor, tmp_path: Path
+) -> None:
     gate = tmp_path / "gate"
     futures = _batch_behind_gate(batched, pool, gate, {})
     cancelled = batched.post("/predictions/holder/cancel")
@@ -123,8 +128,9 @@ def test_cancelling_a_member_of_a_running_batch_ends_it_alone_at_once(batched: S
     wait_until(lambda: batched.status() == "READY", 10, "READY")
 
 
-def test_cancelling_a_queued_member_takes_it_out_of_the_next_batch(batched: Server, pool: ThreadPoolExecutor,
-                                                                   tmp_path: Path) -> None:
+def test_cancelling_a_queued_member_takes_it_out_of_the_next_batch(
+    batched: Server, pool: ThreadPoolExecutor, tmp_path: Path
+) -> None:
     gate = tmp_path / "gate"
     futures = _batch_behind_gate(batched, pool, gate, {"stays": {"number": 5}, "goes": {"number": 6}})
     assert batched.post("/predictions/goes/cancel").status_code == 200
@@ -135,8 +141,9 @@ def test_cancelling_a_queued_member_takes_it_out_of_the_next_batch(batched: Serv
     assert bodies["stays"]["metrics"]["batch_size"] == 1
 
 
-def test_each_member_sends_its_own_webhooks(batched: Server, pool: ThreadPoolExecutor, tmp_path: Path,
-                                            peer: Peer) -> None:
+def test_each_member_sends_its_own_webhooks(
+    batched: Server, pool: ThreadPoolExecutor, tmp_path: Path, peer: Peer
+) -> None:
     gate = tmp_path / "gate"
     hooks = {name: peer.on("POST", f"/hook-{name}", respond(200)) for name in ("x", "y")}
     futures = {"holder": pool.submit(_post, batched, "holder", {"number": 1, "gate": str(gate)})}
@@ -147,13 +154,15 @@ def test_each_member_sends_its_own_webhooks(batched: Server, pool: ThreadPoolExe
     gate.touch()
     _bodies(futures)
     for name, status in (("x", "succeeded"), ("y", "failed")):
-        received = peer.wait_for(f"/hook-{name}", lambda r: any(h.json["status"] != "processing" for h in r),
-                                 f"{name}'s completed webhook")
+        received = peer.wait_for(
+            f"/hook-{name}", lambda r: any(h.json["status"] != "processing" for h in r), f"{name}'s completed webhook"
+        )
         assert received[-1].json["id"] == name and received[-1].json["status"] == status
 
 
-def test_the_replica_takes_two_batches_worth_then_is_busy(batched: Server, pool: ThreadPoolExecutor,
-                                                           tmp_path: Path) -> None:
+def test_the_replica_takes_two_batches_worth_then_is_busy(
+    batched: Server, pool: ThreadPoolExecutor, tmp_path: Path
+) -> None:
     """One batch (of 8) running, the next one gathering: 16 predictions in flight, then 409."""
     gate = tmp_path / "gate"
     futures = _batch_behind_gate(batched, pool, gate, {f"q{n}": {"number": 20 + n} for n in range(15)})

@@ -62,12 +62,18 @@ class BadWait(Batched):
     batch_wait = "soon"
 
 
-@pytest.mark.parametrize(("predictor", "message"), [
-    (WrongArguments(), r"predict_batch\(\) takes text; it must take the arguments predict\(\) takes \(text, times\)"),
-    (AsyncBatch(), r"predict_batch\(\) needs a synchronous predict\(\) and predict_batch\(\)"),
-    (BadSize(), r"max_batch_size is 0; it must be a whole number, at least 1"),
-    (BadWait(), r"batch_wait is 'soon'; it must be a number of seconds, at least 0"),
-])
+@pytest.mark.parametrize(
+    ("predictor", "message"),
+    [
+        (
+            WrongArguments(),
+            r"predict_batch\(\) takes text; it must take the arguments predict\(\) takes \(text, times\)",
+        ),
+        (AsyncBatch(), r"predict_batch\(\) needs a synchronous predict\(\) and predict_batch\(\)"),
+        (BadSize(), r"max_batch_size is 0; it must be a whole number, at least 1"),
+        (BadWait(), r"batch_wait is 'soon'; it must be a number of seconds, at least 0"),
+    ],
+)
 def test_a_predict_batch_that_cannot_be_served_stops_the_load_saying_why(predictor: Any, message: str) -> None:
     with pytest.raises(SignatureError, match=message):
         _batching(predictor)

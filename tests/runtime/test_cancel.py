@@ -16,8 +16,7 @@ async_sleep = module_server("async_sleep")
 
 
 def _start_async(server: Server, prediction_id: str, **inputs: object) -> None:
-    response = server.put(f"/predictions/{prediction_id}", json={"input": inputs},
-                          headers={"Prefer": "respond-async"})
+    response = server.put(f"/predictions/{prediction_id}", json={"input": inputs}, headers={"Prefer": "respond-async"})
     assert response.status_code == 202, response.text
 
 
@@ -37,10 +36,15 @@ def test_cancel_interrupts_a_sync_predict_spinning_in_python(spin: Server, tmp_p
 def test_cancel_of_an_async_prediction_cancels_its_task(async_sleep: Server, tmp_path: Path, peer: Peer) -> None:
     entered = tmp_path / "entered"
     url = peer.on("POST", "/done", respond(200))
-    response = async_sleep.put("/predictions/a-1", json={"input": {"name": "a", "entered": str(entered),
-                                                                   "seconds": 30}, "webhook": url,
-                                                         "webhook_events_filter": ["completed"]},
-                               headers={"Prefer": "respond-async"})
+    response = async_sleep.put(
+        "/predictions/a-1",
+        json={
+            "input": {"name": "a", "entered": str(entered), "seconds": 30},
+            "webhook": url,
+            "webhook_events_filter": ["completed"],
+        },
+        headers={"Prefer": "respond-async"},
+    )
     assert response.status_code == 202
     wait_until(entered.exists, 10, "the async predict() to start")
     assert async_sleep.post("/predictions/a-1/cancel").status_code == 200
@@ -52,11 +56,14 @@ def test_cancel_of_an_async_prediction_cancels_its_task(async_sleep: Server, tmp
 def test_a_client_that_hangs_up_cancels_its_sync_prediction(spin: Server, tmp_path: Path, peer: Peer) -> None:
     entered = tmp_path / "entered"
     url = peer.on("POST", "/hangup", respond(200))
-    body = json.dumps({"input": {"entered": str(entered)}, "webhook": url,
-                       "webhook_events_filter": ["completed"]}).encode()
+    body = json.dumps(
+        {"input": {"entered": str(entered)}, "webhook": url, "webhook_events_filter": ["completed"]}
+    ).encode()
     with socket.create_connection(("127.0.0.1", spin.port)) as client:
-        client.sendall(b"POST /predictions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                       b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        client.sendall(
+            b"POST /predictions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
         wait_until(entered.exists, 10, "predict() to start")
     [hook] = peer.wait_for("/hangup", lambda r: len(r) == 1, "the completed webhook")
     assert hook.json["status"] == "canceled"
@@ -90,8 +97,9 @@ def test_predict_timeout_fails_the_prediction_naming_the_limit(start_server, tmp
 
 
 def test_setup_timeout_is_setup_failed_naming_the_limit(start_server, tmp_path: Path) -> None:
-    server: Server = start_server("slow_setup", env={"COG_SETUP_TIMEOUT": "0.5",
-                                                     "RELEASE_SETUP": str(tmp_path / "never")})
+    server: Server = start_server(
+        "slow_setup", env={"COG_SETUP_TIMEOUT": "0.5", "RELEASE_SETUP": str(tmp_path / "never")}
+    )
     health = server.wait_for_status("SETUP_FAILED")
     assert health["error"] == "setup timed out after 0.5 s (COG_SETUP_TIMEOUT)"
     assert "setup waiting" in health["setup"]["logs"]

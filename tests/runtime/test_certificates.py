@@ -32,8 +32,14 @@ print(json.dumps({
 
 
 def test_aiohttp_contexts_hold_the_system_certificates_once_waited_for() -> None:
-    result = subprocess.run([sys.executable, "-c", _AS_THE_FRONT_DOES], cwd=REPO, capture_output=True, text=True,
-                            timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)})
+    result = subprocess.run(
+        [sys.executable, "-c", _AS_THE_FRONT_DOES],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert result.returncode == 0, result.stderr
     counts = json.loads(result.stdout)
     system = ssl.create_default_context().cert_store_stats()["x509_ca"]

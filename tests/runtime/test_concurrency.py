@@ -14,8 +14,9 @@ concurrent = module_server("async_sleep", env={"COG_MAX_CONCURRENCY": "3"})
 def test_up_to_max_concurrency_run_at_once_with_their_own_logs(concurrent: Server, tmp_path: Path) -> None:
     markers = [tmp_path / f"entered-{i}" for i in range(3)]
     with ThreadPoolExecutor(3) as pool:
-        running = [pool.submit(concurrent.predict, name=f"p{i}", entered=str(m), seconds=1.0)
-                   for i, m in enumerate(markers)]
+        running = [
+            pool.submit(concurrent.predict, name=f"p{i}", entered=str(m), seconds=1.0) for i, m in enumerate(markers)
+        ]
         wait_until(lambda: all(m.exists() for m in markers), 10, "three predictions running at once")
         assert concurrent.status() == "BUSY"
         fourth = concurrent.post("/predictions", json={"input": {"name": "p3"}})

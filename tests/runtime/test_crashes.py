@@ -12,11 +12,14 @@ import pytest
 from tests.support import Server, wait_until
 
 
-@pytest.mark.parametrize("how, reason", [
-    ("exit", "worker exited with code 7"),
-    ("sigkill", "worker killed by SIGKILL (out of memory?)"),
-    ("segfault", "worker killed by SIGSEGV (segmentation fault)"),
-])
+@pytest.mark.parametrize(
+    "how, reason",
+    [
+        ("exit", "worker exited with code 7"),
+        ("sigkill", "worker killed by SIGKILL (out of memory?)"),
+        ("segfault", "worker killed by SIGSEGV (segmentation fault)"),
+    ],
+)
 def test_worker_death_fails_the_prediction_and_the_replica(start_server, how: str, reason: str) -> None:
     server: Server = start_server("crash")
     server.wait_for_status("READY")
@@ -49,6 +52,9 @@ def test_worker_exits_within_two_seconds_of_the_front_being_killed(start_server)
     server.signal(signal.SIGKILL)
     server.wait_exit()
     killed_at = time.monotonic()
-    wait_until(lambda: not worker.is_running() or worker.status() == psutil.STATUS_ZOMBIE, 2.0,
-               "the worker to exit after its front was killed")
+    wait_until(
+        lambda: not worker.is_running() or worker.status() == psutil.STATUS_ZOMBIE,
+        2.0,
+        "the worker to exit after its front was killed",
+    )
     assert time.monotonic() - killed_at < 2.0

@@ -39,8 +39,9 @@ def test_download_size_limit(files: Server, peer: Peer) -> None:
 
 
 def test_a_data_url_over_the_file_size_limit_is_413(files: Server) -> None:
-    response = files.post("/predictions", json={"input": {
-        "source": "data:text/plain;base64," + base64.b64encode(b"y" * 2000).decode()}})
+    response = files.post(
+        "/predictions", json={"input": {"source": "data:text/plain;base64," + base64.b64encode(b"y" * 2000).decode()}}
+    )
     assert response.status_code == 413
     [error] = response.json()["detail"]
     assert error["loc"] == ["body", "input", "source"]
@@ -58,15 +59,18 @@ def test_download_timeout(files: Server, peer: Peer) -> None:
     assert body["error"] == "input 'source': download took longer than 1 s (SPROCKET_DOWNLOAD_TIMEOUT)"
 
 
-def _held_download(server: Server, peer: Peer, release: threading.Event, name: str, path: str = "/predictions",
-                   method: str = "post") -> str:
+def _held_download(
+    server: Server, peer: Peer, release: threading.Event, name: str, path: str = "/predictions", method: str = "post"
+) -> str:
     """Start an async prediction whose input download the peer holds until `release`; returns
     the path its `completed` webhook goes to, once the download has started."""
     url = peer.on("GET", f"/{name}.txt", hang(release, seconds=10))
     hook = peer.on("POST", f"/{name}-hook", respond(200))
-    response = getattr(server, method)(path, json={"input": {"source": url}, "webhook": hook,
-                                                   "webhook_events_filter": ["completed"]},
-                                       headers={"Prefer": "respond-async"})
+    response = getattr(server, method)(
+        path,
+        json={"input": {"source": url}, "webhook": hook, "webhook_events_filter": ["completed"]},
+        headers={"Prefer": "respond-async"},
+    )
     assert response.status_code == 202
     peer.wait_for(f"/{name}.txt", lambda r: len(r) == 1, "the download to start")
     return f"/{name}-hook"
@@ -89,7 +93,8 @@ def test_async_response_does_not_wait_for_the_download(files: Server, peer: Peer
 
 
 def test_a_prediction_cancelled_while_its_input_downloads_ends_canceled_without_running(
-        files: Server, peer: Peer) -> None:
+    files: Server, peer: Peer
+) -> None:
     release = threading.Event()
     try:
         hook = _held_download(files, peer, release, "cancel-me", path="/predictions/dl-cancel", method="put")
@@ -104,7 +109,8 @@ def test_a_prediction_cancelled_while_its_input_downloads_ends_canceled_without_
 
 
 def test_a_prediction_whose_worker_dies_while_its_input_downloads_fails_naming_the_exit(
-        start_server, peer: Peer) -> None:
+    start_server, peer: Peer
+) -> None:
     server: Server = start_server("files")
     server.wait_for_status("READY")
     release = threading.Event()
@@ -143,8 +149,9 @@ def test_failed_upload_fails_the_prediction(peer: Peer, start_server) -> None:
 
 def test_output_file_prefix_puts_multipart(files: Server, peer: Peer) -> None:
     peer.on("PUT", "/legacy/result.txt", respond(200))
-    body = files.post("/predictions", json={"input": {"text": "old"},
-                                            "output_file_prefix": peer.url + "/legacy/"}).json()
+    body = files.post(
+        "/predictions", json={"input": {"text": "old"}, "output_file_prefix": peer.url + "/legacy/"}
+    ).json()
     assert body["output"] == peer.url + "/legacy/result.txt"
     [upload] = peer.requests_to("/legacy/result.txt")
     assert upload.headers["Content-Type"].startswith("multipart/form-data")
@@ -165,10 +172,14 @@ def _files_under(root: Path) -> list[str]:
 
 # Both predictors leave a file in each prediction's directory, so it is removed, not kept, and
 # the next one must be made.
-@pytest.mark.parametrize("predictor, inputs", [("outputs", {"kind": "path"}), ("files", {"text": "x"})],
-                         ids=["without file inputs", "with file inputs"])
+@pytest.mark.parametrize(
+    "predictor, inputs",
+    [("outputs", {"kind": "path"}), ("files", {"text": "x"})],
+    ids=["without file inputs", "with file inputs"],
+)
 def test_a_working_directory_that_cannot_be_made_is_503_and_frees_the_slot(
-        tmp_path: Path, start_server, predictor: str, inputs: dict[str, str]) -> None:
+    tmp_path: Path, start_server, predictor: str, inputs: dict[str, str]
+) -> None:
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     server: Server = start_server(predictor, env={"TMPDIR": str(scratch)})
@@ -179,8 +190,9 @@ def test_a_working_directory_that_cannot_be_made_is_503_and_frees_the_slot(
     pool.rmdir()
     response = server.post("/predictions", json={"input": inputs})
     assert response.status_code == 503
-    assert response.json()["detail"] == ("Could not make the prediction's working directory "
-                                         "(No such file or directory); try again later")
+    assert response.json()["detail"] == (
+        "Could not make the prediction's working directory (No such file or directory); try again later"
+    )
     pool.mkdir()
     assert server.predict(**inputs)["status"] == "succeeded"
 

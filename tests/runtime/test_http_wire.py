@@ -43,7 +43,8 @@ CASES = [
 
 @pytest.mark.parametrize(("method", "path", "body", "headers", "status"), CASES)
 def test_a_body_sent_with_content_length_or_chunked_gets_the_same_answer(
-        hello: Server, method: str, path: str, body: bytes, headers: dict[str, str], status: int) -> None:
+    hello: Server, method: str, path: str, body: bytes, headers: dict[str, str], status: int
+) -> None:
     answers = []
     for chunked in (False, True):
         hello.wait_for_status("READY")  # a respond-async prediction may still be running
@@ -58,8 +59,14 @@ def test_a_body_sent_with_content_length_or_chunked_gets_the_same_answer(
     assert answers[0][:2] == (status, "application/json")
 
 
-def stream(server: Server, body: bytes, chunked: bool = False, path: str = "/predictions", method: str = "POST",
-           headers: dict[str, str] | None = None) -> tuple[dict[str, str], list[tuple[str, Any]]]:
+def stream(
+    server: Server,
+    body: bytes,
+    chunked: bool = False,
+    path: str = "/predictions",
+    method: str = "POST",
+    headers: dict[str, str] | None = None,
+) -> tuple[dict[str, str], list[tuple[str, Any]]]:
     conn = Connection(server.port)
     try:
         conn.send(request(method, path, body, {**SSE, **(headers or {})}, chunked=chunked))
@@ -73,7 +80,10 @@ def stream(server: Server, body: bytes, chunked: bool = False, path: str = "/pre
 def test_an_event_stream_carries_start_outputs_logs_and_completed(streamer: Server) -> None:
     headers, events = stream(streamer, b'{"input": {"count": 3}}')
     assert [headers[name] for name in ("content-type", "cache-control", "x-accel-buffering")] == [
-        "text/event-stream", "no-cache", "no"]
+        "text/event-stream",
+        "no-cache",
+        "no",
+    ]
     assert [name for name, _ in events if name != "log"] == ["start", "output", "output", "output", "completed"]
     assert [data for name, data in events if name == "output"] == [{"chunk": f"t{i} ", "index": i} for i in range(3)]
     assert events[-1][1]["output"] == ["t0 ", "t1 ", "t2 "]
@@ -82,8 +92,7 @@ def test_an_event_stream_carries_start_outputs_logs_and_completed(streamer: Serv
 def test_a_quiet_event_stream_gets_keep_alive_comments(streamer: Server) -> None:
     _, events = stream(streamer, b'{"input": {"count": 2, "pause": 0.7}}', chunked=True)
     assert ("comment", ": keep-alive") in events
-    assert [name for name, _ in events if name not in ("log", "comment")] == [
-        "start", "output", "output", "completed"]
+    assert [name for name, _ in events if name not in ("log", "comment")] == ["start", "output", "output", "completed"]
 
 
 def test_after_an_event_stream_the_connection_serves_the_next_request(streamer: Server) -> None:
@@ -141,11 +150,15 @@ def test_one_connection_serves_every_route_in_turn(connection: Connection) -> No
 
 
 def test_pipelined_requests_are_answered_in_order(connection: Connection) -> None:
-    connection.send(b"".join(request("PUT", f"/predictions/pipe-{i}", json.dumps({"input": {"text": str(i)}}).encode())
-                             for i in range(3)))
+    connection.send(
+        b"".join(
+            request("PUT", f"/predictions/pipe-{i}", json.dumps({"input": {"text": str(i)}}).encode()) for i in range(3)
+        )
+    )
     answers = [connection.response() for _ in range(3)]
     assert [(status, json.loads(body)["id"], json.loads(body)["output"]) for status, _, body in answers] == [
-        (200, f"pipe-{i}", f"hello {i}") for i in range(3)]
+        (200, f"pipe-{i}", f"hello {i}") for i in range(3)
+    ]
 
 
 def test_a_long_pipelined_run_of_refusals_is_answered_in_full(gated: Server, tmp_path: Path) -> None:
@@ -179,7 +192,7 @@ def test_busy_is_409_whether_or_not_the_body_has_arrived(gated: Server, tmp_path
         assert whole.response()[0] == 409
         # Only the head and half the body: refused before the rest is sent.
         partial = Connection(gated.port)
-        partial.send(request("POST", "/predictions", body)[:-len(body) // 2])
+        partial.send(request("POST", "/predictions", body)[: -len(body) // 2])
         status, _, payload = partial.response()
         assert (status, json.loads(payload)) == (409, {"detail": "Already running a prediction"})
         whole.close()

@@ -35,5 +35,8 @@ def test_retries_attach_and_other_ids_meet_409(gated: Server, tmp_path: Path) ->
 def test_id_in_body_must_match_the_url(gated: Server) -> None:
     response = gated.put("/predictions/a", json={"id": "b", "input": {}})
     assert response.status_code == 422
-    assert response.json() == {"detail": [{"loc": ["body", "id"], "type": "value_error",
-                                           "msg": "prediction ID must match the ID supplied in the URL"}]}
+    assert response.json() == {
+        "detail": [
+            {"loc": ["body", "id"], "type": "value_error", "msg": "prediction ID must match the ID supplied in the URL"}
+        ]
+    }

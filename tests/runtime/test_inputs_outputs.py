@@ -18,13 +18,35 @@ def data_uri(data: bytes, media_type: str = "text/plain") -> str:
 
 def test_every_input_type_reaches_predict(all_inputs: Server) -> None:
     body = all_inputs.predict(
-        text="hi", count=3, ratio=2, flag=True, image=data_uri(b"pixels"), document=data_uri(b"doc"),
-        token="s3cret", tags=["a", "b"], maybe=None, mode="slow", color="green", name="abc")
+        text="hi",
+        count=3,
+        ratio=2,
+        flag=True,
+        image=data_uri(b"pixels"),
+        document=data_uri(b"doc"),
+        token="s3cret",
+        tags=["a", "b"],
+        maybe=None,
+        mode="slow",
+        color="green",
+        name="abc",
+    )
     assert body["status"] == "succeeded", body["logs"]
     assert body["output"] == {
-        "text": "hi", "count": 3, "ratio": 2.0, "ratio_type": "float", "flag": True,
-        "tags": ["a", "b"], "maybe": None, "mode": "slow", "color": "green", "name": "abc",
-        "image": "pixels", "image_is_path": True, "document": "doc", "token": "s3cret",
+        "text": "hi",
+        "count": 3,
+        "ratio": 2.0,
+        "ratio_type": "float",
+        "flag": True,
+        "tags": ["a", "b"],
+        "maybe": None,
+        "mode": "slow",
+        "color": "green",
+        "name": "abc",
+        "image": "pixels",
+        "image_is_path": True,
+        "document": "doc",
+        "token": "s3cret",
     }
     assert body["input"]["token"] == "**********"
     assert body["input"]["image"].startswith("data:text/plain;base64,")
@@ -45,9 +67,14 @@ def _errors(server: Server, **inputs: object) -> list[dict]:
 def test_all_invalid_inputs_are_reported_at_once(all_inputs: Server) -> None:
     errors = _errors(all_inputs, count=11, flag="yes", mode="medium", color="blue", tags=["a", 2])
     locations = {tuple(e["loc"]) for e in errors}
-    assert locations == {("body", "input", "text"), ("body", "input", "count"), ("body", "input", "flag"),
-                         ("body", "input", "mode"), ("body", "input", "color"),
-                         ("body", "input", "tags", 1)}
+    assert locations == {
+        ("body", "input", "text"),
+        ("body", "input", "count"),
+        ("body", "input", "flag"),
+        ("body", "input", "mode"),
+        ("body", "input", "color"),
+        ("body", "input", "tags", 1),
+    }
     missing = next(e for e in errors if e["loc"][-1] == "text")
     assert missing["type"] == "value_error.missing"
 

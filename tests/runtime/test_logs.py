@@ -10,8 +10,7 @@ logs = module_server("logs")
 
 def test_python_fd_and_c_output_are_all_captured(logs: Server) -> None:
     text = logs.predict(word="alpha")["logs"]
-    for line in ("python stdout alpha", "python stderr alpha", "fd 1 alpha", "C printf alpha",
-                 "logging module alpha"):
+    for line in ("python stdout alpha", "python stderr alpha", "fd 1 alpha", "C printf alpha", "logging module alpha"):
         assert f"{line}\n" in text, (line, text)
 
 

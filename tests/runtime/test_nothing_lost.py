@@ -41,8 +41,11 @@ def _gauge(server: Server, name: str) -> float:
 
 
 def _settled_ready(server: Server) -> bool:
-    return (server.status() == "READY" and _gauge(server, "sprocket_predictions_in_flight") == 0
-            and _gauge(server, "sprocket_predictions_queued") == 0)
+    return (
+        server.status() == "READY"
+        and _gauge(server, "sprocket_predictions_in_flight") == 0
+        and _gauge(server, "sprocket_predictions_queued") == 0
+    )
 
 
 def _files_under(root: Path) -> list[Path]:
@@ -60,8 +63,8 @@ def test_a_queued_client_hanging_up_as_the_slot_passes_to_it_leaves_no_slot_held
     before the slot came, earlier when it got the slot and started."""
     server = start_server("fifo_gated", env={"SPROCKET_QUEUE_SIZE": "1"})
     server.wait_for_status("READY")
-    hits = lambda: server.log().count("left the queue just as a slot was passed to it")  # noqa: E731
-    started = lambda: sum(_counts(server).values())  # noqa: E731 - predictions that reached an end
+    hits = lambda: server.log().count("left the queue just as a slot was passed to it")
+    started = lambda: sum(_counts(server).values())
     queued_body = json.dumps({"input": {"fifo": str(tmp_path / "missing")}}).encode()
     delay = 0.0005
     with ThreadPoolExecutor(1) as pool:
@@ -74,7 +77,9 @@ def test_a_queued_client_hanging_up_as_the_slot_passes_to_it_leaves_no_slot_held
             queued = socket.create_connection(("127.0.0.1", server.port))
             try:
                 queued.sendall(request("POST", "/predictions", queued_body))
-                wait_until(lambda: _gauge(server, "sprocket_predictions_queued") == 1, 10, "the second request to queue")
+                wait_until(
+                    lambda: _gauge(server, "sprocket_predictions_queued") == 1, 10, "the second request to queue"
+                )
                 with open(fifo, "wb") as pipe:
                     pipe.write(b"x")  # predict() returns now
                 time.sleep(max(0.0, delay + random.uniform(-0.0001, 0.0001)))
@@ -92,15 +97,18 @@ def test_a_queued_client_hanging_up_as_the_slot_passes_to_it_leaves_no_slot_held
 
 
 def _counts(server: Server) -> dict[str, float]:
-    return {status: float(value) for status, value in re.findall(
-        r'^sprocket_predictions_total\{status="(\w+)"\} (\S+)$', server.get("/metrics").text, re.M)}
+    return {
+        status: float(value)
+        for status, value in re.findall(
+            r'^sprocket_predictions_total\{status="(\w+)"\} (\S+)$', server.get("/metrics").text, re.M
+        )
+    }
 
 
 # ---------------------------------------------------------------- clients that hang up
 
 
-def test_a_second_client_hanging_up_does_not_cancel_the_first_clients_prediction(start_server,
-                                                                                 tmp_path: Path) -> None:
+def test_a_second_client_hanging_up_does_not_cancel_the_first_clients_prediction(start_server, tmp_path: Path) -> None:
     server = start_server("gated")
     server.wait_for_status("READY")
     body = {"input": {"entered": str(tmp_path / "entered"), "release": str(tmp_path / "release")}}
@@ -121,8 +129,9 @@ def test_the_last_client_hanging_up_cancels_a_synchronous_prediction(start_serve
     server = start_server("spin")
     server.wait_for_status("READY")
     client = socket.create_connection(("127.0.0.1", server.port))
-    client.sendall(request("PUT", "/predictions/abandoned", json.dumps(
-        {"input": {"entered": str(tmp_path / "entered")}}).encode()))
+    client.sendall(
+        request("PUT", "/predictions/abandoned", json.dumps({"input": {"entered": str(tmp_path / "entered")}}).encode())
+    )
     wait_until((tmp_path / "entered").exists, 10, "the prediction to start")
     _rst_close(client)
     wait_until(lambda: _settled_ready(server), 15, "the abandoned prediction to be cancelled")
@@ -130,8 +139,9 @@ def test_the_last_client_hanging_up_cancels_a_synchronous_prediction(start_serve
 
 
 @pytest.mark.parametrize("hang_up_after", [0.0, 0.02, 0.05, 0.1, 0.3])
-def test_a_client_hanging_up_while_its_data_url_is_written_leaves_no_file(start_server, tmp_path: Path,
-                                                                          hang_up_after: float) -> None:
+def test_a_client_hanging_up_while_its_data_url_is_written_leaves_no_file(
+    start_server, tmp_path: Path, hang_up_after: float
+) -> None:
     server = start_server("whereis", env={"TMPDIR": str(tmp_path)})
     server.wait_for_status("READY")
     payload = base64.b64encode(os.urandom(30 * 1024 * 1024)).decode()
@@ -151,8 +161,15 @@ def test_a_queued_client_hanging_up_leaves_no_file(start_server, tmp_path: Path)
     gate = tmp_path / "gate"
     gate.mkdir()
     with GatedPrediction(server, gate):
-        body = json.dumps({"input": {"entered": "x", "release": "y",
-                                     "source": "data:text/plain;base64," + base64.b64encode(b"q" * 4096).decode()}})
+        body = json.dumps(
+            {
+                "input": {
+                    "entered": "x",
+                    "release": "y",
+                    "source": "data:text/plain;base64," + base64.b64encode(b"q" * 4096).decode(),
+                }
+            }
+        )
         client = socket.create_connection(("127.0.0.1", server.port))
         client.sendall(request("POST", "/predictions", body.encode()))
         wait_until(lambda: _gauge(server, "sprocket_predictions_queued") == 1, 10, "the request to queue")
@@ -186,9 +203,9 @@ def uploads(peer: Peer) -> Iterator[tuple[Peer, threading.Event]]:
     release.set()
 
 
-def test_an_output_file_that_vanishes_before_it_is_uploaded_fails_the_prediction(start_server, peer: Peer,
-                                                                                  uploads: tuple[Peer, threading.Event],
-                                                                                  tmp_path: Path) -> None:
+def test_an_output_file_that_vanishes_before_it_is_uploaded_fails_the_prediction(
+    start_server, peer: Peer, uploads: tuple[Peer, threading.Event], tmp_path: Path
+) -> None:
     hook = peer.on("POST", "/hook", respond(200))
     server = start_server("output_files", env={"TMPDIR": str(tmp_path)}, args=["--upload-url", peer.url + "/up/"])
     server.wait_for_status("READY")
@@ -208,14 +225,16 @@ def test_an_output_file_that_vanishes_before_it_is_uploaded_fails_the_prediction
     assert server.status() == "READY"
 
 
-def test_an_output_file_name_no_header_can_carry_is_uploaded_under_a_safe_name(start_server, peer: Peer,
-                                                                               uploads: tuple[Peer, threading.Event]) -> None:
+def test_an_output_file_name_no_header_can_carry_is_uploaded_under_a_safe_name(
+    start_server, peer: Peer, uploads: tuple[Peer, threading.Event]
+) -> None:
     server = start_server("output_files")
     server.wait_for_status("READY")
     _, release = uploads
     release.set()
-    body = server.post("/predictions", json={"input": {"names": "a\nb.txt"},
-                                              "output_file_prefix": peer.url + "/up/"}).json()
+    body = server.post(
+        "/predictions", json={"input": {"names": "a\nb.txt"}, "output_file_prefix": peer.url + "/up/"}
+    ).json()
     assert (body["status"], body["output"]) == ("succeeded", [peer.url + "/up/a_b.txt"]), body
     [upload] = peer.requests_to("/up/a_b.txt")
     assert b'filename="a_b.txt"' in upload.body
@@ -231,8 +250,9 @@ def test_an_id_with_control_characters_or_too_long_is_refused(start_server, bad_
     in_body = server.post("/predictions", json={"id": bad_id, "input": {}})
     assert in_body.status_code == 422
     assert in_body.json()["detail"][0]["loc"] == ["body", "id"]
-    in_url = server.put("/predictions/" + "".join(f"%{ord(c):02X}" if ord(c) < 32 else c for c in bad_id),
-                        json={"input": {}})
+    in_url = server.put(
+        "/predictions/" + "".join(f"%{ord(c):02X}" if ord(c) < 32 else c for c in bad_id), json={"input": {}}
+    )
     assert in_url.status_code == 422
     assert in_url.json()["detail"][0]["loc"] == ["path", "prediction_id"]
     assert server.predict()["status"] == "succeeded"
@@ -285,7 +305,6 @@ def test_the_listen_backlog_is_the_one_the_server_declares(start_server) -> None
 
     server = start_server("hello")
     server.wait_for_status("READY")
-    out = subprocess.run(["ss", "-ltnH", f"sport = :{server.port}"], capture_output=True,
-                                       text=True, check=True).stdout
+    out = subprocess.run(["ss", "-ltnH", f"sport = :{server.port}"], capture_output=True, text=True, check=True).stdout
     [line] = out.splitlines()
     assert int(line.split()[2]) == BACKLOG  # Send-Q of a listening socket is its backlog

@@ -22,8 +22,9 @@ def metric(server: Server, name: str, **labels: str) -> float:
 
 
 def probe(server: Server, *flags: str) -> int:
-    return subprocess.run([sys.executable, "-m", "runtime.probe", "--port", str(server.port), *flags],
-                          capture_output=True, timeout=30).returncode
+    return subprocess.run(
+        [sys.executable, "-m", "runtime.probe", "--port", str(server.port), *flags], capture_output=True, timeout=30
+    ).returncode
 
 
 def test_probes_while_setup_runs_then_ready_then_busy(start_server, tmp_path: Path) -> None:
@@ -62,8 +63,9 @@ def test_after_a_crash_without_restarts_the_replica_is_not_alive(start_server) -
 
 
 def test_on_failure_restarts_the_worker_and_the_next_prediction_succeeds(start_server) -> None:
-    server: Server = start_server("crash", env={"SPROCKET_RESTART_POLICY": "on-failure",
-                                               "SPROCKET_RESTART_BACKOFF": "0.2"})
+    server: Server = start_server(
+        "crash", env={"SPROCKET_RESTART_POLICY": "on-failure", "SPROCKET_RESTART_BACKOFF": "0.2"}
+    )
     server.wait_for_status("READY")
     first = server.worker().pid
     assert server.predict(how="sigkill")["status"] == "failed"
@@ -80,8 +82,7 @@ def test_on_failure_restarts_the_worker_and_the_next_prediction_succeeds(start_s
 
 
 def test_memory_limit_kills_the_worker_and_says_why(start_server, tmp_path: Path) -> None:
-    server: Server = start_server("leak", env={"SPROCKET_MEMORY_LIMIT_MB": "150",
-                                              "SPROCKET_WATCH_INTERVAL": "0.1"})
+    server: Server = start_server("leak", env={"SPROCKET_MEMORY_LIMIT_MB": "150", "SPROCKET_WATCH_INTERVAL": "0.1"})
     server.wait_for_status("READY")
     body = server.predict(mb=300, entered=str(tmp_path / "entered"))
     assert body["status"] == "failed"
@@ -118,12 +119,15 @@ def test_metrics_after_a_known_sequence(start_server) -> None:
 def test_user_healthcheck_reports_unhealthy_without_blocking(start_server, tmp_path: Path) -> None:
     mood = tmp_path / "mood"
     mood.write_text("fine")
-    server: Server = start_server("moody", env={"MOOD": str(mood), "SPROCKET_HEALTHCHECK_INTERVAL": "0.1",
-                                               "SPROCKET_HEALTHCHECK_TIMEOUT": "0.5"})
+    server: Server = start_server(
+        "moody", env={"MOOD": str(mood), "SPROCKET_HEALTHCHECK_INTERVAL": "0.1", "SPROCKET_HEALTHCHECK_TIMEOUT": "0.5"}
+    )
     server.wait_for_status("READY")
-    for state, complaint in [("sick", "healthcheck() returned False"),
-                             ("broken", "healthcheck() raised RuntimeError: the model's cache is gone"),
-                             ("stuck", "healthcheck() did not return within 0.5 s")]:
+    for state, complaint in [
+        ("sick", "healthcheck() returned False"),
+        ("broken", "healthcheck() raised RuntimeError: the model's cache is gone"),
+        ("stuck", "healthcheck() did not return within 0.5 s"),
+    ]:
         mood.write_text(state)
         health = server.wait_for_status("UNHEALTHY")
         assert health["user_healthcheck_error"] == complaint
@@ -135,8 +139,9 @@ def test_user_healthcheck_reports_unhealthy_without_blocking(start_server, tmp_p
 
 def test_kubernetes_ready_file_is_written_once_setup_succeeds(start_server, tmp_path: Path) -> None:
     ready = tmp_path / "cog" / "ready"
-    server: Server = start_server("crash", env={"KUBERNETES_SERVICE_HOST": "10.0.0.1",
-                                               "SPROCKET_READY_FILE": str(ready)})
+    server: Server = start_server(
+        "crash", env={"KUBERNETES_SERVICE_HOST": "10.0.0.1", "SPROCKET_READY_FILE": str(ready)}
+    )
     server.wait_for_status("READY")
     assert ready.exists()
     server.predict(how="exit")

@@ -38,8 +38,11 @@ def outboxes() -> Iterator[list[Outbox]]:
         outbox.close()
 
 
-def receive(front: FrontChannel, enough: Callable[[list[EventMessage]], bool],
-            on_event: Callable[[EventMessage], None] | None = None) -> list[EventMessage]:
+def receive(
+    front: FrontChannel,
+    enough: Callable[[list[EventMessage]], bool],
+    on_event: Callable[[EventMessage], None] | None = None,
+) -> list[EventMessage]:
     """Events as the front's reader delivers them, until `enough` says so (or the deadline)."""
     received: list[EventMessage] = []
 
@@ -106,8 +109,12 @@ def test_other_messages_come_after_the_chunks_held_before_them(pipe: Pipe, outbo
     outbox.send(Log(prediction_id="p", stream="stdout", data="after b\n"))
     outbox.send(ended("p"))
     events = receive(front, until_ended)
-    assert events == [OutputChunks(prediction_id="p", values=["a"]), OutputChunks(prediction_id="p", values=["b"]),
-                      Log(prediction_id="p", stream="stdout", data="after b\n"), ended("p")]
+    assert events == [
+        OutputChunks(prediction_id="p", values=["a"]),
+        OutputChunks(prediction_id="p", values=["b"]),
+        Log(prediction_id="p", stream="stdout", data="after b\n"),
+        ended("p"),
+    ]
 
 
 def test_each_prediction_first_chunk_goes_at_once(pipe: Pipe, outboxes: list[Outbox]) -> None:
@@ -129,8 +136,11 @@ def test_a_prediction_id_used_again_after_its_end_starts_afresh(pipe: Pipe, outb
     outbox.send(ended("p"))
     outbox.send_chunk("p", "again")  # would be held for a minute if the old stream were remembered
     events = receive(front, lambda got: len(got) == 3)
-    assert events == [OutputChunks(prediction_id="p", values=["before"]), ended("p"),
-                      OutputChunks(prediction_id="p", values=["again"])]
+    assert events == [
+        OutputChunks(prediction_id="p", values=["before"]),
+        ended("p"),
+        OutputChunks(prediction_id="p", values=["again"]),
+    ]
 
 
 def test_a_value_msgpack_cannot_carry_fails_where_it_is_yielded(pipe: Pipe, outboxes: list[Outbox]) -> None:
@@ -145,7 +155,8 @@ def test_a_value_msgpack_cannot_carry_fails_where_it_is_yielded(pipe: Pipe, outb
 
 
 def test_the_front_reader_goes_on_after_an_event_it_could_not_handle(
-        pipe: Pipe, caplog: pytest.LogCaptureFixture) -> None:
+    pipe: Pipe, caplog: pytest.LogCaptureFixture
+) -> None:
     front, worker = pipe
     for i in range(3):
         worker.send(Log(prediction_id=None, stream="stdout", data=f"line {i}\n"))
@@ -167,5 +178,7 @@ def test_closing_sends_what_is_held_and_stops_the_flusher(pipe: Pipe) -> None:
     outbox.send_chunk("p", "held")
     outbox.close()
     assert chunks(receive(front, lambda got: sum(len(values) for _, values in chunks(got)) == 2)) == [
-        ("p", ["first"]), ("p", ["held"])]
+        ("p", ["first"]),
+        ("p", ["held"]),
+    ]
     assert not any(thread.name == "outbox-flusher" for thread in threading.enumerate())

@@ -55,14 +55,16 @@ def test_defaults_apply_when_input_is_empty_or_absent(hello: Server) -> None:
 
 
 def test_client_id_and_created_at_are_echoed(hello: Server) -> None:
-    body = hello.post("/predictions", json={"id": "abc123", "created_at": "2024-01-01T00:00:00Z",
-                                            "input": {"text": "x"}}).json()
+    body = hello.post(
+        "/predictions", json={"id": "abc123", "created_at": "2024-01-01T00:00:00Z", "input": {"text": "x"}}
+    ).json()
     assert body["id"] == "abc123"
     assert body["created_at"] == "2024-01-01T00:00:00Z"
 
 
-@pytest.mark.parametrize("kind, expected", [("zero", 0), ("false", False), ("empty", ""),
-                                            ("list", []), ("dict", {}), ("none", None)])
+@pytest.mark.parametrize(
+    "kind, expected", [("zero", 0), ("false", False), ("empty", ""), ("list", []), ("dict", {}), ("none", None)]
+)
 def test_falsy_outputs_come_back_as_themselves(falsy: Server, kind: str, expected: object) -> None:
     body = falsy.predict(kind=kind)
     assert body["status"] == "succeeded"
@@ -95,18 +97,21 @@ def test_wrong_input_type_is_422_in_cogs_shape(hello: Server) -> None:
     assert error["msg"] and error["type"]
 
 
-@pytest.mark.parametrize("body, status, fragment", [
-    (b"{not json", 400, "not valid JSON"),
-    (b"\xff\xfe", 400, "not valid JSON"),
-    (b"[1, 2]", 422, "Expected `object`"),
-    (b'"text"', 422, "Expected `object`"),
-    (b'{"input": [1]}', 422, "Expected `object | null`"),
-    (b'{"id": 5}', 422, "Expected `str | null`"),
-    (b'{"webhook_events_filter": ["sometimes"]}', 422, "Invalid enum value"),
-    (b'{"webhook": "ftp://example.com/hook"}', 422, "must be an http or https URL"),
-    (b'{"webhook": "http://"}', 422, "URL has no host"),
-    (b'{"output_file_prefix": "file:///tmp/"}', 422, "must be an http or https URL"),
-])
+@pytest.mark.parametrize(
+    "body, status, fragment",
+    [
+        (b"{not json", 400, "not valid JSON"),
+        (b"\xff\xfe", 400, "not valid JSON"),
+        (b"[1, 2]", 422, "Expected `object`"),
+        (b'"text"', 422, "Expected `object`"),
+        (b'{"input": [1]}', 422, "Expected `object | null`"),
+        (b'{"id": 5}', 422, "Expected `str | null`"),
+        (b'{"webhook_events_filter": ["sometimes"]}', 422, "Invalid enum value"),
+        (b'{"webhook": "ftp://example.com/hook"}', 422, "must be an http or https URL"),
+        (b'{"webhook": "http://"}', 422, "URL has no host"),
+        (b'{"output_file_prefix": "file:///tmp/"}', 422, "must be an http or https URL"),
+    ],
+)
 def test_malformed_bodies_get_a_clear_4xx(hello: Server, body: bytes, status: int, fragment: str) -> None:
     response = hello.post("/predictions", data=body, headers={"Content-Type": "application/json"})
     assert response.status_code == status, response.text

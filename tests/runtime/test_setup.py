@@ -68,10 +68,18 @@ def test_import_error_keeps_the_traceback_in_setup_logs(start_server) -> None:
     assert "import a_module_that_does_not_exist" in health["setup"]["logs"]
 
 
-def _run_front(workdir: Path, env: dict[str, str] | None = None, args: list[str] | None = None) -> subprocess.CompletedProcess:
+def _run_front(
+    workdir: Path, env: dict[str, str] | None = None, args: list[str] | None = None
+) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("COG_")}
-    return subprocess.run([sys.executable, "-P", "-m", "runtime", *(args or [])], cwd=workdir,
-                          env={**environment, **(env or {})}, capture_output=True, text=True, timeout=30)
+    return subprocess.run(
+        [sys.executable, "-P", "-m", "runtime", *(args or [])],
+        cwd=workdir,
+        env={**environment, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
 
 
 def test_configuration_mistakes_are_one_line_and_exit_2(tmp_path: Path) -> None:
@@ -93,13 +101,15 @@ def test_configuration_mistakes_are_one_line_and_exit_2(tmp_path: Path) -> None:
 
 def test_bad_cog_yaml_is_one_line_and_read_as_sprocket_build_reads_it(tmp_path: Path) -> None:
     (tmp_path / "p.py").write_text("")
-    for text, message in [("build: [unclosed", "cog.yaml is not valid YAML at line"),
-                          ("- a list", "cog.yaml: the file must be a mapping of keys"),
-                          ("build: {}", "cog.yaml: no 'predict' key"),
-                          ("predict: 5", 'cog.yaml: predict must be a reference like "predict.py:Predictor"'),
-                          ('predict: "p.py:P"\nenvironment: [JUSTANAME]', "environment[0] must be a KEY=VALUE string"),
-                          ('predict: "p.py:P"\nenvironment: ["PATH=/x"]', "sets PATH, which the image manages"),
-                          ('predict: "p.py:P"\nbulid: {}', "unknown key 'bulid'")]:
+    for text, message in [
+        ("build: [unclosed", "cog.yaml is not valid YAML at line"),
+        ("- a list", "cog.yaml: the file must be a mapping of keys"),
+        ("build: {}", "cog.yaml: no 'predict' key"),
+        ("predict: 5", 'cog.yaml: predict must be a reference like "predict.py:Predictor"'),
+        ('predict: "p.py:P"\nenvironment: [JUSTANAME]', "environment[0] must be a KEY=VALUE string"),
+        ('predict: "p.py:P"\nenvironment: ["PATH=/x"]', "sets PATH, which the image manages"),
+        ('predict: "p.py:P"\nbulid: {}', "unknown key 'bulid'"),
+    ]:
         (tmp_path / "cog.yaml").write_text(text)
         result = _run_front(tmp_path)
         assert result.returncode == 2 and message in result.stderr, (text, result.stderr)
@@ -111,8 +121,9 @@ def test_port_in_use_is_one_line(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = _run_front(PREDICTORS, {"COG_PREDICT_TYPE_STUB": "hello.py:Predictor", "PORT": str(port)},
-                            ["--host", "127.0.0.1"])
+        result = _run_front(
+            PREDICTORS, {"COG_PREDICT_TYPE_STUB": "hello.py:Predictor", "PORT": str(port)}, ["--host", "127.0.0.1"]
+        )
     assert result.returncode == 2
     assert f"port {port} is already in use" in result.stderr
 
@@ -134,12 +145,13 @@ def test_cog_yaml_in_the_working_directory_names_the_predictor(tmp_path: Path, s
     assert server.predict(text="yaml")["output"] == "hello yaml"
 
 
-def test_cog_yaml_environment_reaches_the_worker_and_the_process_environment_wins(tmp_path: Path,
-                                                                                 start_server) -> None:
+def test_cog_yaml_environment_reaches_the_worker_and_the_process_environment_wins(tmp_path: Path, start_server) -> None:
     (tmp_path / "cog.yaml").write_text('predict: "p.py:Predictor"\nenvironment:\n  - GREETING=hi\n  - NAME=yaml\n')
-    (tmp_path / "p.py").write_text("import os\nfrom cog import BasePredictor\n\nclass Predictor(BasePredictor):\n"
-                                   "    def predict(self) -> str:\n"
-                                   "        return os.environ['GREETING'] + ' ' + os.environ['NAME']\n")
+    (tmp_path / "p.py").write_text(
+        "import os\nfrom cog import BasePredictor\n\nclass Predictor(BasePredictor):\n"
+        "    def predict(self) -> str:\n"
+        "        return os.environ['GREETING'] + ' ' + os.environ['NAME']\n"
+    )
     server = start_server("", workdir=tmp_path, env={"NAME": "process"})
     server.wait_for_status("READY")
     assert server.predict()["output"] == "hi process"

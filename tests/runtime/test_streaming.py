@@ -30,8 +30,9 @@ def read_events(response: requests.Response) -> Iterator[tuple[int, str, Any]]:
 
 
 def test_iterator_prediction_streams_start_outputs_logs_completed(streamer: Server) -> None:
-    with streamer.session.post(streamer.url + "/predictions", json={"id": "s-1", "input": {"count": 3}},
-                               headers=SSE, stream=True, timeout=30) as response:
+    with streamer.session.post(
+        streamer.url + "/predictions", json={"id": "s-1", "input": {"count": 3}}, headers=SSE, stream=True, timeout=30
+    ) as response:
         assert response.headers["Content-Type"].startswith("text/event-stream")
         events = list(read_events(response))
     names = [name for _, name, _ in events]
@@ -45,8 +46,9 @@ def test_iterator_prediction_streams_start_outputs_logs_completed(streamer: Serv
 
 
 def test_single_value_predictor_streams_start_and_completed(hello: Server) -> None:
-    with hello.session.post(hello.url + "/predictions", json={"input": {"text": "sse"}},
-                            headers=SSE, stream=True, timeout=30) as response:
+    with hello.session.post(
+        hello.url + "/predictions", json={"input": {"text": "sse"}}, headers=SSE, stream=True, timeout=30
+    ) as response:
         events = [(name, data) for _, name, data in read_events(response)]
     assert [name for name, _ in events] == ["start", "completed"]
     assert events[-1][1]["output"] == "hello sse"
@@ -57,15 +59,24 @@ def test_single_value_predictor_streams_start_and_completed(hello: Server) -> No
 
 
 def test_reconnecting_client_resumes_after_its_last_event(streamer: Server) -> None:
-    response = streamer.session.post(streamer.url + "/predictions", stream=True, timeout=30, headers=SSE,
-                                     json={"id": "s-2", "input": {"count": 6, "pause": 0.2}})
+    response = streamer.session.post(
+        streamer.url + "/predictions",
+        stream=True,
+        timeout=30,
+        headers=SSE,
+        json={"id": "s-2", "input": {"count": 6, "pause": 0.2}},
+    )
     events = read_events(response)
     first = [next(events), next(events)]  # start, then the first log or output
     response.close()
     last_id = first[-1][0]
-    with streamer.session.put(streamer.url + "/predictions/s-2", json={"input": {"count": 6, "pause": 0.2}},
-                              headers={**SSE, "Last-Event-ID": str(last_id)}, stream=True,
-                              timeout=30) as resumed:
+    with streamer.session.put(
+        streamer.url + "/predictions/s-2",
+        json={"input": {"count": 6, "pause": 0.2}},
+        headers={**SSE, "Last-Event-ID": str(last_id)},
+        stream=True,
+        timeout=30,
+    ) as resumed:
         rest = list(read_events(resumed))
     assert rest[0][0] == last_id + 1
     assert [seq for seq, _, _ in rest] == list(range(last_id + 1, rest[-1][0] + 1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 
@@ -23,9 +24,11 @@ def _completed(received: list) -> list:
 
 def test_respond_async_returns_202_then_sends_completed_last(hello: Server, peer: Peer) -> None:
     url = peer.on("POST", "/hook", respond(200))
-    response = hello.post("/predictions", json={"input": {"text": "async"}, "webhook": url},
-                          headers={"Prefer": "respond-async", "traceparent": TRACEPARENT,
-                                   "tracestate": "k=v"})
+    response = hello.post(
+        "/predictions",
+        json={"input": {"text": "async"}, "webhook": url},
+        headers={"Prefer": "respond-async", "traceparent": TRACEPARENT, "tracestate": "k=v"},
+    )
     assert response.status_code == 202
     body = response.json()
     assert body["status"] == "processing" and body["output"] is None
@@ -41,8 +44,9 @@ def test_respond_async_returns_202_then_sends_completed_last(hello: Server, peer
 
 def test_sync_predictions_send_webhooks_too(hello: Server, peer: Peer) -> None:
     url = peer.on("POST", "/sync", respond(200))
-    body = hello.post("/predictions", json={"input": {"text": "s"}, "webhook": url,
-                                            "webhook_events_filter": ["completed"]}).json()
+    body = hello.post(
+        "/predictions", json={"input": {"text": "s"}, "webhook": url, "webhook_events_filter": ["completed"]}
+    ).json()
     assert body["status"] == "succeeded"
     [hook] = peer.wait_for("/sync", lambda r: len(r) == 1, "one completed webhook")
     assert hook.json["output"] == "hello s"
@@ -59,16 +63,21 @@ def test_empty_events_filter_sends_nothing(hello: Server, peer: Peer) -> None:
 
 def test_throttled_updates_are_coalesced_not_dropped(streamer: Server, peer: Peer) -> None:
     url = peer.on("POST", "/stream", respond(200))
-    streamer.post("/predictions", json={"input": {"count": 12, "pause": 0.05}, "webhook": url,
-                                        "webhook_events_filter": ["output"]},
-                  headers={"Prefer": "respond-async"})
-    hooks = peer.wait_for("/stream", lambda r: bool(r) and r[-1].json["status"] == "succeeded",
-                          "a final update carrying the finished output")
+    streamer.post(
+        "/predictions",
+        json={"input": {"count": 12, "pause": 0.05}, "webhook": url, "webhook_events_filter": ["output"]},
+        headers={"Prefer": "respond-async"},
+    )
+    hooks = peer.wait_for(
+        "/stream",
+        lambda r: bool(r) and r[-1].json["status"] == "succeeded",
+        "a final update carrying the finished output",
+    )
     outputs = [h.json["output"] or [] for h in hooks]
     assert len(hooks) < 12  # coalesced
     assert outputs[-1] == [f"t{i} " for i in range(12)]
     assert all(outputs[i] == outputs[i + 1][: len(outputs[i])] for i in range(len(outputs) - 1))
-    gaps = [b.at - a.at for a, b in zip(hooks, hooks[1:-1])]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(hooks[:-1])]
     assert all(gap >= 0.15 for gap in gaps), gaps
 
 
@@ -94,8 +103,9 @@ def test_hanging_receiver_blocks_neither_health_nor_other_predictions(peer: Peer
         url = peer.on("POST", "/hang", hang(release))
         server: Server = start_server("hello", env={"SPROCKET_WEBHOOK_TIMEOUT": "30"})
         server.wait_for_status("READY")
-        first = server.post("/predictions", json={"input": {"text": "a"}, "webhook": url},
-                            headers={"Prefer": "respond-async"})
+        first = server.post(
+            "/predictions", json={"input": {"text": "a"}, "webhook": url}, headers={"Prefer": "respond-async"}
+        )
         assert first.status_code == 202
         peer.wait_for("/hang", lambda r: len(r) >= 1, "the receiver to be holding a webhook")
         for word in ("b", "c", "d"):
@@ -117,13 +127,23 @@ def test_receiver_that_is_down_gets_bounded_retries(peer: Peer, start_server) ->
     assert line["severity"] == "ERROR" and line["prediction_id"] == body["id"]
 
 
-@pytest.mark.parametrize("traceparent", ["00-abc-def-01", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0z",
-                                         "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"])
-def test_a_malformed_traceparent_is_dropped_and_every_webhook_still_goes_out(hello: Server, peer: Peer,
-                                                                             traceparent: str) -> None:
+@pytest.mark.parametrize(
+    "traceparent",
+    [
+        "00-abc-def-01",
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0z",
+        "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    ],
+)
+def test_a_malformed_traceparent_is_dropped_and_every_webhook_still_goes_out(
+    hello: Server, peer: Peer, traceparent: str
+) -> None:
     url = peer.on("POST", "/traced", respond(200))
-    response = hello.post("/predictions", json={"input": {"text": "t"}, "webhook": url},
-                          headers={"Prefer": "respond-async", "traceparent": traceparent, "tracestate": "k=v"})
+    response = hello.post(
+        "/predictions",
+        json={"input": {"text": "t"}, "webhook": url},
+        headers={"Prefer": "respond-async", "traceparent": traceparent, "tracestate": "k=v"},
+    )
     assert response.status_code == 202
     hooks = peer.wait_for("/traced", lambda r: len(_completed(r)) == 1, "the completed webhook")
     assert [h.json["status"] for h in hooks] == ["processing", "succeeded"]

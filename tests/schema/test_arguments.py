@@ -70,17 +70,15 @@ def test_build_arguments_pushes_files_onto_the_given_stack(files: list[str]) -> 
 def test_files_opened_before_a_failure_are_closed(files: list[str], tmp_path: pathlib.Path) -> None:
     spec = spec_of(InputField(name="blobs", kind="file", order=0, is_list=True))
     before = len(os.listdir("/proc/self/fd"))
-    with pytest.raises(FileNotFoundError):
-        with prepared_arguments(spec, {"blobs": [files[0], str(tmp_path / "missing")]}):
-            pass  # pragma: no cover - opening the second file fails first
+    with pytest.raises(FileNotFoundError), prepared_arguments(spec, {"blobs": [files[0], str(tmp_path / "missing")]}):
+        pass  # pragma: no cover - opening the second file fails first
     assert len(os.listdir("/proc/self/fd")) == before
 
 
 def test_files_are_closed_when_predict_raises(files: list[str]) -> None:
     spec = spec_of(InputField(name="blob", kind="file", order=0))
     handles: list[Any] = []
-    with pytest.raises(RuntimeError, match="boom"):
-        with prepared_arguments(spec, {"blob": files[0]}) as arguments:
-            handles.append(arguments["blob"])
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), prepared_arguments(spec, {"blob": files[0]}) as arguments:
+        handles.append(arguments["blob"])
+        raise RuntimeError("boom")
     assert handles[0].closed

@@ -100,12 +100,32 @@ class Partial(TypedDict, total=False):
         (numpy.float32, {"type": "number"}),
         (numpy.int64, {"type": "integer"}),
         (numpy.bool_, {"type": "boolean"}),
-        (Caption, {"type": "object", "title": "Caption", "required": ["text", "score"], "properties": {
-            "text": {"title": "Text", "type": "string"}, "score": {"title": "Score", "type": "number"}}}),
+        (
+            Caption,
+            {
+                "type": "object",
+                "title": "Caption",
+                "required": ["text", "score"],
+                "properties": {
+                    "text": {"title": "Text", "type": "string"},
+                    "score": {"title": "Score", "type": "number"},
+                },
+            },
+        ),
         (Partial, {"type": "object", "title": "Partial", "properties": {"note": {"title": "Note", "type": "string"}}}),
-        (Optional[Caption], {"type": "object", "title": "Caption", "nullable": True, "required": ["text", "score"],
-                             "properties": {"text": {"title": "Text", "type": "string"},
-                                            "score": {"title": "Score", "type": "number"}}}),
+        (
+            Optional[Caption],
+            {
+                "type": "object",
+                "title": "Caption",
+                "nullable": True,
+                "required": ["text", "score"],
+                "properties": {
+                    "text": {"title": "Text", "type": "string"},
+                    "score": {"title": "Score", "type": "number"},
+                },
+            },
+        ),
     ],
 )
 def test_return_types_both_references_accept(annotation: object, schema: dict[str, object]) -> None:
@@ -127,9 +147,15 @@ def test_dict_and_opaque_inputs_are_json_objects_passed_through() -> None:
         return ""
 
     spec = describe_predictor(predict)
-    assert [(field.kind, field.nullable) for field in spec.inputs] == [("object", False), ("object", False),
-                                                                      ("object", True)]
+    assert [(field.kind, field.nullable) for field in spec.inputs] == [
+        ("object", False),
+        ("object", False),
+        ("object", True),
+    ]
     assert InputValidator(spec).validate({"options": {"a": [1]}, "settings": {}}) == {
-        "options": {"a": [1]}, "settings": {}, "extra": None}
+        "options": {"a": [1]},
+        "settings": {},
+        "extra": None,
+    }
     with pytest.raises(InputValidationError, match="options: value is not a valid dict"):
         InputValidator(spec).validate({"options": [1], "settings": {}})

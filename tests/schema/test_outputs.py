@@ -56,7 +56,9 @@ def test_relative_path_is_made_absolute(image: pathlib.Path, workdir: str, monke
 
 
 def test_missing_path_is_an_error(tmp_path: pathlib.Path, workdir: str) -> None:
-    with pytest.raises(FileNotFoundError, match=r"predict\(\) returned the path '.*/nope.png', but there is no file there"):
+    with pytest.raises(
+        FileNotFoundError, match=r"predict\(\) returned the path '.*/nope.png', but there is no file there"
+    ):
         to_wire(tmp_path / "nope.png", workdir)
 
 
@@ -102,7 +104,11 @@ class DataclassOutput:
 
 def test_models_become_dicts(image: pathlib.Path, workdir: str) -> None:
     expected_file = OutputFile(str(image))
-    assert to_wire(ModelOutput(text="", file=Path(image)), workdir) == {"text": "", "file": expected_file, "score": None}
+    assert to_wire(ModelOutput(text="", file=Path(image)), workdir) == {
+        "text": "",
+        "file": expected_file,
+        "score": None,
+    }
     assert to_wire(DataclassOutput(items=[io.BytesIO(b"x")]), workdir) == {
         "items": [OutputFile(str(pathlib.Path(workdir) / "output"))],
         "count": 0,
@@ -125,6 +131,7 @@ def test_pydantic_models_become_dicts(image: pathlib.Path, workdir: str) -> None
 
 def test_numpy_values(workdir: str) -> None:
     import numpy  # a test dependency (pyproject.toml)
+
     assert to_wire(numpy.float32(1.0), workdir) == 1.0
     assert to_wire(numpy.int64(0), workdir) == 0
     assert to_wire({"a": numpy.array([[1, 2], [3, 4]])}, workdir) == {"a": [[1, 2], [3, 4]]}

@@ -23,9 +23,7 @@ def inputs_of(predict: Any) -> dict[str, InputField]:
 
 
 def test_every_supported_scalar_kind() -> None:
-    def predict(
-        s: str, i: int, f: float, b: bool, p: Path, pp: pathlib.Path, fi: File, sec: Secret
-    ) -> str:
+    def predict(s: str, i: int, f: float, b: bool, p: Path, pp: pathlib.Path, fi: File, sec: Secret) -> str:
         return ""
 
     kinds = {name: field.kind for name, field in inputs_of(predict).items()}
@@ -102,7 +100,9 @@ def test_default_none_makes_a_plain_type_nullable() -> None:
 
 def test_literal_gives_choices_and_kind() -> None:
     def predict(
-        color: Literal["red", "blue"], size: Literal[1, 2] = 2, many: list[Literal["x", "y"]] = ["x"]  # noqa: B006
+        color: Literal["red", "blue"],
+        size: Literal[1, 2] = 2,
+        many: list[Literal["x", "y"]] = ["x"],  # noqa: B006
     ) -> str:
         return ""
 
@@ -178,7 +178,9 @@ def test_unsupported_types_are_named(annotation: Any, shown: str) -> None:
     def predict(x: annotation) -> str:  # type: ignore[valid-type]
         return ""
 
-    with pytest.raises(SignatureError, match=rf"^predict\(\) argument 'x' has unsupported type {shown}.*; annotate it as"):
+    with pytest.raises(
+        SignatureError, match=rf"^predict\(\) argument 'x' has unsupported type {shown}.*; annotate it as"
+    ):
         describe_predictor(predict)
 
 
@@ -186,7 +188,9 @@ def test_mixed_literal_is_rejected() -> None:
     def predict(x: Literal["a", 1]) -> str:
         return ""
 
-    with pytest.raises(SignatureError, match=r"argument 'x' is Literal\['a', 1\]; Literal values must be all str or all int"):
+    with pytest.raises(
+        SignatureError, match=r"argument 'x' is Literal\['a', 1\]; Literal values must be all str or all int"
+    ):
         describe_predictor(predict)
 
 
@@ -209,7 +213,10 @@ def test_unresolvable_annotation() -> None:
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: Input(default=0, ge=1), r"argument 'x' has default 0, which its own rules reject: ensure this value is greater than or equal to 1"),
+        (
+            lambda: Input(default=0, ge=1),
+            r"argument 'x' has default 0, which its own rules reject: ensure this value is greater than or equal to 1",
+        ),
         (lambda: Input(default=11, le=10), r"less than or equal to 10"),
         (lambda: Input(default="5"), r"has default '5', which its own rules reject: value is not a valid integer"),
         (lambda: Input(default=3, choices=[1, 2]), r"value is not a valid enumeration member; permitted: 1, 2"),

@@ -164,7 +164,10 @@ def test_string_lengths() -> None:
         }
     ]
     [error] = errors_of(validator, {"s": "abcd"})
-    assert (error["msg"], error["type"]) == ("ensure this value has at most 3 characters", "value_error.any_str.max_length")
+    assert (error["msg"], error["type"]) == (
+        "ensure this value has at most 3 characters",
+        "value_error.any_str.max_length",
+    )
     assert validator.validate({"s": "abc"}) == {"s": "abc"}
 
 
@@ -252,12 +255,28 @@ def test_accepted_urls(kind: Any, url: str) -> None:
 @pytest.mark.parametrize(
     ("url", "msg", "type_"),
     [
-        ("ftp://example.com/a", "Path input must be an http(s) or data URL; got scheme 'ftp'", "value_error.url.scheme"),
-        ("file:///etc/passwd", "Path input must be an http(s) or data URL; got scheme 'file'", "value_error.url.scheme"),
-        ("/tmp/a.png", "Path input must be an http(s) or data URL; got '/tmp/a.png', which has no scheme", "value_error.url.scheme"),
+        (
+            "ftp://example.com/a",
+            "Path input must be an http(s) or data URL; got scheme 'ftp'",
+            "value_error.url.scheme",
+        ),
+        (
+            "file:///etc/passwd",
+            "Path input must be an http(s) or data URL; got scheme 'file'",
+            "value_error.url.scheme",
+        ),
+        (
+            "/tmp/a.png",
+            "Path input must be an http(s) or data URL; got '/tmp/a.png', which has no scheme",
+            "value_error.url.scheme",
+        ),
         ("http:///a.png", "Path input URL has no host: 'http:///a.png'", "value_error.url.host"),
         ("http://[::1/a", "Path input is not a valid URL: Invalid IPv6 URL", "value_error.url"),
-        ("data:image/png;base64", "Path input is a malformed data URL; expected data:[<mediatype>][;base64],<data>", "value_error.url"),
+        (
+            "data:image/png;base64",
+            "Path input is a malformed data URL; expected data:[<mediatype>][;base64],<data>",
+            "value_error.url",
+        ),
         ("http://user:pw@example.com/a.png", "Path input URL must not carry credentials", "value_error.url.userinfo"),
         ("data:image png,abc", "Path input is a malformed data URL", "value_error.url"),
         (7, "Path input must be an http(s) or data URL string", "type_error.str"),
@@ -298,5 +317,8 @@ def test_input_echo_masks_secrets_and_shortens_big_data_urls() -> None:
     files = spec_of(field("image", "path", 0), field("small", "path", 1), field("many", "path", 2, is_list=True))
     big = "data:image/png;base64," + "A" * 2000
     echo = input_echo(files, {"image": big, "small": "data:,hi", "many": [big, "https://x.test/a.png"]})
-    assert echo == {"image": "data:image/png;base64,...(2000 characters not echoed)", "small": "data:,hi",
-                    "many": ["data:image/png;base64,...(2000 characters not echoed)", "https://x.test/a.png"]}
+    assert echo == {
+        "image": "data:image/png;base64,...(2000 characters not echoed)",
+        "small": "data:,hi",
+        "many": ["data:image/png;base64,...(2000 characters not echoed)", "https://x.test/a.png"],
+    }

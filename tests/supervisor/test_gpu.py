@@ -17,10 +17,19 @@ from runtime.supervisor.gpu import GpuSample, GpuWatcher
 from tests.fakes import fake_nvml
 from tests.support import wait_until
 
-
 FAKE = "tests.fakes.fake_nvml"
-A100 = {"name": "NVIDIA A100", "uuid": "GPU-1", "memory_used": 1, "memory_total": 2, "utilization": 50,
-        "temperature": 40, "power_mw": 100000, "ecc_uncorrected": 0, "lost": False, "xid": None}
+A100 = {
+    "name": "NVIDIA A100",
+    "uuid": "GPU-1",
+    "memory_used": 1,
+    "memory_total": 2,
+    "utilization": 50,
+    "temperature": 40,
+    "power_mw": 100000,
+    "ecc_uncorrected": 0,
+    "lost": False,
+    "xid": None,
+}
 
 
 class Watch:
@@ -102,8 +111,9 @@ def _gpu_count() -> int | None:
         pynvml.nvmlShutdown()
 
 
-async def test_real_nvml_watches_what_this_machine_has(watch: Callable[..., Watch],
-                                                       caplog: pytest.LogCaptureFixture) -> None:
+async def test_real_nvml_watches_what_this_machine_has(
+    watch: Callable[..., Watch], caplog: pytest.LogCaptureFixture
+) -> None:
     """One test for every machine, no skip: with GPUs, each is sampled and none is fatal; without
     a driver (or any GPU), the watch says so once and stays quiet."""
     caplog.set_level(logging.INFO, "sprocket.supervisor")
@@ -118,8 +128,11 @@ async def test_real_nvml_watches_what_this_machine_has(watch: Callable[..., Watc
     gpus.watcher.stop()
     await asyncio.sleep(0)  # let anything it scheduled run
     assert (gpus.watcher.samples, gpus.samples, gpus.fatal) == ([], [], [])
-    expected = ("no NVIDIA driver: GPU watch off (NVML Shared Library Not Found)" if count is None
-                else "no GPU visible: GPU watch off")
+    expected = (
+        "no NVIDIA driver: GPU watch off (NVML Shared Library Not Found)"
+        if count is None
+        else "no GPU visible: GPU watch off"
+    )
     assert _supervisor_messages(caplog) == [expected]
 
 
@@ -128,6 +141,7 @@ async def test_real_nvml_watches_what_this_machine_has(watch: Callable[..., Watc
 
 def test_stand_in_matches_real_pynvml() -> None:
     import pynvml  # a runtime dependency (nvidia-ml-py)
+
     for name in fake_nvml.__all__:
         ours, theirs = getattr(fake_nvml, name), getattr(pynvml, name, None)
         assert theirs is not None, f"pynvml has no {name}"
@@ -139,18 +153,35 @@ def test_stand_in_matches_real_pynvml() -> None:
             assert list(inspect.signature(ours).parameters) == list(inspect.signature(theirs).parameters), name
         else:
             assert ours == theirs, name
-    assert {f"NVMLError_{n}" for n in ("LibraryNotFound", "DriverNotLoaded", "NotSupported", "Timeout",
-                                       "GpuIsLost", "Unknown")} <= set(fake_nvml.__all__)
+    assert {
+        f"NVMLError_{n}"
+        for n in ("LibraryNotFound", "DriverNotLoaded", "NotSupported", "Timeout", "GpuIsLost", "Unknown")
+    } <= set(fake_nvml.__all__)
 
 
 async def test_samples_every_gpu_with_its_values(nvml_state: Callable[..., None], watch: Callable[..., Watch]) -> None:
     gpus = watch()
     [sample] = await gpus.next_samples()
-    assert sample == GpuSample(index=0, name="NVIDIA A100", uuid="GPU-1", memory_used_bytes=1, memory_total_bytes=2,
-                               utilization_ratio=0.5, temperature_celsius=40.0, power_watts=100.0)
-    assert sample.as_json() == {"index": 0, "name": "NVIDIA A100", "uuid": "GPU-1", "memory_used_bytes": 1,
-                                "memory_total_bytes": 2, "utilization_ratio": 0.5, "temperature_celsius": 40.0,
-                                "power_watts": 100.0}
+    assert sample == GpuSample(
+        index=0,
+        name="NVIDIA A100",
+        uuid="GPU-1",
+        memory_used_bytes=1,
+        memory_total_bytes=2,
+        utilization_ratio=0.5,
+        temperature_celsius=40.0,
+        power_watts=100.0,
+    )
+    assert sample.as_json() == {
+        "index": 0,
+        "name": "NVIDIA A100",
+        "uuid": "GPU-1",
+        "memory_used_bytes": 1,
+        "memory_total_bytes": 2,
+        "utilization_ratio": 0.5,
+        "temperature_celsius": 40.0,
+        "power_watts": 100.0,
+    }
     nvml_state(memory_used=2, utilization=100)
     await gpus.until(lambda: gpus.watcher.samples[0].memory_used_bytes == 2, "memory_used to follow the GPU")
     assert gpus.watcher.samples[0].utilization_ratio == 1.0
@@ -187,7 +218,9 @@ async def test_without_xid_events_still_samples(nvml_state: Callable[..., None],
     assert gpus.fatal == []
 
 
-async def test_new_uncorrectable_ecc_errors_are_fatal(nvml_state: Callable[..., None], watch: Callable[..., Watch]) -> None:
+async def test_new_uncorrectable_ecc_errors_are_fatal(
+    nvml_state: Callable[..., None], watch: Callable[..., Watch]
+) -> None:
     nvml_state(ecc_uncorrected=1)  # errors from before the watch started are not news
     gpus = watch()
     await gpus.next_samples()
@@ -200,8 +233,9 @@ async def test_new_uncorrectable_ecc_errors_are_fatal(nvml_state: Callable[..., 
 
 
 @pytest.mark.parametrize("failure", [{"lost": True}, {"error": "Unknown"}], ids=["GpuIsLost", "Unknown"])
-async def test_lost_gpu_is_fatal_once(nvml_state: Callable[..., None], watch: Callable[..., Watch],
-                                      failure: dict[str, Any]) -> None:
+async def test_lost_gpu_is_fatal_once(
+    nvml_state: Callable[..., None], watch: Callable[..., Watch], failure: dict[str, Any]
+) -> None:
     gpus = watch()
     await gpus.next_samples()
     nvml_state(**failure)
@@ -211,7 +245,8 @@ async def test_lost_gpu_is_fatal_once(nvml_state: Callable[..., None], watch: Ca
 
 
 async def test_other_nvml_errors_skip_the_gpu_with_one_warning(
-        nvml_state: Callable[..., None], watch: Callable[..., Watch], caplog: pytest.LogCaptureFixture) -> None:
+    nvml_state: Callable[..., None], watch: Callable[..., Watch], caplog: pytest.LogCaptureFixture
+) -> None:
     gpus = watch()
     await gpus.next_samples()
     nvml_state(error="NoPermission")
@@ -219,17 +254,27 @@ async def test_other_nvml_errors_skip_the_gpu_with_one_warning(
     await gpus.next_samples()
     assert gpus.fatal == []
     assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
-        "cannot sample GPU 0 (NVIDIA A100): Insufficient Permissions"]  # once, not once a round
+        "cannot sample GPU 0 (NVIDIA A100): Insufficient Permissions"
+    ]  # once, not once a round
     nvml_state()
     await gpus.until(lambda: gpus.samples[-1], "the GPU back in the samples")
 
 
-@pytest.mark.parametrize("state, message", [
-    ({"driver": False}, "no NVIDIA driver: GPU watch off (Driver Not Loaded)"),
-    ({"gpus": 0}, "no GPU visible: GPU watch off"),
-], ids=["no-driver", "no-gpu"])
-async def test_nothing_to_watch_stays_quiet(nvml_state: Callable[..., None], watch: Callable[..., Watch],
-                                            caplog: pytest.LogCaptureFixture, state: dict[str, Any], message: str) -> None:
+@pytest.mark.parametrize(
+    "state, message",
+    [
+        ({"driver": False}, "no NVIDIA driver: GPU watch off (Driver Not Loaded)"),
+        ({"gpus": 0}, "no GPU visible: GPU watch off"),
+    ],
+    ids=["no-driver", "no-gpu"],
+)
+async def test_nothing_to_watch_stays_quiet(
+    nvml_state: Callable[..., None],
+    watch: Callable[..., Watch],
+    caplog: pytest.LogCaptureFixture,
+    state: dict[str, Any],
+    message: str,
+) -> None:
     caplog.set_level(logging.INFO, "sprocket.supervisor")
     nvml_state(**state)
     gpus = watch()

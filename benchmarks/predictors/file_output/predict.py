@@ -17,7 +17,7 @@ _BLOCK = 8 * 1024 * 1024
 
 class Predictor(BasePredictor):
     def setup(self) -> None:
-        size = int(os.environ.get("BENCH_FILE_BYTES", 1024 ** 3))
+        size = int(os.environ.get("BENCH_FILE_BYTES", 1024**3))
         self.source = os.path.join(tempfile.mkdtemp(), "big.bin")
         block = os.urandom(_BLOCK)
         with open(self.source, "wb") as out:

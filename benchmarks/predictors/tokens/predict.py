@@ -5,6 +5,7 @@ from cog import BasePredictor, ConcatenateIterator, Input
 try:  # Cog 0.21+ marks predictors whose output may be streamed over SSE; older Cog has no marker.
     from cog import streaming
 except ImportError:  # pragma: no cover - depends on the server under test
+
     def streaming(fn):  # type: ignore[no-untyped-def]
         return fn
 

@@ -7,6 +7,7 @@ A generator, since a predictor either yields or returns: every kind's output is 
     iterator  20 items, each printing a log line
     raise     raises ValueError: a `failed` prediction, expected
 """
+
 import os
 import tempfile
 from typing import Any, Iterator
@@ -17,8 +18,11 @@ BIG = "x" * (100 * 1024)
 
 
 class Predictor(BasePredictor):
-    def predict(self, kind: str = Input(default="echo", choices=["echo", "file", "big", "iterator", "raise"]),
-                text: str = "soak") -> Iterator[Any]:
+    def predict(
+        self,
+        kind: str = Input(default="echo", choices=["echo", "file", "big", "iterator", "raise"]),
+        text: str = "soak",
+    ) -> Iterator[Any]:
         if kind == "echo":
             yield text
         elif kind == "file":

@@ -23,8 +23,9 @@ class CogServer(Server):
 
     def __init__(self, directory: Path, python: str) -> None:
         self._port = _free_port()
-        super().__init__("", workdir=directory, env={"PORT": str(self._port)},
-                         command=[python, "-m", "cog.server.http"])
+        super().__init__(
+            "", workdir=directory, env={"PORT": str(self._port)}, command=[python, "-m", "cog.server.http"]
+        )
 
     def _listening_url(self) -> str | None:
         if self.process.poll() is not None:

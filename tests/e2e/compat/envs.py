@@ -80,8 +80,12 @@ def ensure(env: Env) -> Env:
 
 
 def _pip(python: str, *arguments: str) -> None:
-    result = subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *arguments],
-                            capture_output=True, text=True, timeout=_INSTALL_TIMEOUT)
+    result = subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=_INSTALL_TIMEOUT,
+    )
     if result.returncode != 0:
         output = result.stdout[-3000:] + result.stderr[-3000:]
         raise AssertionError(f"pip install {' '.join(arguments)} failed:\n{output}")

@@ -30,8 +30,9 @@ def _setup_error(server: Server) -> str:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.predictor for case in CASES])
-def test_predictor(case: Case, env: Env, compat_server: StartServer,
-                   openapi_documents: dict[tuple[str, str], dict[str, Any]]) -> None:
+def test_predictor(
+    case: Case, env: Env, compat_server: StartServer, openapi_documents: dict[tuple[str, str], dict[str, Any]]
+) -> None:
     server = compat_server(case.directory, env, case.env)
     if env.name in case.cannot_load:
         assert case.cannot_load[env.name] in _setup_error(server)
@@ -55,8 +56,12 @@ def _schemas(document: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.predictor for case in CASES])
-def test_openapi_is_the_same_in_every_environment(case: Case, compat_envs: dict[str, Env], compat_server: StartServer,
-                                                  openapi_documents: dict[tuple[str, str], dict[str, Any]]) -> None:
+def test_openapi_is_the_same_in_every_environment(
+    case: Case,
+    compat_envs: dict[str, Env],
+    compat_server: StartServer,
+    openapi_documents: dict[tuple[str, str], dict[str, Any]],
+) -> None:
     """The document (so validation too, which is built from the same description) does not
     depend on which `cog` the predictor imported. Reuses what test_predictor fetched. Left out:
     environments where the predictor cannot load, or where its `cog` makes it behave otherwise
@@ -94,13 +99,17 @@ def test_failed_setup_answers_503_in_both_shapes(env: Env, compat_server: StartS
     assert body["status"] == "failed" and "weights missing" in body["error"] and body["detail"] == body["error"]
 
 
-@pytest.mark.parametrize(("predictor", "logs_end"), [
-    ("cancel", "cleaned up\n"),  # its `finally:` ran: the cancel was an exception inside predict()
-    # `except cog.CancelationException` sees it: with Cog 0.17+ installed, that is coglet's class.
-    ("cancel_exception", "caught the cancel\n"),
-])
-def test_cancel_reaches_a_running_predict(predictor: str, logs_end: str, env: Env, compat_server: StartServer,
-                                          tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("predictor", "logs_end"),
+    [
+        ("cancel", "cleaned up\n"),  # its `finally:` ran: the cancel was an exception inside predict()
+        # `except cog.CancelationException` sees it: with Cog 0.17+ installed, that is coglet's class.
+        ("cancel_exception", "caught the cancel\n"),
+    ],
+)
+def test_cancel_reaches_a_running_predict(
+    predictor: str, logs_end: str, env: Env, compat_server: StartServer, tmp_path: Path
+) -> None:
     server = compat_server(PREDICTORS / predictor, env)
     if predictor == "cancel_exception" and env.name == COG_098:  # 0.9.8 kept it in cog.server.exceptions
         assert "ImportError: cannot import name 'CancelationException' from 'cog'" in _setup_error(server)
@@ -108,8 +117,9 @@ def test_cancel_reaches_a_running_predict(predictor: str, logs_end: str, env: En
     server.wait_for_status("READY")
     started = tmp_path / "started"
     results: list[dict[str, Any]] = []
-    request = Thread(target=lambda: results.append(
-        server.put("/predictions/c1", json={"input": {"started": str(started)}}).json()))
+    request = Thread(
+        target=lambda: results.append(server.put("/predictions/c1", json={"input": {"started": str(started)}}).json())
+    )
     request.start()
     wait_until(started.exists, 15, "predict() to start")
     assert server.post("/predictions/c1/cancel").status_code == 200
