@@ -1,12 +1,13 @@
 # Two commands on a fresh machine: `make serve` (serve examples/hello on port 5000) and
-# `make test` (install everything the tests need, then run them all). .ci/run runs `make test`.
+# `make test` (install everything the tests need, then run them all). .ci/run runs `make lint`,
+# then `make test`. CONTRIBUTING.md says what each target is for.
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 5000
 
-.PHONY: install serve test test-fast compat clean settings-table bench docker-env system-deps soak
+.PHONY: install serve lint test test-fast compat clean settings-table bench docker-env system-deps soak
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,12 +37,20 @@ $(VENV)/.examples: $(VENV)/.installed examples/requirements-test.txt examples/fa
 	$(PY) -m pip install --quiet -r examples/requirements-test.txt
 	touch $@
 
+# ruff's lint rules and formatting, then mypy over the packages (configured in pyproject.toml).
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m mypy
+
+# Every layer: tests/unit, tests/integration, tests/e2e (Docker, HAProxy, the examples' packages,
+# Cog's releases in venvs), with all they need installed first.
 test: install $(VENV)/.examples system-deps docker-env
 	$(PY) -m pytest
 
-# Everything but the tests that need a Docker engine.
+# tests/unit and tests/integration: no root, no system packages, no Docker.
 test-fast: install
-	$(PY) -m pytest -m "not docker"
+	$(PY) -m pytest tests/unit tests/integration
 
 # Predictors written for Cog, in venvs without cog, with cog 0.9.8 and with the latest cog (made
 # under .sprocket-test-envs/ on first use), and their schemas beside Cog 0.9.8's own server.

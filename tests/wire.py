@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Iterator
 from typing import Any
+
+import requests
 
 # What differs between two runs of one prediction.
 VOLATILE = ("id", "created_at", "started_at", "completed_at", "metrics")
@@ -111,3 +114,19 @@ def events_of(body: bytes) -> list[tuple[str, Any]]:
         if "event" in fields:
             events.append((fields["event"], stable(fields["data"].encode())))
     return events
+
+
+SSE = {"Accept": "text/event-stream"}
+
+
+def read_events(response: requests.Response) -> Iterator[tuple[int, str, Any]]:
+    """(id, event, data) of each event in a text/event-stream response, as it arrives."""
+    fields: dict[str, str] = {}
+    for line in response.iter_lines(decode_unicode=True):
+        if line == "":
+            if "event" in fields:
+                yield int(fields.get("id", 0)), fields["event"], json.loads(fields["data"])
+            fields = {}
+        elif not line.startswith(":"):
+            name, _, value = line.partition(": ")
+            fields[name] = value

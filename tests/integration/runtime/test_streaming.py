@@ -2,31 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any, Iterator
-
-import requests
-
 from tests.conftest import module_server
 from tests.support import Server
+from tests.wire import SSE, read_events
 
 streamer = module_server("streamer")
 hello = module_server("hello")
-
-SSE = {"Accept": "text/event-stream"}
-
-
-def read_events(response: requests.Response) -> Iterator[tuple[int, str, Any]]:
-    """(id, event, data) of each event in a text/event-stream response."""
-    fields: dict[str, str] = {}
-    for line in response.iter_lines(decode_unicode=True):
-        if line == "":
-            if "event" in fields:
-                yield int(fields.get("id", 0)), fields["event"], json.loads(fields["data"])
-            fields = {}
-        elif not line.startswith(":"):
-            name, _, value = line.partition(": ")
-            fields[name] = value
 
 
 def test_iterator_prediction_streams_start_outputs_logs_completed(streamer: Server) -> None:

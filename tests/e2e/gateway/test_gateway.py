@@ -32,7 +32,7 @@ from tests.support import REPO, Server, wait_until
 
 pytestmark = pytest.mark.slow
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parent  # gateway_replica.py
 HAPROXY_CFG = REPO / "examples" / "deploy" / "haproxy.cfg"
 REPLICAS = ("replica1", "replica2", "replica3")
 VICTIM = "replica2"

@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from typing import Any
-
-import requests
-
-from tests.examples.conftest import example_server
+from tests.e2e.examples.conftest import example_server
 from tests.peers import Peer, respond
 from tests.support import Server
+from tests.wire import read_events
 
 stream_text = example_server("stream-text", env={"COG_THROTTLE_RESPONSE_INTERVAL": "0.1"})
 
 STREAMED = {"prompt": "Errors", "max_tokens": 8}
-
-
-def read_events(response: requests.Response) -> Iterator[tuple[str, Any]]:
-    """(event, data) of each event in a text/event-stream response."""
-    fields: dict[str, str] = {}
-    for line in response.iter_lines(decode_unicode=True):
-        if line == "":
-            if "event" in fields:
-                yield fields["event"], json.loads(fields["data"])
-            fields = {}
-        elif not line.startswith(":"):
-            name, _, value = line.partition(": ")
-            fields[name] = value
 
 
 def test_tokens_continue_the_prompt_and_join_into_text(stream_text: Server) -> None:
@@ -55,7 +37,7 @@ def test_server_sent_events_carry_each_token_as_it_is_made(stream_text: Server) 
         json={"input": {**STREAMED, "delay": 0.02}},
     ) as response:
         assert response.headers["Content-Type"].startswith("text/event-stream")
-        events = list(read_events(response))
+        events = [(name, data) for _, name, data in read_events(response)]
     names = [name for name, _ in events]
     assert names == ["start", *["output"] * 8, "completed"], names
     chunks = [data for name, data in events if name == "output"]
@@ -95,7 +77,7 @@ def test_a_canceled_stream_keeps_the_tokens_made_so_far(stream_text: Server) -> 
         json={"id": "zen-cancel", "input": {"max_tokens": 2000, "delay": 0.05}},
     ) as response:
         outputs = 0
-        for name, data in read_events(response):  # noqa: B007 - the last event's data is read below
+        for _, name, data in read_events(response):  # noqa: B007 - the last event's data is read below
             outputs += name == "output"
             if name == "output" and outputs == 3:
                 assert stream_text.post("/predictions/zen-cancel/cancel").status_code == 200

@@ -22,7 +22,7 @@ import requests
 from builder.build import BuildResult, EngineError, build_image, connect
 from builder.serve import ContainerServer, free_port
 from runtime.cog_yaml import load
-from tests.cli.helpers import REPO, error_line, file_model, sprocket
+from tests.integration.cli.helpers import REPO, error_line, file_model, sprocket
 from tests.support import wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

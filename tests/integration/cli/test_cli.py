@@ -7,7 +7,7 @@ import socket
 from pathlib import Path
 
 from cli.init import TEMPLATES
-from tests.cli.helpers import error_line, file_model, hello_model, sprocket
+from tests.integration.cli.helpers import error_line, file_model, hello_model, sprocket
 
 
 def test_help() -> None:

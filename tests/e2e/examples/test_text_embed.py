@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.examples.conftest import example_server
+from tests.e2e.examples.conftest import example_server
 from tests.support import Server
 
 pytestmark = pytest.mark.slow  # loads PyTorch and a transformer: several seconds of setup

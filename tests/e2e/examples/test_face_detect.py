@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from tests.examples.conftest import EXAMPLES, example_server
+from tests.e2e.examples.conftest import EXAMPLES, example_server
 from tests.support import Server
 
 face_detect = example_server("face-detect", modules=("cv2",))

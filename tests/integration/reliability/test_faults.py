@@ -13,8 +13,8 @@ from pathlib import Path
 import requests
 
 from tests.peers import Peer, respond, respond_in_turn
-from tests.runtime.test_streaming import SSE, read_events
 from tests.support import REPO, Server, wait_until
+from tests.wire import SSE, read_events
 
 
 def test_worker_sigkill_ends_sync_async_and_sse_predictions(peer: Peer, start_server, tmp_path: Path) -> None:
@@ -58,7 +58,7 @@ def test_worker_sigkill_ends_sync_async_and_sse_predictions(peer: Peer, start_se
 
 def test_front_sigkill_leaves_no_worker_zombie_or_ipc_files(tmp_path: Path) -> None:
     # A child subreaper of our own adopts the orphaned worker, so we can see it exit and reap it.
-    script = REPO / "tests" / "reliability" / "fixtures" / "kill_front.py"
+    script = Path(__file__).parent / "kill_front.py"
     result = subprocess.run(
         [sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, timeout=60, cwd=REPO
     )
