@@ -70,6 +70,11 @@ def is_opaque(annotation: Any) -> bool:
 # ---------------------------------------------------------------- Input(...)
 
 
+def is_cog_dataclass_input(default: Any) -> bool:
+    """Whether `default` is what Cog 0.17+'s Input() returns (a dataclass named FieldInfo)."""
+    return type(default).__name__ == "FieldInfo" and dataclasses.is_dataclass(default)
+
+
 def input_options(default: Any, default_written: bool | None) -> InputOptions | None:
     """The options of an `Input(...)` made by any release; None when `default` is not one (a
     plain default, or no default at all).
@@ -86,7 +91,7 @@ def input_options(default: Any, default_written: bool | None) -> InputOptions | 
         return _from_pydantic_2(default)
     if isinstance(getattr(default, "extra", None), dict):
         return _from_pydantic_1(default)
-    if dataclasses.is_dataclass(default):
+    if is_cog_dataclass_input(default):
         return _from_cog_dataclass(default, default_written)
     return None
 

@@ -11,8 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from runtime.ipc.messages import InputField, InputKind, PredictorSpec
-from runtime.schema.return_schema import property_title
 from runtime.types import SECRET_MASK
+
+
+def property_title(name: str) -> str:
+    """`seed_value` -> `Seed Value`, as Cog (pydantic) titles a property."""
+    return name.replace("_", " ").title()
+
 
 _KIND_SCHEMAS: dict[InputKind, dict[str, Any]] = {
     "str": {"type": "string"},

@@ -16,6 +16,7 @@ from typing import Any
 
 from runtime.schema.annotations import UNIONS, SignatureError, strip_annotated, type_name
 from runtime.schema.cog_objects import is_opaque, iterator_kind
+from runtime.schema.openapi import property_title
 
 _SUPPORTED_OUTPUTS = (
     "str, int, float, bool, Path, File, list[...], dict, Any, Optional[...], a BaseModel, dataclass, "
@@ -118,10 +119,6 @@ def _property_schema(function: str, name: str, field: _ModelField) -> dict[str, 
     if field.has_default and _is_json(field.default):
         schema["default"] = field.default
     return schema
-
-
-def property_title(name: str) -> str:
-    return name.replace("_", " ").title()
 
 
 def _is_json(value: Any) -> bool:

@@ -18,10 +18,9 @@ import msgspec
 
 from runtime.ipc.messages import InputField, InputKind, PredictorSpec
 from runtime.schema.annotations import UNIONS, SignatureError, strip_annotated, type_name
-from runtime.schema.cog_objects import input_kind, input_options, secret_value
+from runtime.schema.cog_objects import input_kind, input_options, is_cog_dataclass_input, secret_value
 from runtime.schema.return_schema import describe_return
 from runtime.schema.validation import InputValidationError, InputValidator
-from runtime.schema.written_defaults import inputs_with_written_default
 from runtime.types import InputOptions
 
 _SUPPORTED_INPUTS = (
@@ -68,7 +67,7 @@ def read_predictor(
     parameters = list(inspect.signature(predict).parameters.values())
     if parameters and parameters[0].name == "self":  # an unbound method, as Predictor.predict
         parameters = parameters[1:]
-    written = inputs_with_written_default(predict)
+    written = _written_defaults(predict, parameters)
     inputs: list[InputField] = []
     converters: dict[str, Converter] = {}
     for order, parameter in enumerate(parameters):
@@ -99,6 +98,17 @@ def read_predictor(
 
 
 # ---------------------------------------------------------------- inputs
+
+
+def _written_defaults(predict: Callable[..., Any], parameters: list[inspect.Parameter]) -> set[str] | None:
+    """The arguments whose Input() the source gives a default, for Cog 0.17+'s Input(), which
+    stores None for both; None when no argument uses it (the source is parsed only then, and
+    `ast` loaded only then: it is on the worker's path to READY)."""
+    if not any(is_cog_dataclass_input(parameter.default) for parameter in parameters):
+        return None
+    from runtime.schema.written_defaults import inputs_with_written_default
+
+    return inputs_with_written_default(predict)
 
 
 def _describe_input(

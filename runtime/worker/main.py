@@ -27,7 +27,6 @@ from runtime.cog_alias import prepare_cog
 from runtime.ipc.messages import Cancel, Log, PredictorLoaded, SetupFailed, WorkerExit
 from runtime.ipc.transport import Endpoints, WorkerChannel
 from runtime.schema.signature import SignatureError, read_predictor
-from runtime.worker.batch_runner import BatchRunner
 from runtime.worker.batching import Batching, batching_of
 from runtime.worker.capture import OutputCapture, route_by_prediction
 from runtime.worker.healthcheck import Healthchecks, healthcheck_of
@@ -94,6 +93,8 @@ def _runner(
 
         return AsyncRunner(predict, train, channel, outbox, capture)
     if batching is not None:
+        from runtime.worker.batch_runner import BatchRunner  # only for predictors that batch
+
         return BatchRunner(predict, train, channel, outbox, capture, batching=batching)
     return SyncRunner(predict, train, channel, outbox, capture)
 
