@@ -66,9 +66,7 @@ def compose_command() -> list[str]:
     )
 
 
-def build_replica_image(
-    sprocket: Sequence[str], model: Path, tag: str, workdir: Path, env: dict[str, str] | None = None
-) -> None:
+def build_replica_image(sprocket: Sequence[str], model: Path, tag: str, workdir: Path) -> None:
     """`sprocket build -t tag` in a copy of `model` made in `workdir` (the build writes .sprocket/ there)."""
     copy = workdir / model.name
     shutil.copytree(model, copy, ignore=shutil.ignore_patterns("__pycache__", ".sprocket"))
@@ -77,7 +75,6 @@ def build_replica_image(
         f"sprocket build of {model.name}",
         _BUILD_DEADLINE,
         cwd=copy,
-        env={**os.environ, **(env or {})},
     )
 
 

@@ -20,15 +20,12 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-from benchmarks.deploy import DeployError, Stack, build_haproxy_image, build_replica_image, remove_image, summarize
-from benchmarks.envs import ENVS_DIR
+from benchmarks.deploy import Stack, build_haproxy_image, build_replica_image, remove_image, summarize
 from benchmarks.gateway_load import GatewayLoad, Outcome
 from benchmarks.measure import Settings
 from benchmarks.run import RunRecord
@@ -91,36 +88,6 @@ def _kill_run(project: str, image: str, haproxy: str, replicas: int, seconds: fl
     )
 
 
-def _snapshot_wheel(directory: Path) -> Path:
-    """A wheel of the snapshot the other scenarios run (benchmarks/.envs/sprocket-snapshot),
-    passed to `sprocket build` as SPROCKET_WHEEL: run from an installed (not editable) Sprocket,
-    as the bench's is, the builder finds no checkout to build its own wheel from."""
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--quiet",
-            "-w",
-            str(directory),
-            str(ENVS_DIR / "sprocket-snapshot"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    wheels = list(directory.glob("*.whl"))
-    if result.returncode != 0 or len(wheels) != 1:
-        raise DeployError(
-            f"building the snapshot's wheel gave {[w.name for w in wheels]} (exit "
-            f"{result.returncode}): {(result.stdout + result.stderr)[-2000:]}"
-        )
-    return wheels[0]
-
-
 def measure(settings: Settings, sprocket: list[str]) -> RunRecord:
     """One RunRecord for Sprocket with the goodput and kill-run figures (or the error)."""
     record = RunRecord(0, "replicas", "sprocket")
@@ -130,10 +97,8 @@ def measure(settings: Settings, sprocket: list[str]) -> RunRecord:
     started = time.monotonic()
     try:
         with tempfile.TemporaryDirectory(prefix="bench-replicas-") as workdir:
-            wheel = _snapshot_wheel(Path(workdir) / "wheel")
-            build_replica_image(
-                sprocket, PREDICTORS / "sleeper", image, Path(workdir), env={"SPROCKET_WHEEL": str(wheel)}
-            )
+            # The bench's Sprocket env (the snapshot) builds it: the image gets that runtime.
+            build_replica_image(sprocket, PREDICTORS / "sleeper", image, Path(workdir))
         build_haproxy_image(haproxy, f"sprocket.bench={run_id}")
         log.info("images built in %.0f s", time.monotonic() - started)
         one = _goodput(project, image, haproxy, 1, settings.replica_seconds)

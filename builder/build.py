@@ -29,7 +29,7 @@ import requests.exceptions
 from docker import APIClient
 
 from builder import dockerfile
-from builder.context import CACHE_DIR, BuildError, resolve_dependencies, sprocket_wheel, write_context
+from builder.context import CACHE_DIR, BuildError, resolve_dependencies, write_context
 from builder.serve import ContainerServer, ServerError, fetch_openapi
 from runtime.cog_yaml import Config
 
@@ -222,10 +222,9 @@ def build_image(
 
     text = dockerfile.generate(config)  # first: it refuses what no image can hold
     cache = model_dir / CACHE_DIR
-    wheel = sprocket_wheel(cache, log)
-    deps = resolve_dependencies(config, model_dir, cache, wheel, log)
+    deps = resolve_dependencies(config, model_dir, cache, log)
     with tempfile.TemporaryFile() as context:
-        write_context(context, text, model_dir, deps, wheel)
+        write_context(context, text, model_dir, deps)
         size = context.tell()
         context.seek(0)
         log(f"building {tag} (context {size / 1e6:.1f} MB)")

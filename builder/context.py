@@ -1,21 +1,23 @@
-"""The build context: Sprocket's wheel, the model's Python packages, the model code.
+"""The build context: Sprocket's server package, the model's Python packages, the model code.
 
 Python packages are resolved and downloaded on the host, not in the image: containers on build
 machines like ours cannot verify TLS to the package index, while the host's pip can (its CA bundle,
 index mirrors and cache all apply). The wheels travel in the build context and the image installs
 them with `pip install --no-index`. Nothing in the image talks to an index.
 
-Everything is cached under `<model>/.sprocket/` (keep it in .dockerignore; `sprocket init` does):
+The image gets only what the server needs: the `runtime` package (copied from wherever this
+Sprocket is installed, a checkout or site-packages) and the dependencies the installed
+distribution declares for it, not the builder, the CLI or the Docker SDK.
 
-    .sprocket/sprocket/   Sprocket's wheel, rebuilt when its source changes
-    .sprocket/deps/       the resolved wheel set, re-resolved when the requirements, Sprocket's
-                          dependencies or the Python version change
+The resolved wheels are cached under `<model>/.sprocket/deps/` (keep `.sprocket` in
+.dockerignore; `sprocket init` does), re-resolved when the requirements, Sprocket's
+dependencies or the Python version change.
 """
 
 from __future__ import annotations
 
-import email.parser
 import hashlib
+import importlib.metadata
 import io
 import json
 import os
@@ -25,43 +27,24 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import IO, Callable
 
 from docker.utils.build import exclude_paths
 
+import runtime
 from runtime.cog_yaml import CogYamlError, Config
 
-__all__ = ["BuildError", "CACHE_DIR", "sprocket_wheel", "resolve_dependencies", "write_context", "source_root"]
+__all__ = ["BuildError", "CACHE_DIR", "resolve_dependencies", "server_requirements", "write_context"]
 
 CACHE_DIR = ".sprocket"
-# What goes into Sprocket's wheel: its packages and packaging files, as found in the checkout.
-SOURCE_PACKAGES = ("runtime", "builder", "cli")
-PROJECT_FILES = ("pyproject.toml", "README.md", "LICENSE")
+DISTRIBUTION = "sprocket-serve"
 
 Log = Callable[[str], None]
 
 
 class BuildError(Exception):
     """The image could not be built; the message is one line meant for the user."""
-
-
-def source_root() -> Path:
-    """The checkout Sprocket runs from (the directory holding `runtime/` and `builder/`)."""
-    return Path(__file__).resolve().parent.parent
-
-
-def _tree_digest(root: Path, names: list[str]) -> str:
-    digest = hashlib.sha256()
-    for name in names:
-        path = root / name
-        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-        for file in files:
-            if "__pycache__" in file.parts or file.suffix in (".pyc", ".pyo"):
-                continue
-            digest.update(str(file.relative_to(root)).encode() + b"\0" + file.read_bytes() + b"\0")
-    return digest.hexdigest()
 
 
 def _run_pip(args: list[str], what: str, cwd: str | None = None) -> str:
@@ -75,60 +58,21 @@ def _run_pip(args: list[str], what: str, cwd: str | None = None) -> str:
     return result.stdout
 
 
-def sprocket_wheel(cache: Path, log: Log) -> Path:
-    """Sprocket's wheel, built from the checkout (or `$SPROCKET_WHEEL`), cached by source digest."""
-    override = os.environ.get("SPROCKET_WHEEL")
-    if override:
-        if not override.endswith(".whl") or not os.path.isfile(override):
-            raise BuildError(f"SPROCKET_WHEEL={override} is not a wheel file")
-        return Path(override)
-    root = source_root()
-    missing = [name for name in (*SOURCE_PACKAGES, *PROJECT_FILES) if not (root / name).exists()]
-    if missing:
+def server_requirements() -> list[str]:
+    """The dependencies the installed Sprocket declares for its server: its `Requires-Dist`
+    without the extras (the CLI's Docker SDK, the test tools)."""
+    try:
+        declared = importlib.metadata.requires(DISTRIBUTION) or []
+    except importlib.metadata.PackageNotFoundError:
         raise BuildError(
-            f"cannot find Sprocket's {', '.join(missing)} in {root}; set SPROCKET_WHEEL to a built sprocket-serve wheel"
-        )
-    key = _tree_digest(root, [*SOURCE_PACKAGES, *PROJECT_FILES])
-    out = cache / "sprocket"
-    stamp = out / ".key"
-    wheels = sorted(out.glob("*.whl"))
-    if stamp.is_file() and stamp.read_text() == key and len(wheels) == 1:
-        return wheels[0]
-    log(f"building Sprocket's wheel from {root}")
-    with tempfile.TemporaryDirectory(prefix="sprocket-wheel-") as tmp:
-        # Build from a copy: setuptools writes build/ and *.egg-info into the project it builds.
-        project = os.path.join(tmp, "src")
-        os.mkdir(project)
-        for name in SOURCE_PACKAGES:
-            shutil.copytree(
-                root / name, os.path.join(project, name), ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
-            )
-        for name in PROJECT_FILES:
-            shutil.copy2(root / name, os.path.join(project, name))
-        dist = os.path.join(tmp, "dist")
-        _run_pip(
-            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", dist, project],
-            "building Sprocket's wheel",
-            cwd=tmp,
-        )
-        built = sorted(Path(dist).glob("*.whl"))
-        if len(built) != 1:
-            raise BuildError(f"building Sprocket's wheel produced {len(built)} wheels, expected 1")
-        if out.exists():
-            shutil.rmtree(out)
-        out.mkdir(parents=True)
-        target = out / built[0].name
-        shutil.copy2(built[0], target)
-    stamp.write_text(key)
-    return target
+            f"{DISTRIBUTION} is not installed in {sys.prefix}: install it (pip install -e . in a "
+            "checkout) to build images"
+        ) from None
+    return [requirement for requirement in declared if "extra ==" not in requirement]
 
 
-def wheel_requirements(wheel: Path) -> list[str]:
-    """The `Requires-Dist` lines of a wheel, without extras-only ones."""
-    with zipfile.ZipFile(wheel) as archive:
-        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
-        message = email.parser.Parser().parsestr(archive.read(name).decode())
-    return [req for req in message.get_all("Requires-Dist") or [] if "extra ==" not in req]
+def _runtime_package() -> Path:
+    return Path(runtime.__file__).parent
 
 
 def _find_interpreter(minor: str) -> str | None:
@@ -152,7 +96,7 @@ def _manylinux_platforms() -> list[str]:
     return tags + [f"manylinux2014_{machine}"]
 
 
-def resolve_dependencies(config: Config, model_dir: Path, cache: Path, sprocket: Path, log: Log) -> Path:
+def resolve_dependencies(config: Config, model_dir: Path, cache: Path, log: Log) -> Path:
     """Download (and build, for sdists) every wheel the image needs into `cache/deps`.
 
     Reuses the previous set while its inputs are unchanged. Raises BuildError naming pip's error.
@@ -166,7 +110,7 @@ def resolve_dependencies(config: Config, model_dir: Path, cache: Path, sprocket:
                 f"which is not a file in {model_dir}"
             )
         user_requirements = path.read_text()
-    lines = wheel_requirements(sprocket)
+    lines = server_requirements()
     if config.build.python_requirements:
         lines.append(f"-r {model_dir / config.build.python_requirements}")
     lines += list(config.build.python_packages)
@@ -238,7 +182,13 @@ def _root_owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
     return info
 
 
-def write_context(file: IO[bytes], dockerfile: str, model_dir: Path, deps: Path, sprocket: Path) -> list[str]:
+def _without_bytecode(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+    if "__pycache__" in info.name.split("/") or info.name.endswith((".pyc", ".pyo")):
+        return None
+    return _root_owned(info)
+
+
+def write_context(file: IO[bytes], dockerfile: str, model_dir: Path, deps: Path) -> list[str]:
     """Write the tar build context to `file`; returns the model paths it took (sorted).
 
     The model directory is filtered by its `.dockerignore` with the Docker SDK's own matcher, the
@@ -254,7 +204,7 @@ def write_context(file: IO[bytes], dockerfile: str, model_dir: Path, deps: Path,
         tar.addfile(_root_owned(info), io.BytesIO(data))
         for wheel in sorted(deps.glob("*.whl")):
             tar.add(wheel, f"deps/{wheel.name}", filter=_root_owned)
-        tar.add(sprocket, f"sprocket/{sprocket.name}", filter=_root_owned)
+        tar.add(_runtime_package(), "sprocket/runtime", filter=_without_bytecode)
         tar.add(model_dir, "src", recursive=False, filter=_root_owned)
         for relative in included:
             tar.add(model_dir / relative, f"src/{relative}", recursive=False, filter=_root_owned)

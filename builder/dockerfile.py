@@ -5,7 +5,7 @@ The Dockerfile reads a build context laid out by `builder.context`:
     Dockerfile
     deps/*.whl          every Python package the model and the runtime need, resolved and
                         downloaded on the host (containers here cannot verify TLS to PyPI)
-    sprocket/*.whl      Sprocket itself, built from this checkout
+    sprocket/runtime/   Sprocket's server package (only it: not the builder, the CLI, their SDKs)
     src/...             the model directory, filtered by its .dockerignore
 
 It uses only what Docker's classic builder understands (no `RUN --mount`, no heredocs), because
@@ -14,8 +14,8 @@ the Docker SDK's `build()` talks to the classic builder. Stages, cheapest to cha
     python   the base image (+ Python for GPU images), tini, environment
     deps     a venv at /opt/venv with deps/*.whl installed offline (`--no-index`); only the venv
              reaches the final image, not the wheels
-    final    system packages, the venv, `run` commands, Sprocket's wheel, labels, then the model
-             code: editing predict.py re-runs only the last COPY.
+    final    system packages, the venv, `run` commands, Sprocket's server package, labels, then
+             the model code: editing predict.py re-runs only the last COPY.
 
 Python package caching: the host's pip cache (resolution and downloads), `.sprocket/` in the model
 directory (the resolved wheel set, reused while requirements are unchanged) and the engine's layer
@@ -193,11 +193,7 @@ def generate(config: Config) -> str:
         lines.append(f"RUN {_apt_install(list(config.build.system_packages))}")
     lines += [f"COPY --from=deps {VENV} {VENV}", f"ENV VIRTUAL_ENV={VENV} PATH={VENV}/bin:$PATH"]
     lines += [f"RUN {run.command}" for run in config.build.run]
-    lines += [
-        "COPY sprocket/ /tmp/sprocket/",
-        "RUN pip install --no-index --no-deps --no-cache-dir --disable-pip-version-check "
-        "/tmp/sprocket/*.whl && rm -rf /tmp/sprocket",
-    ]
+    lines.append(f"COPY sprocket/runtime/ {VENV}/lib/python{config.build.python_minor}/site-packages/runtime/")
     if config.environment:
         lines.append("ENV " + " ".join(f"{k}={json.dumps(v)}" for k, v in config.environment))
     lines += [

@@ -228,8 +228,6 @@ class LocalServer(Server):
         self.port = port or free_port(host)
         self.url = f"http://{host}:{self.port}"
         env = {**os.environ, "COG_LOG_LEVEL": "warning", **(environment or {}), "PORT": str(self.port)}
-        # The model directory must not shadow Sprocket, and Sprocket must be importable from it.
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_sprocket_path(), env.get("PYTHONPATH")]))
         self._process = subprocess.Popen(
             [sys.executable, "-P", "-m", "runtime", "--host", host],
             cwd=directory,
@@ -267,12 +265,6 @@ class LocalServer(Server):
                 self._process.kill()
                 self._process.wait(5)
         self._logs.join(2.0)
-
-
-def _sprocket_path() -> str:
-    from builder.context import source_root
-
-    return str(source_root())
 
 
 def _poll(

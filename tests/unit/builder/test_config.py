@@ -153,7 +153,7 @@ def test_load_checks_files_in_the_directory(tmp_path: Path) -> None:
 def test_the_builder_needs_the_requirements_file_cog_yaml_names(tmp_path: Path) -> None:
     config = loads("build: {python_requirements: req.txt}\n")
     with pytest.raises(CogYamlError, match=r"python_requirements names req.txt, which is not a file"):
-        resolve_dependencies(config, tmp_path, tmp_path / "cache", tmp_path / "no.whl", lambda message: None)
+        resolve_dependencies(config, tmp_path, tmp_path / "cache", lambda message: None)
 
 
 def test_json_dict_round_trips_through_parse() -> None:
