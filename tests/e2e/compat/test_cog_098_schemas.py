@@ -3,7 +3,7 @@
 server (`python -m cog.server.http`, pydantic 1) writes: titles, types, defaults, enums,
 bounds, `x-order`, `required`.
 
-Sprocket differs on purpose in the ways `DELIBERATE` lists (README, "Compatibility", says why);
+Sprocket differs on purpose in the ways `DELIBERATE` lists (docs/compatibility.md says why);
 each is undone on Sprocket's side before comparing, so any other difference fails. Predictors
 Cog 0.9.8 refuses to serve are in `COG_098_REFUSES`, and the test checks it still refuses them.
 """
