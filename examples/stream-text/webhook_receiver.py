@@ -1,12 +1,13 @@
 """A webhook receiver to watch a prediction stream: prints one line per webhook it is sent.
 
-    python webhook_receiver.py [PORT]     # default 8000, on 127.0.0.1
+    python webhook_receiver.py [PORT]     # on 127.0.0.1; PORT from the argument, else $PORT, else 8000
 
 Each webhook carries the whole prediction object; this prints its status and the text so far.
 Standard library only.
 """
 
 import json
+import os
 import sys
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -25,6 +26,7 @@ class Receiver(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 8000
-    print(f"receiving webhooks at http://127.0.0.1:{port}/", flush=True)
-    HTTPServer(("127.0.0.1", port), Receiver).serve_forever()
+    port = int(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("PORT", "8000"))
+    server = HTTPServer(("127.0.0.1", port), Receiver)
+    print(f"receiving webhooks at http://127.0.0.1:{port}/", flush=True)  # once it can receive them
+    server.serve_forever()
