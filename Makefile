@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 5000
 
-.PHONY: install serve lint test test-fast compat clean settings-table bench docker-env system-deps soak
+.PHONY: install serve lint test test-fast compat clean settings-table docs-check bench docker-env system-deps soak
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -87,3 +87,8 @@ settings-table: install
 	$(PY) -c "import re, runtime.config as c; p='docs/settings.md'; s=open(p).read(); \
 	s=re.sub(r'(<!-- settings-table:.*?-->\n).*?(\n<!-- end settings-table -->)', lambda m: m.group(1)+c.settings_table()+m.group(2), s, flags=re.S); open(p,'w').write(s)"
 
+# Every command the docs show, run for real and compared with what they print (tests/doccheck):
+# the blocks that need only Python and loopback (also in test-fast), then those that need Docker,
+# HAProxy or the examples' packages, which it installs first as `make test` does.
+docs-check: install $(VENV)/.examples system-deps docker-env
+	$(PY) -m pytest tests/unit/test_docs.py tests/integration/test_docs.py tests/e2e/test_docs.py
