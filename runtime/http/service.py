@@ -160,6 +160,9 @@ class PredictionService:
         supervisor = self.supervisor
         if supervisor.draining:
             raise Refused(503, "The server is shutting down and takes no new predictions")
+        gone = supervisor.worker_gone()
+        if gone is not None:
+            raise Refused(503, f"The worker has failed: {gone}")
         state = supervisor.state
         if state is State.STARTING:
             raise Refused(

@@ -233,7 +233,16 @@ class Supervisor:
         self._channel.receive_waiting()
 
     def _accepting(self) -> bool:
-        return self.state in (State.READY, State.BUSY) and not self.draining
+        return self.state in (State.READY, State.BUSY) and not self.draining and self.worker_gone() is None
+
+    def worker_gone(self) -> str | None:
+        """How the worker ended, when its exit has been seen but the state has not moved yet
+        (its last events are still being read): a prediction must not be taken meanwhile."""
+        process = self._process
+        if process is None or not process.exited or self.state not in (State.READY, State.BUSY):
+            return None
+        returncode = process.returncode
+        return self._exit_reason(returncode)[0] if returncode is not None else "the worker exited"
 
     async def admit(self, prediction_id: str) -> Admission:
         """Take a slot for `prediction_id`, waiting in the queue if one is configured. When
@@ -275,7 +284,7 @@ class Supervisor:
             if entry is not None and entry.cancel_requested:
                 listener.on_canceled()
             else:
-                listener.on_failed(f"prediction failed: {self.machine.reason}")
+                listener.on_failed(f"prediction failed: {self.worker_gone() or self.machine.reason}")
             return
         try:
             self._channel.send_request(request)

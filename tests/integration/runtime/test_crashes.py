@@ -35,6 +35,23 @@ def test_worker_death_fails_the_prediction_and_the_replica(start_server, how: st
     assert server.process.poll() is None
 
 
+def test_a_prediction_sent_just_after_the_worker_died_is_refused_naming_the_exit(start_server) -> None:
+    """The front reads a dead worker's last events for a moment before the state moves to FAILED.
+    A prediction arriving then was taken and failed at once with a stale reason ("prediction
+    failed: a prediction slot is free"), an HTTP 200 a gateway does not retry although nothing
+    ran. It must be the 503 refusal every other request to a failed worker gets."""
+    server: Server = start_server("hello")
+    server.wait_for_status("READY")
+    worker = server.worker()
+    worker.kill()
+    # Reaped: the front has seen the exit (it waits on the worker's pidfd).
+    wait_until(lambda: not psutil.pid_exists(worker.pid), 5, "the front to reap the killed worker", interval=0.001)
+    response = server.post("/predictions", json={"input": {"text": "late"}})
+    assert response.status_code == 503, response.text
+    assert response.json()["detail"] == "The worker has failed: worker killed by SIGKILL (out of memory?)"
+    assert server.wait_for_status("FAILED")["error"] == "worker killed by SIGKILL (out of memory?)"
+
+
 def test_sys_exit_in_predict_is_an_ordinary_failure(start_server) -> None:
     server: Server = start_server("crash")
     server.wait_for_status("READY")
