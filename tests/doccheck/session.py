@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -67,13 +68,12 @@ def scratch_copy(directory: Path) -> Path:
     return root
 
 
-def base_environment(scratch: Path) -> dict[str, str]:
-    """The caller's environment without Sprocket's settings, an active venv or pytest's variables."""
+def base_environment(tmp: Path) -> dict[str, str]:
+    """The caller's environment without Sprocket's settings, an active venv or pytest's
+    variables; TMPDIR is `tmp`."""
     venv_bins = {str(Path(sys.prefix) / "bin"), str(REPO / ".venv" / "bin")}
     env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED and not k.startswith("PYTEST_")}
     env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p not in venv_bins)
-    tmp = scratch / "tmp"
-    tmp.mkdir(exist_ok=True)
     # PYTHONUNBUFFERED: Python writes as it goes, as on a terminal, so stdout and stderr
     # interleave in a transcript as a reader sees them.
     env |= {"TMPDIR": str(tmp), "TERM": "dumb", "LC_ALL": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
@@ -210,7 +210,10 @@ def run_session(session: Session, scratch: Path) -> int:
     root = scratch_copy(scratch)
     wanted = session.needs
     ports = {port: free_port() for port in wanted.ports}
-    env = base_environment(scratch)
+    # A short TMPDIR, as most machines have: Sprocket's IPC sockets live under it, and a socket
+    # path may not exceed 107 bytes (pytest's own temporary directories come close).
+    tmp = Path(tempfile.mkdtemp(prefix="docs-", dir="/tmp"))
+    env = base_environment(tmp)
     if wanted.venv:
         env = with_venv(env, root)
     cwd = root / wanted.cwd
@@ -251,7 +254,7 @@ def run_session(session: Session, scratch: Path) -> int:
             server.stop()
         if wanted.cleanup is not None:
             subprocess.run(
-                ["bash", "-c", wanted.cleanup],
+                ["bash", "-c", substitute(wanted.cleanup, ports)],
                 cwd=cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -259,3 +262,4 @@ def run_session(session: Session, scratch: Path) -> int:
                 timeout=CLEANUP_SECONDS,
                 check=False,
             )
+        shutil.rmtree(tmp, ignore_errors=True)
