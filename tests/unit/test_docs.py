@@ -5,6 +5,7 @@ tests/integration/test_docs.py and tests/e2e/test_docs.py."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -152,3 +153,25 @@ def test_each_way_of_covering_a_command_holds() -> None:
             assert name in {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}, argument
         else:
             raise AssertionError(f"{command!r}: unknown way {how!r}")
+
+
+def _anchors(page: Path) -> set[str]:
+    """GitHub's anchors for the page's headings: lower case, punctuation dropped, spaces to -."""
+    headings = re.findall(r"^#+ (.+)$", page.read_text(), re.M)
+    return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
+
+
+def test_every_link_between_the_docs_points_at_a_file_and_heading_that_exist() -> None:
+    broken = []
+    for page in doc_files():
+        text = re.sub(r"```.*?```", "", (REPO / page).read_text(), flags=re.S)
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue  # https:, mailto:
+            path, _, anchor = target.partition("#")
+            resolved = (REPO / page).parent / path if path else REPO / page
+            if not resolved.exists():
+                broken.append(f"{page}: {target} (no such file)")
+            elif anchor and resolved.suffix == ".md" and anchor not in _anchors(resolved):
+                broken.append(f"{page}: {target} (no such heading)")
+    assert not broken, "\n".join(broken)
