@@ -7,8 +7,10 @@ SIGTERM, a deadline, then SIGKILL. Nothing else on the machine is touched.
 
 from __future__ import annotations
 
+import ctypes
 import http.client
 import json
+import logging
 import os
 import shutil
 import signal
@@ -16,12 +18,14 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+
+log = logging.getLogger("bench.servers")
 
 REPO = Path(__file__).resolve().parent.parent
 PREDICTORS = Path(__file__).resolve().parent / "predictors"
@@ -44,6 +48,9 @@ class ServerSpec:
     needs_schema_file: bool = False
     binds_all_interfaces: bool = False
     version: str = "?"
+    # Directories the server writes to at a fixed path whatever TMPDIR says; each run gets its
+    # own, mounted over that path in a mount namespace of the server's (see `_private_mounts`).
+    fixed_dirs: tuple[str, ...] = ()
 
     def command(self) -> list[str]:
         return [str(self.python), *self.args]
@@ -74,6 +81,38 @@ def prepare_model_dir(predictor: str, schema: dict[str, object] | None) -> Path:
         (model / ".cog").mkdir()
         (model / ".cog" / "openapi_schema.json").write_text(json.dumps(schema))
     return model
+
+
+_CLONE_NEWNS = 0x00020000
+_MS_BIND = 0x1000
+_MS_REC = 0x4000
+_MS_PRIVATE = 0x40000
+
+
+def _private_mounts(mounts: list[tuple[Path, str]]) -> Callable[[], None] | None:
+    """A `preexec_fn` giving the server a mount namespace of its own in which each (source,
+    target) pair is bound, so what it writes under `target` lands in `source` and goes with its
+    run. None where that cannot be done (not root, no mount namespaces): the server then writes
+    to the real `target`, as it would anyway. Runs in the child between fork and exec, so only
+    C calls: libc and the paths are made ready here, in the parent."""
+    if not mounts:
+        return None
+    if os.geteuid() != 0:
+        log.warning("not root: %s stay shared with other runs", ", ".join(t for _, t in mounts))
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)
+    pairs = []
+    for source, target in mounts:
+        os.makedirs(target, exist_ok=True)  # the mount point itself, left empty
+        pairs.append((os.fsencode(source), os.fsencode(target)))
+
+    def enter() -> None:
+        if libc.unshare(_CLONE_NEWNS) != 0 or libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
+            return  # stays in the shared namespace: writes to the real paths
+        for source, target in pairs:
+            libc.mount(source, target, None, _MS_BIND, None)
+
+    return enter
 
 
 @dataclass
@@ -206,11 +245,14 @@ def running(
     env.update(spec.env)
     env.update(extra_env or {})
     env["PORT"] = str(port)
-    # Whatever the server or the predictor writes with tempfile goes with the run's directory.
-    # (coglet writes to /tmp/coglet regardless, a directory per prediction that it never removes.)
+    # Whatever the server or the predictor writes with tempfile goes with the run's directory,
+    # and so does what it writes to its fixed directories.
     private_tmp = model_dir.parent / "tmp"
     private_tmp.mkdir()
     env["TMPDIR"] = str(private_tmp)
+    mounts = [(private_tmp / fixed.strip("/").replace("/", "-"), fixed) for fixed in spec.fixed_dirs]
+    for source, _ in mounts:
+        source.mkdir()
     if spec.path_prefix is not None:
         env["PATH"] = f"{spec.path_prefix}{os.pathsep}{env.get('PATH', '')}"
     log_path = model_dir.parent / "server.log"
@@ -224,6 +266,7 @@ def running(
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_private_mounts(mounts),
         )
     server = RunningServer(spec, predictor, port, process, model_dir, log_path, spawned_at)
     try:
@@ -235,7 +278,10 @@ def running(
 
 
 def sprocket_spec(python: Path, digest: str) -> ServerSpec:
-    return ServerSpec("sprocket", python, ("-m", "runtime", "--host", "127.0.0.1"), version=f"runtime/ sha256 {digest}")
+    # As its images and `sprocket serve` start it: with -P the model directory cannot shadow its modules.
+    return ServerSpec(
+        "sprocket", python, ("-P", "-m", "runtime", "--host", "127.0.0.1"), version=f"runtime/ sha256 {digest}"
+    )
 
 
 def cog098_spec(python: Path, version: str) -> ServerSpec:
@@ -252,4 +298,7 @@ def coglet_spec(python: Path, bin_dir: Path, version: str) -> ServerSpec:
         path_prefix=bin_dir,
         needs_schema_file=True,
         version=version,
+        # A directory per prediction under /tmp/coglet/predictions, never removed (the path is
+        # compiled into coglet: TMPDIR does not move it).
+        fixed_dirs=("/tmp/coglet",),
     )
