@@ -7,7 +7,9 @@ creates, and removes once the worker has connected to all three:
     control   front -> worker   Cancel: read by a thread of its own, so it is never stuck behind work
     events    worker -> front   everything the worker reports, in the order it happened
 
-Each message is one msgpack frame. The front binds (it outlives workers); the worker connects.
+Each message is one msgpack frame; on the events pipe, a list of events the front handles in
+order (the worker's Outbox puts events that come close together into one message). The front
+binds (it outlives workers); the worker connects.
 The front reads events straight off the socket's file descriptor from its event loop, with no
 future per message; the worker's sockets are blocking, its sends shared by threads behind a lock.
 """
@@ -18,7 +20,7 @@ import logging
 import shutil
 import tempfile
 import threading
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import msgspec
 import zmq
@@ -32,7 +34,7 @@ log = logging.getLogger("sprocket.ipc")
 
 OUTPUT_FILE_EXT = 1
 _LINGER_MS = 0
-_EVENTS_PER_BATCH = 32
+_MESSAGES_PER_BATCH = 32
 
 
 def _enc_hook(obj: Any) -> Any:
@@ -48,7 +50,7 @@ def _ext_hook(code: int, data: memoryview) -> Any:
 
 
 _encoder = msgspec.msgpack.Encoder(enc_hook=_enc_hook)
-_event_decoder = msgspec.msgpack.Decoder(EventMessage, ext_hook=_ext_hook)
+_events_decoder = msgspec.msgpack.Decoder(list[EventMessage], ext_hook=_ext_hook)
 _control_decoder = msgspec.msgpack.Decoder(ControlMessage)
 
 
@@ -56,8 +58,8 @@ def encode(message: Any) -> bytes:
     return _encoder.encode(message)
 
 
-def decode_event(frame: bytes) -> EventMessage:
-    return _event_decoder.decode(frame)
+def decode_events(frame: bytes) -> list[EventMessage]:
+    return _events_decoder.decode(frame)
 
 
 def decode_control(frame: bytes) -> ControlMessage:
@@ -166,19 +168,20 @@ class FrontChannel:
             # in between, so the first chunk reaches its client before the last is read.
             if self._unaccepted:
                 self._seal_if_connected()
-            for _ in range(_EVENTS_PER_BATCH):
+            for _ in range(_MESSAGES_PER_BATCH):
                 if self._loop is not loop:
                     return  # stopped receiving
                 try:
                     frame = events.recv(zmq.NOBLOCK)
                 except zmq.Again:
                     return  # nothing is left
-                try:
-                    on_event(decode_event(frame))
-                except Exception:
-                    # Never stop reading: the descriptor would not fire again for what is queued,
-                    # and the predictions behind this event would never end.
-                    log.exception("handling an event from the worker failed")
+                for event in decode_events(frame):
+                    try:
+                        on_event(event)
+                    except Exception:
+                        # Never stop reading: the descriptor would not fire again for what is
+                        # queued, and the predictions behind this event would never end.
+                        log.exception("handling an event from the worker failed")
             loop.call_soon(drain)
 
         self._drain = drain
@@ -207,7 +210,7 @@ class FrontChannel:
             if not self._events.poll(0):
                 await asyncio.sleep(min(remaining, 0.01))
                 continue
-            received.append(decode_event(self._events.recv(zmq.NOBLOCK)))
+            received.extend(decode_events(self._events.recv(zmq.NOBLOCK)))
         return received
 
     def _close_sockets(self) -> None:
@@ -246,8 +249,9 @@ class WorkerChannel:
         sock.connect(endpoint)
         return sock
 
-    def send(self, message: EventMessage) -> None:
-        frame = encode(message)
+    def send(self, events: Sequence[EventMessage | msgspec.Raw]) -> None:
+        """Send `events` (each a message, or one already encoded) as one message, in order."""
+        frame = encode(events)
         with self._send_lock:
             self._events.send(frame, copy=False)
 

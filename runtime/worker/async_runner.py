@@ -60,6 +60,14 @@ class AsyncRunner(Runner):
         self._loop = asyncio.get_running_loop()
         self._inbox = asyncio.Queue()
         self._ready.set()
+        self.outbox.gather_turns(self._loop)  # many streams' tokens of one loop turn, one message
+        try:
+            return await self._serve()
+        finally:
+            self.outbox.gather_turns(None)
+
+    async def _serve(self) -> int:
+        assert self._inbox is not None
         try:
             for result in self._setup_calls():
                 if inspect.isawaitable(result):

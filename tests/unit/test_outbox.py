@@ -8,6 +8,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 
+import msgspec
 import pytest
 
 from runtime.ipc.messages import EventMessage, Log, OutputChunks, PredictionSucceeded
@@ -159,7 +160,7 @@ def test_the_front_reader_goes_on_after_an_event_it_could_not_handle(
 ) -> None:
     front, worker = pipe
     for i in range(3):
-        worker.send(Log(prediction_id=None, stream="stdout", data=f"line {i}\n"))
+        worker.send([Log(prediction_id=None, stream="stdout", data=f"line {i}\n")])
 
     def fail_on_the_first(event: EventMessage) -> None:
         if isinstance(event, Log) and event.data == "line 0\n":
@@ -182,3 +183,59 @@ def test_closing_sends_what_is_held_and_stops_the_flusher(pipe: Pipe) -> None:
         ("p", ["held"]),
     ]
     assert not any(thread.name == "outbox-flusher" for thread in threading.enumerate())
+
+
+def test_what_a_loop_turn_sends_after_its_first_event_leaves_in_one_message(pipe: Pipe, outboxes: list[Outbox]) -> None:
+    front, worker = pipe
+    messages: list[int] = []  # events per ZeroMQ message
+
+    def send(events: list[msgspec.Raw]) -> None:
+        messages.append(len(events))
+        worker.send(events)
+
+    outbox = Outbox(send, interval=FOREVER)
+    outboxes.append(outbox)
+
+    async def one_turn() -> None:
+        outbox.gather_turns(asyncio.get_running_loop())
+        outbox.send_chunk("a", "tok")
+        assert messages == [1]  # the first event after a quiet spell is not held back
+        outbox.send_chunk("b", "tok")
+        outbox.send_chunk("c", "tok")
+        outbox.send(ended("a"))
+        assert messages == [1]
+        await asyncio.sleep(0)  # the turn ends
+        assert messages == [1, 3]
+        outbox.gather_turns(None)
+
+    asyncio.run(one_turn())
+    assert receive(front, until_ended) == [
+        OutputChunks(prediction_id="a", values=["tok"]),
+        OutputChunks(prediction_id="b", values=["tok"]),
+        OutputChunks(prediction_id="c", values=["tok"]),
+        ended("a"),
+    ]
+
+
+def test_another_thread_sends_after_what_the_loop_gathered_before_it(pipe: Pipe, outboxes: list[Outbox]) -> None:
+    front, worker = pipe
+    outbox = Outbox(worker.send, interval=FOREVER)
+    outboxes.append(outbox)
+
+    async def one_turn() -> None:
+        outbox.gather_turns(asyncio.get_running_loop())
+        outbox.send_chunk("p", "first")
+        outbox.send(Log(prediction_id="p", stream="stdout", data="gathered\n"))
+        thread = threading.Thread(target=outbox.send, args=(Log(prediction_id=None, stream="stderr", data="C\n"),))
+        thread.start()
+        thread.join()
+        outbox.send(ended("p"))
+        outbox.gather_turns(None)
+
+    asyncio.run(one_turn())
+    assert receive(front, until_ended) == [
+        OutputChunks(prediction_id="p", values=["first"]),
+        Log(prediction_id="p", stream="stdout", data="gathered\n"),
+        Log(prediction_id=None, stream="stderr", data="C\n"),
+        ended("p"),
+    ]
