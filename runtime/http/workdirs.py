@@ -1,8 +1,10 @@
 """Each prediction's working directory: its input files, and what predict() writes with tempfile.
 
 Making a directory and removing it again costs more than the rest of a short prediction's work in
-the front, so a directory handed back empty (the common case) waits in a small pool for a later
-prediction; one with files left in it is removed, in a thread.
+the front, so a directory handed back empty (the common case) waits in a pool for a later
+prediction; one with files left in it is removed, in a thread. The pool never holds more
+directories than were ever in use at once (a directory is made only when none is waiting), so
+after a burst of 256 streams the next burst makes none.
 All of them live in one private (0700) directory, made on first use and removed at close.
 """
 
@@ -12,8 +14,6 @@ import asyncio
 import os
 import shutil
 import tempfile
-
-_KEEP = 16  # empty directories kept for reuse: enough for the concurrency a worker takes
 
 
 class WorkdirPool:
@@ -38,7 +38,7 @@ class WorkdirPool:
                 empty = next(entries, None) is None
         except FileNotFoundError:
             return None
-        if empty and len(self._idle) < _KEEP:
+        if empty:
             self._idle.append(path)
             return None
         return asyncio.ensure_future(asyncio.to_thread(shutil.rmtree, path, True))
