@@ -104,17 +104,69 @@ def last_event_id(headers: Mapping[str, str]) -> int:
     return int(value) if value.isascii() and value.isdigit() and len(value) <= _MAX_EVENT_ID_DIGITS else 0
 
 
+class _Mailbox:
+    """The events waiting for one stream's writer, taken all at once: however many a loop turn
+    brought, they go out in one write. A keep-alive is due once the stream has been silent for
+    `keep_alive` seconds; one timer per stream checks, re-armed for when the silence would be
+    long enough (a timeout per event would make and cancel a timer for every token)."""
+
+    def __init__(self, keep_alive: float) -> None:
+        self._events: list[Event] = []
+        self._waiter: asyncio.Future[None] | None = None
+        self._loop = asyncio.get_running_loop()
+        self._keep_alive = keep_alive
+        self._last_write = self._loop.time()
+        self._timer = self._loop.call_later(keep_alive, self._check_silence)
+
+    def put(self, event: Event) -> None:
+        self._events.append(event)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def take(self) -> list[Event]:
+        """Everything waiting, once there is something."""
+        while not self._events:
+            self._waiter = self._loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        events, self._events = self._events, []
+        return events
+
+    def written(self) -> None:
+        self._last_write = self._loop.time()
+
+    def _check_silence(self) -> None:
+        silent = self._loop.time() - self._last_write
+        if silent >= self._keep_alive:
+            self.put(_KEEP_ALIVE_EVENT)
+            silent = 0.0
+        self._timer = self._loop.call_later(self._keep_alive - silent, self._check_silence)
+
+    def close(self) -> None:
+        self._timer.cancel()
+
+
+_KEEP_ALIVE_EVENT: Event = (0, "", KEEP_ALIVE)
+
+
+def _encoded(events: list[Event]) -> bytes:
+    return b"".join(KEEP_ALIVE if event is _KEEP_ALIVE_EVENT else frame(event) for event in events)
+
+
 async def stream_events(request: web.Request, events: EventStream, after: int, keep_alive: float) -> web.StreamResponse:
     """Write the prediction's events until `completed`. A client that hangs up ends the stream,
     not the prediction."""
-    queue: asyncio.Queue[Event] = asyncio.Queue()
+    mailbox = _Mailbox(keep_alive)
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     )
     try:
         # Before anything is awaited: no event may pass between starting the prediction and this.
-        replay = events.subscribe(after, queue.put_nowait)
+        replay = events.subscribe(after, mailbox.put)
     except Truncated as error:
+        mailbox.close()
         await response.prepare(request)
         await response.write(truncation_frame(after, error))
         return response
@@ -125,18 +177,11 @@ async def stream_events(request: web.Request, events: EventStream, after: int, k
             if event[1] == "completed":
                 return response
         while True:
-            try:
-                async with asyncio.timeout(keep_alive):  # not wait_for: that makes a task per event
-                    event = await queue.get()
-            except TimeoutError:
-                await response.write(KEEP_ALIVE)
-                continue
-            # Whatever else is already waiting goes out in the same write.
-            frames = [event]
-            while not queue.empty() and frames[-1][1] != "completed":
-                frames.append(queue.get_nowait())
-            await response.write(b"".join(frame(each) for each in frames))
-            if frames[-1][1] == "completed":
+            waiting = await mailbox.take()
+            await response.write(_encoded(waiting))
+            mailbox.written()
+            if any(event[1] == "completed" for event in waiting):
                 return response
     finally:
-        events.unsubscribe(queue.put_nowait)
+        mailbox.close()
+        events.unsubscribe(mailbox.put)
