@@ -40,6 +40,8 @@ _SIZES = {
     "stream_tokens": ("tokens per stream in the streams scenario", int),
     "replicas": ("replicas in the replicas scenario (at most 3)", int),
     "replica_seconds": ("measurement window of each replicas run", float),
+    "embed_clients": ("concurrent clients in the embed scenarios", int),
+    "embed_seconds": ("measurement window of each embed run", float),
 }
 _FIELD = {"requests": "noop_requests"}
 ALL_SCENARIOS = [*SCENARIOS, "replicas"]

@@ -108,15 +108,28 @@ def installed_version(env: ReferenceEnv, package: str) -> str:
     return result.stdout.strip() or "?"
 
 
+_TEXT_EMBED = Path(__file__).resolve().parent.parent / "examples" / "text-embed" / "requirements.txt"
+
+
+def model_packages() -> tuple[str, ...]:
+    """What examples/text-embed needs (torch 2.13.0 CPU, sentence-transformers, the model's
+    weights), pinned as its image pins them; every server's env has it for the `embed` scenario."""
+    lines = (line.split("#", 1)[0].strip() for line in _TEXT_EMBED.read_text().splitlines())
+    return tuple(line for line in lines if line)
+
+
 def cog_098() -> ReferenceEnv:
-    return ensure(ReferenceEnv("cog098", ("cog==0.9.8",)))
+    return ensure(ReferenceEnv("cog098", ("cog==0.9.8", *model_packages())))
 
 
 def coglet(version: str = "0.23.1") -> ReferenceEnv:
-    env = ReferenceEnv(f"coglet{version.replace('.', '')}", (f"cog=={version}", f"coglet=={version}"))
+    def pair(version: str) -> ReferenceEnv:
+        name = f"coglet{version.replace('.', '')}"
+        return ReferenceEnv(name, (f"cog=={version}", f"coglet=={version}", *model_packages()))
+
+    env = pair(version)
     if not (env.root / ".installed").exists():
-        version = closest_coglet_pair(version)
-        env = ReferenceEnv(f"coglet{version.replace('.', '')}", (f"cog=={version}", f"coglet=={version}"))
+        env = pair(closest_coglet_pair(version))
     return ensure(env)
 
 
@@ -144,7 +157,7 @@ def sprocket(repo: Path) -> tuple[ReferenceEnv, str]:
     for path in sorted((snapshot / "runtime").rglob("*.py")):
         digest.update(path.relative_to(snapshot).as_posix().encode())
         digest.update(path.read_bytes())
-    env = ensure(ReferenceEnv("sprocket", (str(snapshot),)))
+    env = ensure(ReferenceEnv("sprocket", (str(snapshot), *model_packages())))
     # First any dependency the tree gained since the env was made (pip adds what is missing and
     # leaves the rest), then the snapshot's own code, always.
     for flags in ((), ("--no-deps", "--force-reinstall")):

@@ -36,6 +36,9 @@ class Settings:
     stream_pace_ms: float = 10.0
     replicas: int = 3
     replica_seconds: float = 15.0
+    # Issue 19, section 1: batching on examples/text-embed.
+    embed_clients: int = 32
+    embed_seconds: float = 10.0
 
 
 QUICK = Settings(
@@ -49,6 +52,7 @@ QUICK = Settings(
     big_file_mib=256,
     stream_tokens=50,
     replica_seconds=6.0,
+    embed_seconds=4.0,
 )
 
 

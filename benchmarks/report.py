@@ -115,6 +115,29 @@ def issue19_rows(settings: dict[str, Any]) -> list[Row]:
             Row(f"stream{n}_client_cpu_share", f"11. {n} streams: the client's own CPU (of one core)", "%"),
             Row(f"stream{n}_client_lag_p99_ms", f"11. {n} streams: the client's event-loop lag p99", "ms"),
         ]
+    clients = settings.get("embed_clients", 32)
+    rows += [
+        Row(
+            "embed_rps",
+            f"13. text-embed, {clients} clients, one sentence each: successful predictions/s "
+            "(Sprocket: predict_batch())",
+            "req/s",
+            True,
+        ),
+        Row("embed_p50_ms", "13. same: latency p50", "ms"),
+        Row("embed_p99_ms", "13. same: latency p99", "ms"),
+        Row("embed_failed", "13. same: requests not answered 2xx", "count"),
+        Row("embed_retried_409", "13. same: 409s retried (5 ms later) before an answer", "count"),
+        Row(
+            "embed_unbatched_rps",
+            f"13. Sprocket without predict_batch() (a queue of {clients}): successful predictions/s",
+            "req/s",
+            True,
+        ),
+        Row("embed_unbatched_p50_ms", "13. same: latency p50", "ms"),
+        Row("embed_unbatched_p99_ms", "13. same: latency p99", "ms"),
+        Row("embed_unbatched_failed", "13. same: requests not answered 2xx", "count"),
+    ]
     n = settings["replicas"]
     rows += [
         Row("replicas_goodput_1", "12. gateway: successful predictions/s, 1 replica (100 ms each)", "req/s", True),
@@ -298,6 +321,26 @@ def targets(
             )
         )
         at_most("256 streams: server CPU per 1000 tokens ≤ 55 ms", ["stream256_cpu_per_1k_ms"], 55.0, "ms")
+    unbatched = "Sprocket without batching"
+    relative(
+        "embed throughput ≥ 3 × coglet",
+        "embed_rps",
+        get("embed_rps", coglet),
+        3.0,
+        "coglet",
+        "req/s",
+        higher_is_better=True,
+    )
+    relative(
+        f"embed throughput ≥ 3 × {unbatched}",
+        "embed_rps",
+        get("embed_unbatched_rps", SPROCKET),
+        3.0,
+        unbatched,
+        "req/s",
+        higher_is_better=True,
+    )
+    relative(f"embed p99 ≤ {unbatched}", "embed_p99_ms", get("embed_unbatched_p99_ms", SPROCKET), 1.0, unbatched)
     scaling = get("replicas_scaling", SPROCKET)
     out.append(
         Target(

@@ -51,12 +51,16 @@ def server_specs(coglet_version: str) -> list[ServerSpec]:
 def _schemas(specs: list[ServerSpec], scenarios: list[str]) -> dict[str, dict[str, Any]]:
     """coglet's schema file per predictor, from Cog 0.9.8, or Sprocket where Cog 0.9.8 cannot load it."""
     by_name = {s.name: s for s in specs}
+    coglet = next(s.name for s in specs if s.needs_schema_file)
     out: dict[str, dict[str, Any]] = {}
     for name in scenarios:
         scenario = SCENARIOS[name]
-        if scenario.predictor not in out:
-            source = by_name["sprocket"] if scenario.reason_against(COG_098) else by_name[COG_098]
-            out[scenario.predictor] = schemas.openapi_schema(source, scenario.predictor)
+        predictor = scenario.predictor_for(coglet)
+        if predictor in out or scenario.reason_against(coglet):
+            continue
+        cog_loads_it = not scenario.reason_against(COG_098) and scenario.predictor_for(COG_098) == predictor
+        source = by_name[COG_098] if cog_loads_it else by_name["sprocket"]
+        out[predictor] = schemas.openapi_schema(source, predictor)
     return out
 
 
@@ -70,8 +74,9 @@ def _measure(
         return record
     started = time.monotonic()
     try:
+        predictor = scenario.predictor_for(spec.name)
         with running(
-            spec, scenario.predictor, schema_of.get(scenario.predictor), scenario.env(settings), scenario.args(peers)
+            spec, predictor, schema_of.get(predictor), scenario.env_of(spec.name, settings), scenario.args(peers)
         ) as server:
             measured = scenario.measure(server, settings, peers)
             server.check_alive()

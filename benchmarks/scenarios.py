@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import psutil
 
-from benchmarks import overload, streams, transfers
+from benchmarks import batching, overload, streams, transfers
 from benchmarks.load import Client, StreamTiming, health_during_predict, sequential, sse_prediction
 from benchmarks.measure import Measured, MiB, Peers, Settings, ms
 from benchmarks.servers import RunningServer
@@ -232,9 +232,20 @@ class Scenario:
     env: Callable[[Settings], dict[str, str]] = lambda settings: {}
     args: Callable[[Peers], list[str]] = lambda peers: []
     cannot: dict[str, str] = field(default_factory=dict)
+    # Servers (by name prefix) that run another predictor for the same work, and the extra
+    # environment only they get.
+    instead: dict[str, str] = field(default_factory=dict)
+    env_for: dict[str, Callable[[Settings], dict[str, str]]] = field(default_factory=dict)
 
     def reason_against(self, server: str) -> str | None:
         return next((why for prefix, why in self.cannot.items() if server.startswith(prefix)), None)
+
+    def predictor_for(self, server: str) -> str:
+        return next((p for prefix, p in self.instead.items() if server.startswith(prefix)), self.predictor)
+
+    def env_of(self, server: str, settings: Settings) -> dict[str, str]:
+        extra = next((env for prefix, env in self.env_for.items() if server.startswith(prefix)), None)
+        return {**self.env(settings), **(extra(settings) if extra else {})}
 
 
 _NO_ASYNC_ITERATOR = (
@@ -269,5 +280,24 @@ SCENARIOS: dict[str, Scenario] = {
         streams.paced_streams,
         env=lambda settings: {"COG_MAX_CONCURRENCY": str(max(settings.stream_counts))},
         cannot={COG_098: _NO_ASYNC_ITERATOR},
+    ),
+    # examples/text-embed: Sprocket gathers concurrent predictions into predict_batch(); Cog 0.9.8
+    # runs the model one request at a time (it queues the rest); coglet runs an async copy with
+    # `concurrency: max: 32`, each request's forward pass in a thread (benchmarks/predictors/).
+    "embed": Scenario(
+        "text_embed",
+        batching.embed,
+        instead={COG_098: "embed_unbatched", COGLET: "embed_async"},
+        env_for={COGLET: lambda settings: {"COG_MAX_CONCURRENCY": str(settings.embed_clients)}},
+    ),
+    # Sprocket on the same model without predict_batch(), the requests waiting in its queue.
+    "embed_unbatched": Scenario(
+        "embed_unbatched",
+        batching.embed_unbatched,
+        env=lambda settings: {"SPROCKET_QUEUE_SIZE": str(settings.embed_clients)},
+        cannot={
+            COG_098: "no batching to turn off: figure 13's embed row is this very predictor",
+            COGLET: "no batching to turn off: figure 13's embed row is its best without it",
+        },
     ),
 }

@@ -13,7 +13,7 @@ import http.client
 import json
 from typing import Any
 
-from benchmarks.servers import PREDICTORS, ServerSpec, running
+from benchmarks.servers import ServerSpec, predictor_dir, running
 
 
 def _strip_ref_titles(node: Any) -> Any:
@@ -28,7 +28,7 @@ def _strip_ref_titles(node: Any) -> Any:
 
 
 def _uses_streaming_marker(predictor: str) -> bool:
-    source = (PREDICTORS / predictor / "predict.py").read_text()
+    source = (predictor_dir(predictor) / "predict.py").read_text()
     return "@streaming" in source or "@cog.streaming" in source
 
 

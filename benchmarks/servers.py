@@ -29,6 +29,13 @@ log = logging.getLogger("bench.servers")
 
 REPO = Path(__file__).resolve().parent.parent
 PREDICTORS = Path(__file__).resolve().parent / "predictors"
+# Predictors measured as the project ships them, by name; the rest are under PREDICTORS.
+EXAMPLES = {"text_embed": REPO / "examples" / "text-embed"}
+# Files of the project's that a predictor under PREDICTORS imports as its siblings.
+COPIED_IN = {
+    name: {"text_embed.py": REPO / "examples" / "text-embed" / "predict.py"}
+    for name in ("embed_unbatched", "embed_async")
+}
 
 READY_DEADLINE = 60.0
 STOP_GRACE = 10.0
@@ -72,11 +79,17 @@ def _clean_environ() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(drop)}
 
 
+def predictor_dir(predictor: str) -> Path:
+    return EXAMPLES.get(predictor, PREDICTORS / predictor)
+
+
 def prepare_model_dir(predictor: str, schema: dict[str, object] | None) -> Path:
-    """A private copy of benchmarks/predictors/<predictor>, with .cog/openapi_schema.json if given."""
+    """A private copy of the predictor's directory, with .cog/openapi_schema.json if given."""
     workdir = Path(tempfile.mkdtemp(prefix=f"bench-{predictor}-"))
     model = workdir / predictor
-    shutil.copytree(PREDICTORS / predictor, model, ignore=shutil.ignore_patterns("__pycache__", ".cog"))
+    shutil.copytree(predictor_dir(predictor), model, ignore=shutil.ignore_patterns("__pycache__", ".cog"))
+    for name, source in COPIED_IN.get(predictor, {}).items():
+        shutil.copy2(source, model / name)
     if schema is not None:
         (model / ".cog").mkdir()
         (model / ".cog" / "openapi_schema.json").write_text(json.dumps(schema))
