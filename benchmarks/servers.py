@@ -183,7 +183,7 @@ class RunningServer:
             raise ServerError(f"{self.spec.name} exited with {code} while serving {self.predictor}:\n{self.log_tail()}")
 
 
-def _health_status(host: str, port: int) -> str | None:
+def health_status(host: str, port: int) -> str | None:
     conn = http.client.HTTPConnection(host, port, timeout=1.0)
     try:
         conn.request("GET", "/health-check")
@@ -205,7 +205,7 @@ def wait_ready(server: RunningServer, deadline: float = READY_DEADLINE) -> None:
     last: str | None = None
     while time.monotonic() < give_up:
         server.check_alive()
-        last = _health_status(server.host, server.port)
+        last = health_status(server.host, server.port)
         if last == "READY":
             server.ready_at = time.perf_counter()
             return
