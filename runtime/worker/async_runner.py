@@ -1,5 +1,9 @@
 """Async predictors: tasks on one event loop (shared with an async setup()), up to
-max_concurrency at once; a cancel cancels the task. The control thread hands requests over.
+max_concurrency at once; a cancel cancels the task.
+
+The loop reads the requests socket itself, as the front reads its events: a burst of 64
+predictions is taken in one loop turn, with no hand-over from another thread per request. The
+control thread still reads cancels, so a cancel never waits behind work.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ import time
 from typing import Any
 
 from runtime.ipc.messages import (
-    ControlMessage,
     EventMessage,
     Predict,
     PredictionCanceled,
@@ -28,19 +31,12 @@ from runtime.worker.runner import Entrypoint, Runner, temporary_directory
 
 
 class AsyncRunner(Runner):
-    reads_own_requests = False
-
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._inbox: asyncio.Queue[ControlMessage] | None = None
+        self._shutdown: asyncio.Event | None = None
         self._ready = threading.Event()
         self._tasks: dict[str, asyncio.Task[None]] = {}
-
-    def submit(self, message: ControlMessage) -> None:
-        self._ready.wait()
-        assert self._loop is not None and self._inbox is not None
-        self._loop.call_soon_threadsafe(self._inbox.put_nowait, message)
 
     def cancel(self, prediction_id: str) -> None:
         self._ready.wait()
@@ -49,6 +45,9 @@ class AsyncRunner(Runner):
             self._loop.call_soon_threadsafe(self._cancel_task, prediction_id)
 
     def _cancel_task(self, prediction_id: str) -> None:
+        # The cancel came on the other socket and may have overtaken its prediction: take the
+        # requests already waiting first.
+        self._read_requests()
         task = self._tasks.get(prediction_id)
         if task is not None:
             task.cancel()
@@ -58,7 +57,7 @@ class AsyncRunner(Runner):
 
     async def _run(self) -> int:
         self._loop = asyncio.get_running_loop()
-        self._inbox = asyncio.Queue()
+        self._shutdown = asyncio.Event()
         self._ready.set()
         self.outbox.gather_turns(self._loop)  # many streams' tokens of one loop turn, one message
         try:
@@ -67,7 +66,7 @@ class AsyncRunner(Runner):
             self.outbox.gather_turns(None)
 
     async def _serve(self) -> int:
-        assert self._inbox is not None
+        assert self._loop is not None and self._shutdown is not None
         try:
             for result in self._setup_calls():
                 if inspect.isawaitable(result):
@@ -75,12 +74,26 @@ class AsyncRunner(Runner):
         except BaseException as error:
             return self._report_setup(error)
         self._report_setup(None)
-        while True:
-            message = await self._inbox.get()
+        requests = self.channel.requests
+        self._loop.add_reader(requests.FD, self._read_requests)
+        self._read_requests()  # what came before the reader was added
+        try:
+            await self._shutdown.wait()
+        finally:
+            self._loop.remove_reader(requests.FD)
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        return WorkerExit.OK
+
+    def _read_requests(self) -> None:
+        # The descriptor is edge-triggered: read until the socket says nothing is left.
+        assert self._shutdown is not None
+        while not self._shutdown.is_set():
+            message = self.channel.receive(self.channel.requests, timeout_ms=0)
+            if message is None:
+                return
             if isinstance(message, Shutdown):
-                await asyncio.gather(*self._tasks.values(), return_exceptions=True)
-                return WorkerExit.OK
-            if isinstance(message, Predict):
+                self._shutdown.set()
+            elif isinstance(message, Predict):
                 self._tasks[message.id] = asyncio.create_task(self._predict(message))
 
     async def _predict(self, request: Predict) -> None:

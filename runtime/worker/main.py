@@ -21,7 +21,6 @@ import threading
 from typing import Any
 
 import msgspec
-import zmq
 
 from runtime.cog_alias import prepare_cog
 from runtime.ipc.messages import Cancel, Log, PredictorLoaded, SetupFailed, WorkerExit
@@ -51,27 +50,16 @@ def _die_with_parent(parent_pid: int) -> None:
 
 
 def _serve_control(channel: WorkerChannel, runner: Runner, parent_pid: int) -> None:
-    """Hand cancels (and, for an async runner, requests too) to the runner; exit the process if
-    the front has gone. A sync runner's main thread reads its requests itself. Runs until the
-    process exits: cancels that come after Shutdown (the front cancels what still runs when its
-    grace period ends) must still reach the predictions."""
-    poller = zmq.Poller()
-    poller.register(channel.control, zmq.POLLIN)
-    if not runner.reads_own_requests:
-        poller.register(channel.requests, zmq.POLLIN)
+    """Hand cancels to the runner (whose main thread reads the requests itself); exit the process
+    if the front has gone. Runs until the process exits: cancels that come after Shutdown (the
+    front cancels what still runs when its grace period ends) must still reach the predictions."""
     while True:
-        ready = dict(poller.poll(_PARENT_CHECK_MS))
+        message = channel.receive(channel.control, _PARENT_CHECK_MS)
         if os.getppid() != parent_pid:
             log.error("the front (pid %d) is gone; exiting", parent_pid)
             os._exit(1)
-        if channel.control in ready:
-            message = channel.receive(channel.control)
-            if isinstance(message, Cancel):
-                runner.cancel(message.id)
-        if not runner.reads_own_requests and channel.requests in ready:
-            request = channel.receive(channel.requests)
-            if request is not None:
-                runner.submit(request)
+        if isinstance(message, Cancel):
+            runner.cancel(message.id)
 
 
 def _entrypoint(ref: str, workdir: str, method: str, max_concurrency: int) -> Entrypoint:

@@ -33,7 +33,6 @@ import msgspec
 
 from runtime.cog_alias import cancelation_exceptions
 from runtime.ipc.messages import (
-    ControlMessage,
     EventMessage,
     Predict,
     PredictionCanceled,
@@ -98,15 +97,10 @@ def temporary_directory(workdir: str) -> Iterator[None]:
 class Runner:
     """What the worker's main thread runs: setup(), then predictions until Shutdown."""
 
-    reads_own_requests = True  # False: the control thread hands requests over with submit()
-
     def run(self) -> int:
         raise NotImplementedError
 
     def cancel(self, prediction_id: str) -> None:
-        raise NotImplementedError
-
-    def submit(self, message: ControlMessage) -> None:
         raise NotImplementedError
 
     def __init__(
