@@ -121,29 +121,6 @@ def issue19_rows(settings: dict[str, Any]) -> list[Row]:
             Row(f"stream{n}_client_cpu_share", f"11. {n} streams: the client's own CPU (of one core)", "%"),
             Row(f"stream{n}_client_lag_p99_ms", f"11. {n} streams: the client's event-loop lag p99", "ms"),
         ]
-    clients = settings.get("embed_clients", 32)
-    rows += [
-        Row(
-            "embed_rps",
-            f"13. text-embed, {clients} clients, one sentence each: successful predictions/s "
-            "(Sprocket: predict_batch())",
-            "req/s",
-            True,
-        ),
-        Row("embed_p50_ms", "13. same: latency p50", "ms"),
-        Row("embed_p99_ms", "13. same: latency p99", "ms"),
-        Row("embed_failed", "13. same: requests not answered 2xx", "count"),
-        Row("embed_retried_409", "13. same: 409s retried (5 ms later) before an answer", "count"),
-        Row(
-            "embed_unbatched_rps",
-            f"13. Sprocket without predict_batch() (a queue of {clients}): successful predictions/s",
-            "req/s",
-            True,
-        ),
-        Row("embed_unbatched_p50_ms", "13. same: latency p50", "ms"),
-        Row("embed_unbatched_p99_ms", "13. same: latency p99", "ms"),
-        Row("embed_unbatched_failed", "13. same: requests not answered 2xx", "count"),
-    ]
     n = settings["replicas"]
     rows += [
         Row("replicas_goodput_1", "12. gateway: successful predictions/s, 1 replica (100 ms each)", "req/s", True),
@@ -155,6 +132,17 @@ def issue19_rows(settings: dict[str, Any]) -> list[Row]:
         Row("kill_down_after_s", "12. same: HAProxy marked the replica down after", "s"),
         Row("kill_slowest_s", "12. same: slowest request", "s"),
     ]
+    clients = settings.get("embed_clients", 32)
+    for key, who in (
+        ("embed", f"text-embed, {clients} clients, one sentence each (Sprocket: predict_batch())"),
+        ("embed_unbatched", f"Sprocket without predict_batch(), a queue of {clients}"),
+    ):
+        rows += [
+            Row(f"{key}_rps", f"13. {who}: successful predictions/s", "req/s", True),
+            *(Row(f"{key}_{p}_ms", f"13. same: latency {p}", "ms") for p in ("p50", "p99")),
+            Row(f"{key}_failed", "13. same: requests not answered 2xx", "count"),
+            Row(f"{key}_retried_409", "13. same: 409s retried (5 ms later) before an answer", "count"),
+        ]
     return rows
 
 
