@@ -338,8 +338,13 @@ def test_a_replica_restarted_by_its_policy_rejoins_the_gateway(
         )
         kill_worker_in_flight(replicas[VICTIM], tmp_path / f"stall-{VICTIM}")
         # The restart (0.5 s backoff) may win against the health checks: DOWN is not guaranteed,
-        # but UP again and work for the new worker are.
-        replicas[VICTIM].wait_for_status("READY", timeout=20)
+        # but UP again and work for the new worker are. The new worker may be BUSY with the
+        # gateway's traffic the moment it is ready, so READY alone might never be seen.
+        wait_until(
+            lambda: (health := replicas[VICTIM].health())["restarts"] == 1 and health["status"] in ("READY", "BUSY"),
+            20,
+            f"{VICTIM}'s new worker to be ready",
+        )
         gateway.wait_for_status(VICTIM, "UP", timeout=15)
         back = time.monotonic()
         wait_until(
