@@ -157,12 +157,14 @@ def sprocket(repo: Path) -> tuple[ReferenceEnv, str]:
     for path in sorted((snapshot / "runtime").rglob("*.py")):
         digest.update(path.relative_to(snapshot).as_posix().encode())
         digest.update(path.read_bytes())
-    env = ensure(ReferenceEnv("sprocket", (str(snapshot), *model_packages())))
+    # With the `cli` extra (the Docker SDK): figure 12 builds its image with this env's `sprocket`.
+    requirement = f"{snapshot}[cli]"
+    env = ensure(ReferenceEnv("sprocket", (requirement, *model_packages())))
     # First any dependency the tree gained since the env was made (pip adds what is missing and
     # leaves the rest), then the snapshot's own code, always.
     for flags in ((), ("--no-deps", "--force-reinstall")):
-        result = _pip(env.python, "install", "--quiet", *flags, str(snapshot))
+        result = _pip(env.python, "install", "--quiet", *flags, requirement)
         if result.returncode != 0:
             tail = "\n".join(result.stderr.splitlines()[-15:])
-            raise EnvError(f"pip install {snapshot} into {env.root} failed:\n{tail}")
+            raise EnvError(f"pip install {requirement} into {env.root} failed:\n{tail}")
     return env, digest.hexdigest()[:12]

