@@ -110,15 +110,16 @@ def _from_pydantic_1(field: Any) -> InputOptions:
     return _options(
         field.default,
         field.default is Ellipsis,
-        description=field.description,
-        ge=field.ge,
-        le=field.le,
-        min_length=field.min_length,
-        max_length=field.max_length,
-        regex=field.regex,
+        **_constraints_as_attributes(field),
         choices=extra.get("choices") or extra.get("enum"),
         deprecated=extra.get("deprecated"),
     )
+
+
+def _constraints_as_attributes(field: Any) -> dict[str, Any]:
+    """The options pydantic 1's FieldInfo and Cog 0.17+'s dataclass both keep as attributes."""
+    names = ("description", "ge", "le", "min_length", "max_length", "regex")
+    return {name: getattr(field, name) for name in names}
 
 
 def _from_pydantic_2(field: Any) -> InputOptions:
@@ -149,12 +150,7 @@ def _from_cog_dataclass(field: Any, default_written: bool | None) -> InputOption
     return _options(
         field.default,
         required,
-        description=field.description,
-        ge=field.ge,
-        le=field.le,
-        min_length=field.min_length,
-        max_length=field.max_length,
-        regex=field.regex,
+        **_constraints_as_attributes(field),
         choices=field.choices,
         deprecated=field.deprecated,
     )

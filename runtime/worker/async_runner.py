@@ -18,8 +18,6 @@ from typing import Any
 from runtime.ipc.messages import (
     EventMessage,
     Predict,
-    PredictionCanceled,
-    PredictionSucceeded,
     Shutdown,
     WorkerExit,
 )
@@ -112,14 +110,9 @@ class AsyncRunner(Runner):
             ):
                 started = time.perf_counter()
                 output = await self._call(entry, request, arguments)
-            outcome = PredictionSucceeded(
-                prediction_id=request.id,
-                predict_time=time.perf_counter() - started,
-                output=output,
-                metrics=scope.metrics.values or None,
-            )
+            outcome = self._succeeded(request.id, output, started, scope)
         except asyncio.CancelledError:
-            outcome = PredictionCanceled(prediction_id=request.id, metrics=scope.metrics.values or None)
+            outcome = self._canceled(request.id, scope)
         except BaseException as error:
             outcome = self._failed(request.id, error, None if started is None else time.perf_counter() - started, scope)
         self._tasks.pop(request.id, None)

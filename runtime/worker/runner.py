@@ -171,6 +171,19 @@ class Runner:
                 )
             )
 
+    @staticmethod
+    def _succeeded(prediction_id: str, output: Any, started: float, scope: Scope) -> PredictionSucceeded:
+        return PredictionSucceeded(
+            prediction_id=prediction_id,
+            predict_time=time.perf_counter() - started,
+            output=output,
+            metrics=scope.metrics.values or None,
+        )
+
+    @staticmethod
+    def _canceled(prediction_id: str, scope: Scope) -> PredictionCanceled:
+        return PredictionCanceled(prediction_id=prediction_id, metrics=scope.metrics.values or None)
+
     def _failed(
         self, prediction_id: str, error: BaseException, ran_for: float | None, scope: Scope
     ) -> PredictionFailed:
@@ -249,14 +262,9 @@ class SyncRunner(Runner):
                     output = self._call(entry, request, arguments)
                 finally:
                     self._running = None
-            outcome = PredictionSucceeded(
-                prediction_id=request.id,
-                predict_time=time.perf_counter() - started,
-                output=output,
-                metrics=scope.metrics.values or None,
-            )
+            outcome = self._succeeded(request.id, output, started, scope)
         except self._cancelations:
-            outcome = PredictionCanceled(prediction_id=request.id, metrics=scope.metrics.values or None)
+            outcome = self._canceled(request.id, scope)
         except BaseException as error:
             outcome = self._failed(request.id, error, None if started is None else time.perf_counter() - started, scope)
         self._cancelled.discard(request.id)
