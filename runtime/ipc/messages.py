@@ -173,6 +173,11 @@ class HealthcheckResult(Event):
     error: str = ""
 
 
+class Exiting(Event):
+    """The worker's last message: everything it sent before has arrived. The front stops waiting
+    for stragglers once it has this (a worker that crashed sends none, and is waited for)."""
+
+
 ControlMessage = Union[Predict, Cancel, Shutdown]
 EventMessage = Union[
     PredictorLoaded,
@@ -184,6 +189,7 @@ EventMessage = Union[
     PredictionFailed,
     PredictionCanceled,
     HealthcheckResult,
+    Exiting,
 ]
 
 

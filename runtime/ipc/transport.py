@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import msgspec
 import zmq
 
-from runtime.ipc.messages import ControlMessage, EventMessage, OutputFile
+from runtime.ipc.messages import ControlMessage, EventMessage, Exiting, OutputFile
 
 if TYPE_CHECKING:
     import asyncio
@@ -200,17 +200,20 @@ class FrontChannel:
         self._drain = None
 
     async def receive_pending(self, within: float) -> list[EventMessage]:
-        """Events that arrive within `within` seconds, for after the worker has exited."""
+        """For after the worker has exited: the events still on their way, up to its `Exiting`
+        message, or what arrives within `within` seconds if that never comes (a crash)."""
         import asyncio
 
         assert self._events is not None
-        received = []
+        received: list[EventMessage] = []
         deadline = asyncio.get_running_loop().time() + within
         while (remaining := deadline - asyncio.get_running_loop().time()) > 0:
             if not self._events.poll(0):
                 await asyncio.sleep(min(remaining, 0.01))
                 continue
             received.extend(decode_events(self._events.recv(zmq.NOBLOCK)))
+            if received and isinstance(received[-1], Exiting):
+                break
         return received
 
     def _close_sockets(self) -> None:

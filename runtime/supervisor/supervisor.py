@@ -28,6 +28,7 @@ from runtime.config import ServerConfig
 from runtime.ipc.messages import (
     Cancel,
     EventMessage,
+    Exiting,
     HealthcheckResult,
     Log,
     OutputChunks,
@@ -140,6 +141,7 @@ class Supervisor:
         self._first_worker = first_worker
         self._process: WorkerProcess | None = None
         self._watch: asyncio.Task[None] | None = None
+        self._worker_said_goodbye = False  # its Exiting message has come
         self._setup_timer: asyncio.TimerHandle | None = None
         self._inflight: dict[str, _InFlight] = {}
         self._idle = asyncio.Event()
@@ -191,6 +193,7 @@ class Supervisor:
         self.user_health = None
         self.worker_pid = self._process.pid
         self.watch = ProcessWatch(self._process.pid)
+        self._worker_said_goodbye = False
         self._channel.start_receiving(self._dispatch)
         self._watch = asyncio.create_task(self._watch_exit(self._process), name="worker-exit")
         if self.settings.setup_timeout:
@@ -384,6 +387,8 @@ class Supervisor:
             if not event.healthy and (self.user_health is None or self.user_health.healthy):
                 log.warning("the predictor's healthcheck() reports a problem: %s", event.error)
             self.user_health = event
+        elif isinstance(event, Exiting):
+            self._worker_said_goodbye = True
         elif isinstance(event, SetupFailed) and self.state is State.STARTING:
             self._finish_setup("failed")
             self.machine.transition(State.SETUP_FAILED, event.error)
@@ -430,6 +435,8 @@ class Supervisor:
 
     async def _drain_after_exit(self) -> None:
         self._channel.stop_receiving()
+        if self._worker_said_goodbye:
+            return  # its Exiting message came, so everything it sent has been handled
         for event in await self._channel.receive_pending(_EXIT_DRAIN_SECONDS):
             self._dispatch(event)
 

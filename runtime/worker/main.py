@@ -23,7 +23,7 @@ from typing import Any
 import msgspec
 
 from runtime.cog_alias import prepare_cog
-from runtime.ipc.messages import Cancel, Log, PredictorLoaded, SetupFailed, WorkerExit
+from runtime.ipc.messages import Cancel, Exiting, Log, PredictorLoaded, SetupFailed, WorkerExit
 from runtime.ipc.transport import Endpoints, WorkerChannel
 from runtime.schema.signature import SignatureError, read_predictor
 from runtime.worker.batching import Batching, batching_of
@@ -149,7 +149,7 @@ def run(argv: list[str]) -> int:
             print(details, file=sys.stderr, end="")
         capture.drain()
         outbox.send(SetupFailed(error=str(error)))
-        channel.close()
+        _close(outbox, channel)
         return WorkerExit.LOAD_FAILED
     outbox.send(PredictorLoaded(spec=predict.spec, training_spec=train.spec if train else None))
     if predict.spec.is_async and predict.spec.max_concurrency > 1:
@@ -162,9 +162,14 @@ def run(argv: list[str]) -> int:
         target=_serve_control, args=(channel, runner, args.parent_pid), name="control", daemon=True
     ).start()
     code = runner.run()
-    outbox.close()
-    channel.close()
+    _close(outbox, channel)
     return code
+
+
+def _close(outbox: Outbox, channel: WorkerChannel) -> None:
+    outbox.close()
+    channel.send([Exiting()])
+    channel.close()
 
 
 def main() -> None:
