@@ -259,6 +259,17 @@ def gateway(replicas: dict[str, Server], tmp_path: Path) -> Iterator[Gateway]:
         gateway.stop()
 
 
+def kill_the_victim_once_all_serve(stream: Stream, replicas: dict[str, Server], tmp_path: Path) -> None:
+    """Wait until every replica has served 10 predictions of `stream`, then kill VICTIM's worker
+    with a prediction in flight."""
+    wait_until(
+        lambda: all(stream.served_by(name) >= 10 for name in REPLICAS),
+        30,
+        "every replica to serve 10 predictions through the gateway",
+    )
+    kill_worker_in_flight(replicas[VICTIM], tmp_path / f"stall-{VICTIM}")
+
+
 def kill_worker_in_flight(replica: Server, stall: Path) -> None:
     """Hold the next prediction that reaches `replica` inside predict(), then SIGKILL its worker."""
     worker = replica.worker()
@@ -291,12 +302,7 @@ def test_the_gateway_routes_around_a_replica_whose_worker_died(
     started = time.monotonic()
     stream = Stream(gateway.url)
     try:
-        wait_until(
-            lambda: all(stream.served_by(name) >= 10 for name in REPLICAS),
-            30,
-            "every replica to serve 10 predictions through the gateway",
-        )
-        kill_worker_in_flight(replicas[VICTIM], tmp_path / f"stall-{VICTIM}")
+        kill_the_victim_once_all_serve(stream, replicas, tmp_path)
         killed = time.monotonic()
         gateway.wait_for_status(VICTIM, "DOWN", timeout=10)
         down = time.monotonic()
@@ -331,12 +337,7 @@ def test_a_replica_restarted_by_its_policy_rejoins_the_gateway(
 ) -> None:
     stream = Stream(gateway.url)
     try:
-        wait_until(
-            lambda: all(stream.served_by(name) >= 10 for name in REPLICAS),
-            30,
-            "every replica to serve 10 predictions through the gateway",
-        )
-        kill_worker_in_flight(replicas[VICTIM], tmp_path / f"stall-{VICTIM}")
+        kill_the_victim_once_all_serve(stream, replicas, tmp_path)
         # The restart (0.5 s backoff) may win against the health checks: DOWN is not guaranteed,
         # but UP again and work for the new worker are. The new worker may be BUSY with the
         # gateway's traffic the moment it is ready, so READY alone might never be seen.

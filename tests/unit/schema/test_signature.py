@@ -383,27 +383,27 @@ def test_nested_models_keep_their_own_title() -> None:
     assert schema["title"] == "Output"
 
 
-@pytest.mark.parametrize("iterator", [Iterator, Generator, AsyncIterator])
-def test_iterator_outputs(iterator: Any) -> None:
+_CONCATENATE = {"x-cog-array-display": "concatenate"}
+
+
+@pytest.mark.parametrize(
+    ("iterator", "display"),
+    [
+        (Iterator, {}),
+        (Generator, {}),
+        (AsyncIterator, {}),
+        (ConcatenateIterator, _CONCATENATE),
+        (AsyncConcatenateIterator, _CONCATENATE),
+    ],
+)
+def test_iterator_outputs(iterator: Any, display: dict[str, str]) -> None:
     spec = describe_predictor(_returning(iterator[str]))
     assert spec.is_iterator
     assert spec.output_schema == {
         "type": "array",
         "items": {"type": "string"},
         "x-cog-array-type": "iterator",
-        "title": "Output",
-    }
-
-
-@pytest.mark.parametrize("iterator", [ConcatenateIterator, AsyncConcatenateIterator])
-def test_concatenate_iterator_outputs(iterator: Any) -> None:
-    spec = describe_predictor(_returning(iterator[str]))
-    assert spec.is_iterator
-    assert spec.output_schema == {
-        "type": "array",
-        "items": {"type": "string"},
-        "x-cog-array-type": "iterator",
-        "x-cog-array-display": "concatenate",
+        **display,
         "title": "Output",
     }
 
