@@ -56,29 +56,33 @@ class BatchRunner(SyncRunner):
             return failed
         waiting: ControlMessage | None = None
         while True:
-            message = waiting or self.channel.receive(self.channel.requests)
+            # What is there the moment the worker is free came while it was busy; anything later
+            # found it idle.
+            queued = waiting or self.channel.receive(self.channel.requests, timeout_ms=0)
+            message = queued or self.channel.receive(self.channel.requests)
             waiting = None
             if isinstance(message, Shutdown):
                 return WorkerExit.OK
             if isinstance(message, Predict) and not message.train:
-                members, waiting = self._gather(message)
+                members, waiting = self._gather(message, idle=queued is None)
                 self._run_batch(members)
             elif isinstance(message, Predict):
                 self._predict(message)
 
-    def _gather(self, first: Predict) -> tuple[list[Predict], ControlMessage | None]:
-        """`first` and the predictions that join it, and a message that ended the gathering."""
+    def _gather(self, first: Predict, *, idle: bool) -> tuple[list[Predict], ControlMessage | None]:
+        """`first` and the predictions that join it, and a message that ended the gathering.
+
+        A worker that was `idle` waits up to `batch_wait` after `first` for others. One that was
+        busy takes only what already waits: those predictions have waited for it already.
+        """
         members = [first]
-        # Already more waiting: they came while the last batch ran, so take them without waiting.
-        backlog = self.channel.receive(self.channel.requests, timeout_ms=0)
-        deadline = time.monotonic() + (0 if backlog is not None else self.batching.wait)
-        message = backlog
+        deadline = time.monotonic() + (self.batching.wait if idle else 0)
+        message: ControlMessage | None = None
         while len(members) < self.batching.max_size:
+            remaining_ms = max(0, round((deadline - time.monotonic()) * 1000))
+            message = self.channel.receive(self.channel.requests, timeout_ms=remaining_ms)
             if message is None:
-                remaining_ms = max(0, round((deadline - time.monotonic()) * 1000))
-                message = self.channel.receive(self.channel.requests, timeout_ms=remaining_ms)
-                if message is None:
-                    break
+                break
             if not isinstance(message, Predict) or message.train:
                 return members, message
             members.append(message)

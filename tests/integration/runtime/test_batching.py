@@ -9,6 +9,7 @@ every queued prediction into the next batch at once."""
 from __future__ import annotations
 
 import re
+import signal
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterator
@@ -74,6 +75,27 @@ def test_predictions_waiting_together_run_in_one_batch_each_with_its_own_result(
         assert body["metrics"]["batch_size"] == 5 and body["metrics"]["predict_time"] > 0
         assert body["logs"].startswith("batch of 5: [")  # every member has the batch's output
     assert batched.status() == "READY"
+
+
+def test_an_idle_worker_waits_batch_wait_for_more_even_when_two_came_at_once(
+    start_server, pool: ThreadPoolExecutor
+) -> None:
+    """Two predictions that reach an idle worker together are not a backlog: a third that comes
+    within batch_wait still joins them. The worker is stopped while the two are sent, so both
+    are waiting when it looks, and the third is sent only once it runs again."""
+    server = start_server("batched", env={"BATCHED_WAIT": "1.0"})
+    server.wait_for_status("READY")
+    worker = server.worker()
+    worker.send_signal(signal.SIGSTOP)
+    try:
+        futures = {name: pool.submit(_post, server, name, {"number": n}) for n, name in enumerate(["a", "b"])}
+        wait_until(lambda: _in_flight(server) == 2, 10, "both to be sent to the stopped worker")
+    finally:
+        worker.send_signal(signal.SIGCONT)
+    futures["c"] = pool.submit(_post, server, "c", {"number": 2})
+    bodies = _bodies(futures)
+    assert {name: body["metrics"]["batch_size"] for name, body in bodies.items()} == {"a": 3, "b": 3, "c": 3}
+    assert [body["output"] for body in bodies.values()] == [0, 2, 4]
 
 
 def test_a_bad_input_is_refused_alone_and_a_failing_member_fails_alone(
