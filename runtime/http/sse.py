@@ -181,6 +181,9 @@ async def stream_events(request: web.Request, events: EventStream, after: int, k
             await response.write(_encoded(waiting))
             mailbox.written()
             if any(event[1] == "completed" for event in waiting):
+                # Ending the response (its last chunk, the access log) waits one loop turn: the
+                # other streams' events that arrived with this one go out first.
+                await asyncio.sleep(0)
                 return response
     finally:
         mailbox.close()
