@@ -28,6 +28,8 @@ from benchmarks.servers import RunningServer, health_status
 from benchmarks.stats import percentile
 
 _OUTPUT = re.compile(rb"^event: ?output\r?$", re.M)
+# The chunk of an output event, as Sprocket and coglet write it: `paced_tokens` yields its clock.
+_YIELDED = re.compile(rb'"chunk": ?"([0-9]+\.[0-9]+) "')
 _COMPLETED = re.compile(rb"^event: ?completed\r?$", re.M)
 _TICK = 0.001
 _WARMUP_INPUT: dict[str, object] = {"input": {"count": 2, "pace_ms": 10.0}}
@@ -37,6 +39,7 @@ _WARMUP_INPUT: dict[str, object] = {"input": {"count": 2, "pace_ms": 10.0}}
 class Stream:
     sent: float | None = None  # perf_counter when the request was written to the socket
     arrivals: list[float] = field(default_factory=list)  # seconds since then, per token
+    yielded: list[float] = field(default_factory=list)  # when the predictor yielded each, the same way
     completed: bool = False
     error: str | None = None
 
@@ -77,7 +80,9 @@ class _StreamReader(asyncio.Protocol):
         cut = buffer.rfind(b"\n") + 1
         lines, self._tail = buffer[:cut], buffer[cut:]
         assert self._stream.sent is not None
-        self._stream.arrivals.extend([now - self._stream.sent] * len(_OUTPUT.findall(lines)))
+        sent = self._stream.sent
+        self._stream.arrivals.extend([now - sent] * len(_OUTPUT.findall(lines)))
+        self._stream.yielded.extend(float(stamp) - sent for stamp in _YIELDED.findall(lines))
         if _COMPLETED.search(lines):
             self._stream.completed = True
             self._end(None)
@@ -175,11 +180,20 @@ def paced_streams(server: RunningServer, settings: Settings, peers: Peers) -> Me
         tokens = sum(len(s.arrivals) for s in streams)
         firsts = [s.arrivals[0] for s in streams if s.arrivals]
         gaps = [later - earlier - pace for s in streams for earlier, later in itertools.pairwise(s.arrivals)]
+        # Each gap again, less the one the predictor made (asyncio's sleep overshoots: its epoll
+        # waits whole milliseconds): how much later a token took from its yield to the client
+        # than the token before it.
+        stamped = [s for s in streams if len(s.yielded) == len(s.arrivals)]
+        made = [later - earlier - pace for s in stamped for earlier, later in itertools.pairwise(s.yielded)]
+        delays = [[arrived - yielded for arrived, yielded in zip(s.arrivals, s.yielded, strict=True)] for s in stamped]
+        added = [later - earlier for each in delays for earlier, later in itertools.pairwise(each)]
         out.metrics.update(
             {
                 f"stream{count}_first_p50_ms": ms(percentile(firsts, 50)),
                 f"stream{count}_first_p99_ms": ms(percentile(firsts, 99)),
                 f"stream{count}_gap_p99_ms": ms(percentile(gaps, 99)),
+                f"stream{count}_predictor_gap_p99_ms": ms(percentile(made, 99)) if made else None,
+                f"stream{count}_server_gap_p99_ms": ms(percentile(added, 99)) if added else None,
                 f"stream{count}_failed": float(len(failed)),
                 f"stream{count}_cpu_per_1k_ms": cpu / tokens * 1000 * 1000 if tokens else None,
                 f"stream{count}_client_cpu_share": client_cpu / wall,

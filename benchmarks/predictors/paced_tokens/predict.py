@@ -1,7 +1,12 @@
 """An async predictor yielding `count` tokens `pace_ms` apart, many at once: a language model
-streaming to many clients. Needs `concurrency.max` (cog.yaml), so an async predict()."""
+streaming to many clients. Needs `concurrency.max` (cog.yaml), so an async predict().
+
+Each token is the moment it was yielded (`time.perf_counter()`, which is CLOCK_MONOTONIC on Linux,
+the same clock in every process of the machine): the client can tell the gaps the predictor made
+from those the server added."""
 
 import asyncio
+import time
 from typing import AsyncIterator
 
 from cog import BasePredictor, Input
@@ -21,6 +26,6 @@ class Predictor(BasePredictor):
         count: int = Input(description="tokens to yield", default=100),
         pace_ms: float = Input(description="ms between tokens", default=10.0),
     ) -> AsyncIterator[str]:
-        for i in range(count):
+        for _ in range(count):
             await asyncio.sleep(pace_ms / 1000.0)
-            yield f"tok{i} "
+            yield f"{time.perf_counter():.6f} "
