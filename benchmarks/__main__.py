@@ -19,7 +19,7 @@ from typing import Any
 
 import psutil
 
-from benchmarks import noise, replicas, report
+from benchmarks import floors, noise, replicas, report
 from benchmarks.measure import QUICK, Settings
 from benchmarks.profile import profile_sprocket
 from benchmarks.run import RunRecord, run_plan, server_specs
@@ -114,6 +114,8 @@ def main(argv: list[str]) -> int:
         log.info("replicas behind HAProxy in containers (Sprocket only)")
         records.append(replicas.measure(settings, [str(specs[0].python.parent / "sprocket")]))
         records += [RunRecord(0, "replicas", spec.name, cannot=replicas.CANNOT) for spec in specs[1:]]
+    if any(record.server == floors.FLOOR for record in records):
+        names.append(floors.FLOOR)
     profile: dict[str, Any] | None = None
     if not args.no_profile:
         log.info("profiling a noop prediction in Sprocket (py-spy + CPU times)")
@@ -137,7 +139,7 @@ def main(argv: list[str]) -> int:
             "company": company,
         },
         "sprocket_commit": _commit(),
-        "versions": {s.name: s.version for s in specs},
+        "versions": {**{s.name: s.version for s in specs}, floors.FLOOR: floors.VERSION},
         "commands": {s.name: " ".join(s.args) + (f" (env {s.env})" if s.env else "") for s in specs},
         **extra,
     }

@@ -12,7 +12,7 @@ freed just after) is retried after `_RETRY_AFTER`, as a client would, and counte
 latency runs from its first attempt to its answer. Retried at once, the 409s would have the
 client spinning on a core the server needs.
 
-The first `_WARMUP` seconds are not counted (torch's first forward passes are slow). Then, over
+The first `WARMUP` seconds are not counted (torch's first forward passes are slow). Then, over
 `--embed-seconds`: successful predictions/s (2xx answers completed in the window) and the latency
 p50/p99 of the requests sent in it.
 """
@@ -28,7 +28,7 @@ from benchmarks.measure import Measured, Peers, Settings, ms
 from benchmarks.servers import RunningServer
 from benchmarks.stats import percentile
 
-_WARMUP = 2.0
+WARMUP = 2.0
 _TIMEOUT = 60.0
 _DIMENSIONS = 384  # all-MiniLM-L6-v2's
 _RETRY_AFTER = 0.005
@@ -42,8 +42,7 @@ class _Answer:
     retries: int  # 409s answered before it
 
 
-def _sentence(client: int, request: int) -> str:
-    return f"Request {request} of client {client}: a short sentence to embed, about the weather by the river."
+SENTENCE = "Request {request} of client {client}: a short sentence to embed, about the weather by the river."
 
 
 def _client(server: RunningServer, number: int, stop_at: float, answers: list[_Answer], problems: list[str]) -> None:
@@ -51,7 +50,7 @@ def _client(server: RunningServer, number: int, stop_at: float, answers: list[_A
     request = 0
     try:
         while time.perf_counter() < stop_at:
-            body = {"input": {"texts": [_sentence(number, request)]}}
+            body = {"input": {"texts": [SENTENCE.format(client=number, request=request)]}}
             sent = time.perf_counter()
             reply = client.post_json("/predictions", body)
             retries = 0
@@ -76,7 +75,7 @@ def _client(server: RunningServer, number: int, stop_at: float, answers: list[_A
 def _closed_loop(server: RunningServer, settings: Settings, prefix: str) -> Measured:
     out = Measured()
     start = time.perf_counter()
-    window_from = start + _WARMUP
+    window_from = start + WARMUP
     stop_at = window_from + settings.embed_seconds
     answers: list[_Answer] = []  # list.append is atomic: the threads share it
     problems: list[str] = []
@@ -87,7 +86,7 @@ def _closed_loop(server: RunningServer, settings: Settings, prefix: str) -> Meas
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(settings.embed_seconds + _WARMUP + _TIMEOUT * 2)
+        thread.join(settings.embed_seconds + WARMUP + _TIMEOUT * 2)
     in_window = [a for a in answers if window_from <= a.sent + a.seconds <= stop_at]
     ok = [a for a in in_window if 200 <= a.status < 300]
     sent_in_window = [a.seconds for a in answers if a.sent >= window_from and 200 <= a.status < 300]

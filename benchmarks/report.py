@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.floors import FLOOR
 from benchmarks.run import RunRecord
 from benchmarks.stats import median
 
@@ -225,11 +226,14 @@ def targets(
         values = [get(k, SPROCKET) for k in keys]
         known = [v for v in values if v is not None]
         worst = max(known) if known else None
-        shown = ", ".join(_fmt(v, unit) for v in values)
+        shown = ", ".join(_fmt(v, unit) for v in values) + f" {unit}"
+        floors = [get(k, FLOOR) for k in keys]
+        if any(v is not None for v in floors):
+            shown += f" (floor: {', '.join(_fmt(v, unit) for v in floors)} {unit})"
         out.append(
             Target(
                 name,
-                f"{shown} {unit}",
+                shown,
                 None if worst is None else worst / limit,
                 None if len(known) < len(keys) or worst is None else worst <= limit,
             )
@@ -342,6 +346,12 @@ def targets(
         "req/s",
         higher_is_better=True,
     )
+    alone_batched, alone_single = get("embed_rps", FLOOR), get("embed_unbatched_rps", FLOOR)
+    if alone_batched is not None and alone_single is not None:
+        out[-1].measure += (
+            f" (floor: the model alone gives {_fmt(alone_batched, 'req/s')} vs {_fmt(alone_single, 'req/s')}, "
+            f"{_fmt_ratio(_ratio(alone_batched, alone_single))})"
+        )
     relative(f"embed p99 ≤ {unbatched}", "embed_p99_ms", get("embed_unbatched_p99_ms", SPROCKET), 1.0, unbatched)
     scaling = get("replicas_scaling", SPROCKET)
     out.append(
@@ -397,7 +407,7 @@ def markdown(
     profile: dict[str, Any] | None,
     chart_name: str,
 ) -> str:
-    refs = [s for s in servers if s != SPROCKET]
+    refs = [s for s in servers if s not in (SPROCKET, FLOOR)]  # no ratio to the floor: it is no server
     lines = [
         f"# Sprocket vs Cog 0.9.8 vs coglet — {meta['date']}",
         "",
@@ -409,7 +419,13 @@ def markdown(
         "",
         "Each cell is the median over the repeats of that repeat's value (a p50 of 2000 requests, "
         "a rate over a wrk run, ...). Ratios are Sprocket / reference: below 1 is better for times "
-        "and memory, above 1 is better for rates. n/a: the server has no such feature.",
+        "and memory, above 1 is better for rates. n/a: the server has no such feature."
+        + (
+            " floor: the same work with no server in between (benchmarks/floors.py): what this machine "
+            "allows, for the figures whose targets come close to it."
+            if FLOOR in servers
+            else ""
+        ),
         "",
         "| figure | unit | " + " | ".join(servers) + " | " + " | ".join(f"Sprocket / {r}" for r in refs) + " |",
         "| --- | --- | " + " | ".join("---:" for _ in servers) + " | " + " | ".join("---:" for _ in refs) + " |",
@@ -537,7 +553,8 @@ def write(
     goal = targets(summary, records, coglet, cog, meta["settings"])
     notes = _notes(records, servers)
     json_path, md_path, png_path = (out_dir / f"{stem}.{ext}" for ext in ("json", "md", "png"))
-    chart(records, servers, png_path, f"Sprocket vs Cog 0.9.8 vs coglet, {stem}")
+    servers_charted = [s for s in servers if s != FLOOR]  # figures 1-6 have no floor
+    chart(records, servers_charted, png_path, f"Sprocket vs Cog 0.9.8 vs coglet, {stem}")
     md_path.write_text(markdown(meta, summary, servers, goal, notes, profile, png_path.name))
     document = {
         "meta": meta,

@@ -1,4 +1,5 @@
-"""The plan: for each repeat, for each scenario, each server in turn (A B C A B C ...).
+"""The plan: for each repeat, for each scenario, each server in turn (A B C A B C ...), then the
+scenario's floor where it has one (benchmarks/floors.py).
 
 A run that fails (a server that will not start, a client error) is recorded with its error and
 the plan goes on: one broken server must not cost the other two their numbers. A server that
@@ -10,11 +11,13 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from benchmarks import envs, schemas
-from benchmarks.measure import Peers, Settings
+from benchmarks.floors import FLOOR
+from benchmarks.measure import Measured, Peers, Settings
 from benchmarks.scenarios import COG_098, SCENARIOS
 from benchmarks.servers import REPO, ServerSpec, cog098_spec, coglet_spec, running, sprocket_spec
 from benchmarks.transfers import TransferPeer
@@ -64,6 +67,25 @@ def _schemas(specs: list[ServerSpec], scenarios: list[str]) -> dict[str, dict[st
     return out
 
 
+def _recorded(record: RunRecord, measure: Callable[[], Measured]) -> RunRecord:
+    """`record` with what `measure` gave, or with its error: one failed run must not stop the plan."""
+    started = time.monotonic()
+    try:
+        measured = measure()
+        record.metrics, record.samples, record.notes = measured.metrics, measured.samples, measured.notes
+    except Exception as error:
+        record.error = f"{type(error).__name__}: {error}"
+        log.error(
+            "repeat %d %s on %s failed: %s",
+            record.repeat + 1,
+            record.scenario,
+            record.server,
+            traceback.format_exc(limit=3),
+        )
+    record.seconds = time.monotonic() - started
+    return record
+
+
 def _measure(
     spec: ServerSpec, name: str, repeat: int, settings: Settings, peers: Peers, schema_of: dict[str, dict[str, Any]]
 ) -> RunRecord:
@@ -72,20 +94,34 @@ def _measure(
     record.cannot = scenario.reason_against(spec.name)
     if record.cannot:
         return record
-    started = time.monotonic()
-    try:
-        predictor = scenario.predictor_for(spec.name)
+    predictor = scenario.predictor_for(spec.name)
+
+    def measure() -> Measured:
         with running(
             spec, predictor, schema_of.get(predictor), scenario.env_of(spec.name, settings), scenario.args(peers)
         ) as server:
             measured = scenario.measure(server, settings, peers)
             server.check_alive()
-        record.metrics, record.samples, record.notes = measured.metrics, measured.samples, measured.notes
-    except Exception as error:
-        record.error = f"{type(error).__name__}: {error}"
-        log.error("repeat %d %s on %s failed: %s", repeat + 1, name, spec.name, traceback.format_exc(limit=3))
-    record.seconds = time.monotonic() - started
-    return record
+        return measured
+
+    return _recorded(record, measure)
+
+
+def _scenario_runs(
+    name: str,
+    repeat: int,
+    specs: list[ServerSpec],
+    settings: Settings,
+    peers: Peers,
+    schema_of: dict[str, dict[str, Any]],
+) -> Iterator[RunRecord]:
+    """The scenario on each server in turn, then its floor if it has one (with the Python of
+    Sprocket's environment, which `server_specs` puts first)."""
+    for spec in specs:
+        yield _measure(spec, name, repeat, settings, peers, schema_of)
+    floor = SCENARIOS[name].floor
+    if floor is not None:
+        yield _recorded(RunRecord(repeat, name, FLOOR), lambda: floor(specs[0].python, settings, peers))
 
 
 def run_plan(
@@ -98,14 +134,13 @@ def run_plan(
         peers = Peers(webhooks, transfers)
         for repeat in range(settings.repeats):
             for name in scenarios:
-                for spec in specs:
-                    record = _measure(spec, name, repeat, settings, peers, schema_of)
+                for record in _scenario_runs(name, repeat, specs, settings, peers, schema_of):
                     log.info(
                         "repeat %d/%d %-14s %-14s %5.1f s %s",
                         repeat + 1,
                         settings.repeats,
                         name,
-                        spec.name,
+                        record.server,
                         record.seconds,
                         _headline(record),
                     )

@@ -13,10 +13,11 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import psutil
 
-from benchmarks import batching, overload, streams, transfers
+from benchmarks import batching, floors, overload, streams, transfers
 from benchmarks.load import Client, StreamTiming, health_during_predict, sequential, sse_prediction
 from benchmarks.measure import Measured, MiB, Peers, Settings, ms
 from benchmarks.servers import RunningServer
@@ -216,6 +217,8 @@ def _wait_idle(server: RunningServer, client: Client, deadline: float = 10.0) ->
 
 
 Measure = Callable[[RunningServer, Settings, Peers], Measured]
+# The floor of a scenario (benchmarks/floors.py), given the Python of Sprocket's environment.
+MeasureFloor = Callable[[Path, Settings, Peers], Measured]
 
 COG_098 = "cog-0.9.8"
 COGLET = "coglet"
@@ -236,6 +239,7 @@ class Scenario:
     # environment only they get.
     instead: dict[str, str] = field(default_factory=dict)
     env_for: dict[str, Callable[[Settings], dict[str, str]]] = field(default_factory=dict)
+    floor: MeasureFloor | None = None
 
     def reason_against(self, server: str) -> str | None:
         return next((why for prefix, why in self.cannot.items() if server.startswith(prefix)), None)
@@ -280,6 +284,7 @@ SCENARIOS: dict[str, Scenario] = {
         streams.paced_streams,
         env=lambda settings: {"COG_MAX_CONCURRENCY": str(max(settings.stream_counts))},
         cannot={COG_098: _NO_ASYNC_ITERATOR},
+        floor=floors.stream,
     ),
     # examples/text-embed: Sprocket gathers concurrent predictions into predict_batch(); Cog 0.9.8
     # runs the model one request at a time (it queues the rest); coglet runs an async copy with
@@ -289,6 +294,7 @@ SCENARIOS: dict[str, Scenario] = {
         batching.embed,
         instead={COG_098: "embed_unbatched", COGLET: "embed_async"},
         env_for={COGLET: lambda settings: {"COG_MAX_CONCURRENCY": str(settings.embed_clients)}},
+        floor=floors.embed,
     ),
     # Sprocket on the same model without predict_batch(), the requests waiting in its queue.
     "embed_unbatched": Scenario(
@@ -299,5 +305,6 @@ SCENARIOS: dict[str, Scenario] = {
             COG_098: "no batching to turn off: figure 13's embed row is this very predictor",
             COGLET: "no batching to turn off: figure 13's embed row is its best without it",
         },
+        floor=floors.embed_unbatched,
     ),
 }
