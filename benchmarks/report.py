@@ -434,7 +434,8 @@ def markdown(
         values = summary.get(row.key, {})
         if not values:
             continue  # a scenario that was not selected
-        cells = [_fmt(values.get(s), row.unit) for s in servers]
+        # A blank floor cell: no floor for that figure (n/a is for a server that lacks the feature).
+        cells = ["" if s == FLOOR and values.get(s) is None else _fmt(values.get(s), row.unit) for s in servers]
         ratios = [
             _fmt_ratio(_ratio(values.get(SPROCKET), values.get(r))) if row.unit not in _NO_RATIO else "—" for r in refs
         ]
