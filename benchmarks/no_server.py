@@ -16,45 +16,40 @@ predictor import `cog`.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
 from runtime.cog_alias import install_cog_alias
+from runtime.http.sse import frame
+from runtime.worker.loader import load_predictor
 
 _PREDICTOR = web.AppKey("predictor", Any)
 
 
-def _load_predictor() -> Any:
-    """predict.py's Predictor from the working directory, set up."""
+def _set_up_predictor() -> Any:
+    """predict.py's Predictor from the working directory, loaded as the worker loads it, set up."""
     install_cog_alias()
-    sys.path.insert(0, os.getcwd())  # for the modules beside predict.py
-    spec = importlib.util.spec_from_file_location("predict", Path.cwd() / "predict.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    predictor = module.Predictor()
+    predictor = load_predictor("predict.py:Predictor", os.getcwd()).__self__
     predictor.setup()
     return predictor
 
 
-def _event(kind: str, data: dict[str, Any]) -> bytes:
-    return f"event: {kind}\ndata: {json.dumps(data)}\n\n".encode()
-
-
 async def _predict(request: web.Request) -> web.StreamResponse:
+    """The events as Sprocket frames them, so the client reads the same bytes from both."""
     body = await request.json()
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     await response.prepare(request)
+    sequence = 0
     async for chunk in request.app[_PREDICTOR].predict(**body["input"]):
-        await response.write(_event("output", {"chunk": chunk}))
-    await response.write(_event("completed", {"status": "succeeded"}))
+        sequence += 1
+        await response.write(frame((sequence, "output", msgspec.json.encode({"chunk": chunk}))))
+    await response.write(frame((sequence + 1, "completed", msgspec.json.encode({"status": "succeeded"}))))
     return response
 
 
@@ -64,7 +59,7 @@ async def _health(request: web.Request) -> web.Response:
 
 def stream() -> None:
     app = web.Application()
-    app[_PREDICTOR] = _load_predictor()
+    app[_PREDICTOR] = _set_up_predictor()
     app.router.add_post("/predictions", _predict)
     app.router.add_get("/health-check", _health)
     web.run_app(app, host="127.0.0.1", port=int(os.environ["PORT"]), access_log=None, print=None)
@@ -73,7 +68,7 @@ def stream() -> None:
 def embed(batch: int, seconds: float, warmup: float, sentence: str) -> None:
     """Sentences per second over `seconds`, after `warmup` seconds not counted; every sentence
     different, as the clients of figure 13 send them."""
-    predictor = _load_predictor()
+    predictor = _set_up_predictor()
     calls = done = 0
     started = time.perf_counter()
     window_from, stop_at = started + warmup, started + warmup + seconds
