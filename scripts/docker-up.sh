@@ -30,23 +30,44 @@ if docker info >/dev/null 2>&1; then
     exit 0
 fi
 
+# The engine's process, by PID: until setsid has exec'd dockerd, no process is named dockerd yet,
+# so looking it up by name right after starting it can wrongly report that it exited.
+dockerd_pid=""
 if ! pgrep -x dockerd >/dev/null 2>&1; then
     [ "$(id -u)" = 0 ] || die "dockerd is not running and starting it needs root"
+    # A pid file left by an engine that did not stop cleanly (a machine snapshot taken while it
+    # ran) names no running dockerd; dockerd refuses to start while its PID is in use.
+    rm -f /var/run/docker.pid
     echo "docker-up: starting dockerd (log: $DOCKERD_LOG)"
-    # setsid: the daemon must outlive the shell (and CI step) that started it.
-    setsid dockerd >"$DOCKERD_LOG" 2>&1 < /dev/null &
+    # setsid: the daemon must outlive the shell (and CI step) that started it. --wait keeps the
+    # PID we hold alive for as long as dockerd runs, should setsid need to fork.
+    setsid --wait dockerd >"$DOCKERD_LOG" 2>&1 < /dev/null &
+    dockerd_pid=$!
 fi
+
+log_tail() {
+    echo "docker-up: $1; last daemon log lines:" >&2
+    tail -n 20 "$DOCKERD_LOG" >&2 2>/dev/null || true
+}
+
+# True while dockerd runs: the one we started, by PID (a zombie has exited too), or else any.
+dockerd_runs() {
+    [ -z "$dockerd_pid" ] && { pgrep -x dockerd >/dev/null 2>&1; return; }
+    case "$(ps -o stat= -p "$dockerd_pid" 2>/dev/null)" in
+        "" | Z*) return 1 ;;
+    esac
+}
 
 deadline=$(( $(date +%s) + DOCKER_WAIT ))
 until docker info >/dev/null 2>&1; do
     if [ "$(date +%s)" -ge "$deadline" ]; then
-        echo "docker-up: the Docker engine did not answer within ${DOCKER_WAIT}s; last daemon log lines:" >&2
-        tail -n 20 "$DOCKERD_LOG" >&2 2>/dev/null || true
+        log_tail "the Docker engine did not answer within ${DOCKER_WAIT}s"
         die "cannot start the Docker engine"
     fi
-    if ! pgrep -x dockerd >/dev/null 2>&1; then
-        echo "docker-up: dockerd exited; last daemon log lines:" >&2
-        tail -n 20 "$DOCKERD_LOG" >&2 2>/dev/null || true
+    if ! dockerd_runs; then
+        status="unknown"
+        [ -n "$dockerd_pid" ] && { wait "$dockerd_pid" && status=0 || status=$?; }
+        log_tail "dockerd exited (status $status)"
         die "cannot start the Docker engine"
     fi
     sleep 0.5
