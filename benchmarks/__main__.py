@@ -107,6 +107,7 @@ def main(argv: list[str]) -> int:
     started = time.monotonic()
     specs = server_specs(args.coglet_version)
     names = [s.name for s in specs]
+    versions = {s.name: s.version for s in specs}
     log.info("servers: %s", ", ".join(f"{s.name} ({s.version})" for s in specs))
     before = noise.snapshot()
     records, extra = run_plan(specs, settings, [name for name in args.scenarios if name in SCENARIOS])
@@ -116,6 +117,7 @@ def main(argv: list[str]) -> int:
         records += [RunRecord(0, "replicas", spec.name, cannot=replicas.CANNOT) for spec in specs[1:]]
     if any(record.server == floors.FLOOR for record in records):
         names.append(floors.FLOOR)
+        versions[floors.FLOOR] = floors.VERSION
     profile: dict[str, Any] | None = None
     if not args.no_profile:
         log.info("profiling a noop prediction in Sprocket (py-spy + CPU times)")
@@ -139,7 +141,7 @@ def main(argv: list[str]) -> int:
             "company": company,
         },
         "sprocket_commit": _commit(),
-        "versions": {**{s.name: s.version for s in specs}, floors.FLOOR: floors.VERSION},
+        "versions": versions,
         "commands": {s.name: " ".join(s.args) + (f" (env {s.env})" if s.env else "") for s in specs},
         **extra,
     }
