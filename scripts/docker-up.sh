@@ -3,7 +3,8 @@
 #
 # - installs docker.io (and debootstrap + docker-registry, which the builder's end-to-end tests
 #   use) through apt when they are missing;
-# - starts dockerd in the background when `docker info` fails, logging to $DOCKERD_LOG;
+# - starts dockerd in the background when `docker info` fails and none runs, logging to
+#   $DOCKERD_LOG, after removing pid files an engine that did not stop cleanly left behind;
 # - waits up to $DOCKER_WAIT seconds for the engine, and exits non-zero with the tail of the
 #   daemon's log when it never answers. It never stops or restarts an engine that already runs.
 set -eu
@@ -30,14 +31,33 @@ if docker info >/dev/null 2>&1; then
     exit 0
 fi
 
-# The engine's process, by PID: until setsid has exec'd dockerd, no process is named dockerd yet,
-# so looking it up by name right after starting it can wrongly report that it exited.
+# True while process $1 runs (a zombie has exited), and is named $2 when that is given.
+process_runs() {
+    info=$(ps -o stat=,comm= -p "$1" 2>/dev/null) || return 1
+    case "$info" in Z*) return 1 ;; esac
+    [ -z "${2:-}" ] || [ "${info##* }" = "$2" ]
+}
+
+# True while a dockerd runs: the one with PID $1, or else any. The one we start is watched by
+# PID: until setsid has exec'd dockerd, no process is named dockerd yet.
+dockerd_runs() {
+    for pid in ${1:-$(pgrep -x dockerd)}; do
+        process_runs "$pid" && return 0
+    done
+    return 1
+}
+
 dockerd_pid=""
-if ! pgrep -x dockerd >/dev/null 2>&1; then
+if ! dockerd_runs; then
     [ "$(id -u)" = 0 ] || die "dockerd is not running and starting it needs root"
-    # A pid file left by an engine that did not stop cleanly (a machine snapshot taken while it
-    # ran) names no running dockerd; dockerd refuses to start while its PID is in use.
+    # Pid files left by an engine that did not stop cleanly (a machine started from a snapshot
+    # taken while it ran) can name someone else's processes: dockerd then refuses to start (its
+    # own file), or waits 15 s for a containerd that is not there and gives up (containerd's).
     rm -f /var/run/docker.pid
+    containerd_pidfile=/var/run/docker/containerd/containerd.pid
+    if [ -f "$containerd_pidfile" ] && ! process_runs "$(cat "$containerd_pidfile")" containerd; then
+        rm -f "$containerd_pidfile"
+    fi
     echo "docker-up: starting dockerd (log: $DOCKERD_LOG)"
     # setsid: the daemon must outlive the shell (and CI step) that started it. --wait keeps the
     # PID we hold alive for as long as dockerd runs, should setsid need to fork.
@@ -50,21 +70,13 @@ log_tail() {
     tail -n 20 "$DOCKERD_LOG" >&2 2>/dev/null || true
 }
 
-# True while dockerd runs: the one we started, by PID (a zombie has exited too), or else any.
-dockerd_runs() {
-    [ -z "$dockerd_pid" ] && { pgrep -x dockerd >/dev/null 2>&1; return; }
-    case "$(ps -o stat= -p "$dockerd_pid" 2>/dev/null)" in
-        "" | Z*) return 1 ;;
-    esac
-}
-
 deadline=$(( $(date +%s) + DOCKER_WAIT ))
 until docker info >/dev/null 2>&1; do
     if [ "$(date +%s)" -ge "$deadline" ]; then
         log_tail "the Docker engine did not answer within ${DOCKER_WAIT}s"
         die "cannot start the Docker engine"
     fi
-    if ! dockerd_runs; then
+    if ! dockerd_runs "$dockerd_pid"; then
         status="unknown"
         [ -n "$dockerd_pid" ] && { wait "$dockerd_pid" && status=0 || status=$?; }
         log_tail "dockerd exited (status $status)"
