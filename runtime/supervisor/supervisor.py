@@ -467,9 +467,12 @@ class Supervisor:
     async def _watch_exit(self, process: WorkerProcess) -> None:
         returncode = await process.wait()
         await self._drain_after_exit()
+        # Why the supervisor killed it was logged when it did; its SIGKILL is no hint of memory.
+        ours = self._kill is not None and returncode == -signal.SIGKILL
         reason, cause = self._exit_reason(returncode)
         self._kill = None
-        (log.info if self._stopping else log.error)("worker=%d: %s", process.pid, describe_exit(returncode))
+        ending = "worker killed by SIGKILL, sent by the supervisor" if ours else reason
+        (log.info if self._stopping else log.error)("worker=%d: %s", process.pid, ending)
         if self._stopping:
             self._fail_in_flight(reason)
             return

@@ -298,6 +298,9 @@ def test_a_worker_the_kernel_has_stopped_is_killed_and_its_prediction_fails(star
     health = server.wait_for_status("FAILED")
     assert "worker was stopped" in health["error"]
     assert server.get("/livez").status_code == 503
+    # The server's log says whose SIGKILL ended the worker, not the usual guess at memory.
+    assert "worker killed by SIGKILL, sent by the supervisor" in server.log()
+    assert "out of memory?" not in server.log()
 
 
 def test_the_listen_backlog_is_the_one_the_server_declares(start_server) -> None:
