@@ -118,6 +118,14 @@ class Server:
     def health(self) -> dict[str, Any]:
         return self.get("/health-check").json()
 
+    def metric(self, name: str, **labels: str) -> float:
+        """One sample from /metrics: the series `name` with exactly these labels."""
+        selector = ",".join(f'{k}="{v}"' for k, v in labels.items())
+        pattern = "^" + re.escape(name) + (r"\{" + re.escape(selector) + r"\}" if labels else "") + r" ([0-9.e+-]+)$"
+        match = re.search(pattern, self.get("/metrics").text, re.M)
+        assert match, f"{name} {labels} not in /metrics"
+        return float(match.group(1))
+
     def status(self) -> str:
         return self.health()["status"]
 

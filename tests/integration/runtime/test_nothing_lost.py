@@ -34,17 +34,11 @@ def _rst_close(sock: socket.socket) -> None:
     sock.close()
 
 
-def _gauge(server: Server, name: str) -> float:
-    match = re.search(rf"^{name} (\S+)$", server.get("/metrics").text, re.M)
-    assert match, name
-    return float(match.group(1))
-
-
 def _settled_ready(server: Server) -> bool:
     return (
         server.status() == "READY"
-        and _gauge(server, "sprocket_predictions_in_flight") == 0
-        and _gauge(server, "sprocket_predictions_queued") == 0
+        and server.metric("sprocket_predictions_in_flight") == 0
+        and server.metric("sprocket_predictions_queued") == 0
     )
 
 
@@ -77,9 +71,7 @@ def test_a_queued_client_hanging_up_as_the_slot_passes_to_it_leaves_no_slot_held
             queued = socket.create_connection(("127.0.0.1", server.port))
             try:
                 queued.sendall(request("POST", "/predictions", queued_body))
-                wait_until(
-                    lambda: _gauge(server, "sprocket_predictions_queued") == 1, 10, "the second request to queue"
-                )
+                wait_until(lambda: server.metric("sprocket_predictions_queued") == 1, 10, "the second request to queue")
                 with open(fifo, "wb") as pipe:
                     pipe.write(b"x")  # predict() returns now
                 time.sleep(max(0.0, delay + random.uniform(-0.0001, 0.0001)))
@@ -172,11 +164,11 @@ def test_a_queued_client_hanging_up_leaves_no_file(start_server, tmp_path: Path)
         )
         client = socket.create_connection(("127.0.0.1", server.port))
         client.sendall(request("POST", "/predictions", body.encode()))
-        wait_until(lambda: _gauge(server, "sprocket_predictions_queued") == 1, 10, "the request to queue")
+        wait_until(lambda: server.metric("sprocket_predictions_queued") == 1, 10, "the request to queue")
         workdirs = [path for path in _files_under(tmp_path) if path.parent.parent.name.startswith("sprocket-work-")]
         assert len(workdirs) == 1, "the queued request's data URL is written while it waits"
         _rst_close(client)
-        wait_until(lambda: _gauge(server, "sprocket_predictions_queued") == 0, 10, "the request to leave the queue")
+        wait_until(lambda: server.metric("sprocket_predictions_queued") == 0, 10, "the request to leave the queue")
         wait_until(lambda: not workdirs[0].exists(), 10, "the queued request's file to go")
 
 

@@ -12,15 +12,6 @@ import psutil
 from tests.support import GatedPrediction, Server, wait_until
 
 
-def metric(server: Server, name: str, **labels: str) -> float:
-    text = server.get("/metrics").text
-    selector = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    pattern = re.escape(name) + (r"\{" + re.escape(selector) + r"\}" if labels else "") + r" ([0-9.e+-]+)"
-    match = re.search(pattern, text)
-    assert match, f"{name} {labels} not in /metrics"
-    return float(match.group(1))
-
-
 def probe(server: Server, *flags: str) -> int:
     return subprocess.run(
         [sys.executable, "-m", "runtime.probe", "--port", str(server.port), *flags], capture_output=True, timeout=30
@@ -73,8 +64,8 @@ def test_on_failure_restarts_the_worker_and_the_next_prediction_succeeds(start_s
     health = server.wait_for_status("READY")
     assert health["restarts"] == 1 and health["worker"]["pid"] != first
     assert server.predict(how="none")["output"] == "survived"
-    assert metric(server, "sprocket_worker_restarts_total") == 1
-    assert metric(server, "sprocket_state_transitions_total", from_state="FAILED", to_state="STARTING") == 1
+    assert server.metric("sprocket_worker_restarts_total") == 1
+    assert server.metric("sprocket_state_transitions_total", from_state="FAILED", to_state="STARTING") == 1
     # A second crash waits twice as long.
     server.predict(how="exit")
     server.wait_for_log("restart 2 of 5 in 0.4 s")
@@ -98,7 +89,7 @@ def test_health_check_reports_worker_memory_and_no_gpus(start_server) -> None:
     assert health["worker"]["pid"] == server.worker().pid
     assert health["worker"]["rss_bytes"] > 1_000_000
     assert health["gpus"] == []
-    assert metric(server, "sprocket_worker_resident_memory_bytes") > 1_000_000
+    assert server.metric("sprocket_worker_resident_memory_bytes") > 1_000_000
 
 
 def test_metrics_after_a_known_sequence(start_server) -> None:
@@ -106,13 +97,13 @@ def test_metrics_after_a_known_sequence(start_server) -> None:
     server.wait_for_status("READY")
     for _ in range(3):
         server.predict()
-    assert metric(server, "sprocket_predictions_total", status="failed") == 3
-    assert metric(server, "sprocket_predict_duration_seconds_count", status="failed") == 3
-    assert metric(server, "sprocket_prediction_queue_wait_seconds_count") == 3
-    assert metric(server, "sprocket_state", state="READY") == 1
-    assert metric(server, "sprocket_state", state="STARTING") == 0
-    assert metric(server, "sprocket_predictions_in_flight") == 0
-    assert metric(server, "sprocket_setup_duration_seconds") > 0
+    assert server.metric("sprocket_predictions_total", status="failed") == 3
+    assert server.metric("sprocket_predict_duration_seconds_count", status="failed") == 3
+    assert server.metric("sprocket_prediction_queue_wait_seconds_count") == 3
+    assert server.metric("sprocket_state", state="READY") == 1
+    assert server.metric("sprocket_state", state="STARTING") == 0
+    assert server.metric("sprocket_predictions_in_flight") == 0
+    assert server.metric("sprocket_setup_duration_seconds") > 0
     assert server.get("/metrics").headers["Content-Type"].startswith("text/plain")
 
 
