@@ -374,6 +374,7 @@ class PredictionService:
         return self.supervisor.cancel(prediction_id)
 
     def _forget(self, prediction: Prediction) -> None:
+        self.supervisor.release(prediction.id)  # held until now if its output files were being returned
         if self.predictions.get(prediction.id) is prediction:
             del self.predictions[prediction.id]
             self.event_streams.pop(prediction.id, None)

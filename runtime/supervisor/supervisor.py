@@ -62,7 +62,11 @@ Stream = Literal["stdout", "stderr"]
 
 
 class PredictionListener(Protocol):
-    """Receives what the worker reports about one prediction. Exactly one terminal call is made."""
+    """Receives what the worker reports about one prediction. Exactly one terminal call is made.
+    `finished` is set once the prediction has ended for its clients: until then, they may still
+    be reading the files the worker wrote."""
+
+    finished: asyncio.Event
 
     def on_log(self, text: str, stream: Stream) -> None: ...
     def on_output_chunk(self, value: Any) -> None: ...
@@ -262,12 +266,17 @@ class Supervisor:
         return admission
 
     def release(self, prediction_id: str) -> None:
+        """The prediction has ended: its slot is free. Calling it again does nothing."""
+        self._end_in_worker(prediction_id)
+        self.slots.give_back(prediction_id)
+
+    def _end_in_worker(self, prediction_id: str) -> None:
+        """Forget the worker's part of the prediction: its timers, and the route for its cancel."""
         entry = self._inflight.pop(prediction_id, None)
         if entry is None:
             return
         for timer in entry.timers:
             timer.cancel()
-        self.slots.give_back(prediction_id)
         if not self._inflight:
             self._idle.set()
 
@@ -413,8 +422,8 @@ class Supervisor:
 
     def _on_terminal(self, event: PredictionSucceeded | PredictionFailed | PredictionCanceled) -> None:
         entry = self._inflight.get(event.prediction_id)
-        # The slot is free before this callback returns to the event loop, so before the client
-        # can have its answer and send the next request: back-to-back requests never meet a 409.
+        # The slot is free before the client can have its answer and send the next request, so
+        # back-to-back requests never meet a 409: here, or where the prediction ends.
         try:
             if entry is not None and entry.listener is not None:
                 listener = entry.listener
@@ -431,7 +440,13 @@ class Supervisor:
                 else:
                     listener.on_canceled()
         finally:
-            self.release(event.prediction_id)
+            if entry is not None and entry.listener is not None and not entry.listener.finished.is_set():
+                # Its output files are still being returned, and many Cog predictors write every
+                # output to one path: as under Cog, the next prediction waits, or it would write
+                # over them. The slot is given back by `release` when the prediction ends.
+                self._end_in_worker(event.prediction_id)
+            else:
+                self.release(event.prediction_id)
 
     async def _drain_after_exit(self) -> None:
         self._channel.stop_receiving()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -136,6 +137,33 @@ def test_upload_url_receives_the_file_and_the_response_holds_its_url(peer: Peer,
     assert upload.body == b"HI"
     assert upload.headers["X-Prediction-ID"] == "up-1"
     assert upload.headers["Content-Type"] == "text/plain"
+
+
+def test_the_next_prediction_waits_until_the_output_file_is_returned(peer: Peer, start_server, tmp_path: Path) -> None:
+    """Many Cog predictors write every output to one path (/tmp/out.png). While one prediction's
+    file is being uploaded, the next prediction must not start and write over it: as under Cog,
+    the slot stays taken until the prediction has ended."""
+    release = threading.Event()
+    peer.on("PUT", "/up/out.txt", hang(release))
+    server: Server = start_server(
+        "one_output_path", env={"SPROCKET_QUEUE_SIZE": "1"}, args=["--upload-url", peer.url + "/up/"]
+    )
+    server.wait_for_status("READY")
+    out = tmp_path / "out.txt"
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            first = pool.submit(server.predict, text="first", path=str(out))
+            peer.wait_for("/up/out.txt", lambda r: len(r) == 1, "the first upload")
+            second = pool.submit(server.predict, text="second", path=str(out))
+            wait_until(lambda: server.metric("sprocket_predictions_queued") == 1, 10, "the second prediction to queue")
+            assert server.status() == "BUSY"
+            assert out.read_text() == "first"
+            release.set()
+            bodies = [first.result(30), second.result(30)]
+    finally:
+        release.set()
+    assert [body["status"] for body in bodies] == ["succeeded", "succeeded"], bodies
+    assert [upload.body for upload in peer.requests_to("/up/out.txt")] == [b"first", b"second"]
 
 
 def test_failed_upload_fails_the_prediction(peer: Peer, start_server) -> None:
