@@ -1,8 +1,9 @@
 """Prediction slots: how many predictions may run at once, and an optional bounded queue.
 
-A slot is held by a prediction id from admission until its terminal event. When a slot is given
-back and somebody is queued, it passes straight to the longest waiter, so a queued request
-cannot be overtaken by one that arrives later.
+A slot is held by a prediction id from admission until the prediction has ended: its terminal
+event, or once its output files have been returned. When a slot is given back and somebody is
+queued, it passes straight to the longest waiter, so a queued request cannot be overtaken by
+one that arrives later.
 """
 
 from __future__ import annotations
