@@ -424,6 +424,7 @@ class Supervisor:
         entry = self._inflight.get(event.prediction_id)
         # The slot is free before the client can have its answer and send the next request, so
         # back-to-back requests never meet a 409: here, or where the prediction ends.
+        returning_files = False
         try:
             if entry is not None and entry.listener is not None:
                 listener = entry.listener
@@ -439,11 +440,12 @@ class Supervisor:
                     listener.on_failed(event.error, event.predict_time)
                 else:
                     listener.on_canceled()
+                # Not ended yet: its output files are still being returned. Many Cog predictors
+                # write every output to one path, so, as under Cog, the next prediction waits or
+                # it would write over them; `release` gives the slot back when this one ends.
+                returning_files = not listener.finished.is_set()
         finally:
-            if entry is not None and entry.listener is not None and not entry.listener.finished.is_set():
-                # Its output files are still being returned, and many Cog predictors write every
-                # output to one path: as under Cog, the next prediction waits, or it would write
-                # over them. The slot is given back by `release` when the prediction ends.
+            if returning_files:
                 self._end_in_worker(event.prediction_id)
             else:
                 self.release(event.prediction_id)
