@@ -441,8 +441,8 @@ class Supervisor:
                 else:
                     listener.on_canceled()
                 # Not ended yet: its output files are still being returned. Many Cog predictors
-                # write every output to one path, so, as under Cog, the next prediction waits or
-                # it would write over them; `release` gives the slot back when this one ends.
+                # write every output to one path, so the next prediction waits, or it would write
+                # over them; `release` gives the slot back when this one ends.
                 returning_files = not listener.finished.is_set()
         finally:
             if returning_files:

@@ -141,8 +141,8 @@ def test_upload_url_receives_the_file_and_the_response_holds_its_url(peer: Peer,
 
 def test_the_next_prediction_waits_until_the_output_file_is_returned(peer: Peer, start_server, tmp_path: Path) -> None:
     """Many Cog predictors write every output to one path (/tmp/out.png). While one prediction's
-    file is being uploaded, the next prediction must not start and write over it: as under Cog,
-    the slot stays taken until the prediction has ended."""
+    file is being uploaded, the next prediction must not start and write over it: the slot stays
+    taken until the prediction has ended."""
     release = threading.Event()
     peer.on("PUT", "/up/out.txt", hang(release))
     server: Server = start_server(
